@@ -1,0 +1,42 @@
+#!/usr/bin/env node
+import yargs from "yargs";
+import { hideBin } from "yargs/helpers";
+import { exitCodeFor } from "../checkpoint/errors.js";
+import { demoCommand } from "./commands/demo.js";
+import { makeExampleCommand } from "./commands/makeExample.js";
+import { planCommand } from "./commands/plan.js";
+import { runCommand } from "./commands/run.js";
+import { statsCommand } from "./commands/stats.js";
+import { verifyCommand } from "./commands/verify.js";
+
+let usageFailure = false;
+try {
+  await yargs(hideBin(process.argv))
+    .scriptName("llm-expo")
+    .usage("$0 <command> [options]\n\nExPO model extrapolation: θ2 = θ1 + α(θ1 − θ0), streamed and bit-exact.")
+    .option("json", { type: "boolean", global: true, describe: "JSON output and JSON-line logs" })
+    .option("log-level", {
+      choices: ["debug", "info", "warn", "error"] as const,
+      global: true,
+      default: "info" as const,
+    })
+    .command(runCommand)
+    .command(planCommand)
+    .command(verifyCommand)
+    .command(statsCommand)
+    .command(makeExampleCommand)
+    .command(demoCommand)
+    .demandCommand(1, "give a command (see --help)")
+    .strict()
+    .fail((msg, err) => {
+      if (err) throw err;
+      usageFailure = true;
+      throw new Error(msg);
+    })
+    .help()
+    .parseAsync();
+} catch (e) {
+  const message = e instanceof Error ? e.message : String(e);
+  process.stderr.write(`llm-expo: ${message.split("\n")[0]}\n`);
+  process.exitCode = usageFailure ? 2 : exitCodeFor(e);
+}

@@ -1,0 +1,188 @@
+// Storage over a local folder. Multipart outputs are temp files under <dir>/.expo/ written with
+// positioned writes; completing one fsyncs it and renames it into place, so a reader never sees a
+// partial shard under its final name.
+import { randomBytes } from "node:crypto";
+import { constants, type FileHandle, mkdir, open, readdir, readFile, rename, rm, rmdir, stat } from "node:fs/promises";
+import { join, resolve } from "node:path";
+import type { ObjectInfo, Storage, StorageLimits, WrittenPart } from "./types.js";
+
+const TEMP_DIR = ".expo";
+
+export class LocalStorage implements Storage {
+  readonly location: string;
+  readonly limits: StorageLimits = { minPartSize: 0, maxPartSize: Number.MAX_SAFE_INTEGER, maxParts: 1_000_000 };
+  private readonly readers = new Map<string, Promise<FileHandle>>();
+  private readonly writers = new Map<string, Promise<FileHandle>>();
+  /** Set when this instance created the folder: close() removes it again if nothing was committed. */
+  private created = false;
+
+  constructor(dir: string) {
+    this.location = resolve(dir);
+  }
+
+  async exists(): Promise<boolean> {
+    try {
+      return (await stat(this.location)).isDirectory();
+    } catch {
+      return false;
+    }
+  }
+
+  async list(): Promise<string[]> {
+    const entries = await readdir(this.location, { withFileTypes: true });
+    return entries
+      .filter((e) => e.isFile())
+      .map((e) => e.name)
+      .sort();
+  }
+
+  async stat(name: string): Promise<ObjectInfo | undefined> {
+    try {
+      const s = await stat(this.path(name));
+      if (!s.isFile()) return undefined;
+      return { size: s.size, mtimeMs: s.mtimeMs, etag: `${s.size}-${Math.trunc(s.mtimeMs * 1000)}-${s.ino}` };
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+      throw e;
+    }
+  }
+
+  async readRange(name: string, offset: number, length: number, into: Buffer, intoOffset: number): Promise<void> {
+    let fh = this.readers.get(name);
+    if (!fh) {
+      fh = open(this.path(name), constants.O_RDONLY);
+      this.readers.set(name, fh);
+      fh.catch(() => this.readers.delete(name));
+    }
+    const handle = await fh;
+    let done = 0;
+    while (done < length) {
+      const { bytesRead } = await handle.read(into, intoOffset + done, length - done, offset + done);
+      if (bytesRead === 0) {
+        throw new Error(
+          `${this.path(name)}: unexpected end of file at byte ${offset + done} (wanted ${offset + length})`,
+        );
+      }
+      done += bytesRead;
+    }
+  }
+
+  readSmall(name: string): Promise<Buffer> {
+    return readFile(this.path(name));
+  }
+
+  async writeSmall(name: string, data: Buffer): Promise<void> {
+    await this.makeTempDir();
+    const temp = this.tempPath(randomBytes(8).toString("hex"), name);
+    const fh = await open(temp, "w");
+    try {
+      await fh.writeFile(data);
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+    await rename(temp, this.path(name));
+    await this.syncDir();
+  }
+
+  async createMultipart(name: string, size: number): Promise<string> {
+    await this.makeTempDir();
+    const uploadId = randomBytes(8).toString("hex");
+    const fh = await open(this.tempPath(uploadId, name), "wx");
+    try {
+      await fh.truncate(size);
+    } finally {
+      await fh.close();
+    }
+    return uploadId;
+  }
+
+  async writePart(
+    name: string,
+    uploadId: string,
+    partNumber: number,
+    offset: number,
+    chunks: Buffer[],
+  ): Promise<WrittenPart> {
+    const temp = this.tempPath(uploadId, name);
+    let fh = this.writers.get(temp);
+    if (!fh) {
+      fh = open(temp, constants.O_WRONLY);
+      this.writers.set(temp, fh);
+      fh.catch(() => this.writers.delete(temp));
+    }
+    const handle = await fh;
+    let position = offset;
+    for (const chunk of chunks) {
+      let done = 0;
+      while (done < chunk.length) {
+        const { bytesWritten } = await handle.write(chunk, done, chunk.length - done, position + done);
+        done += bytesWritten;
+      }
+      position += chunk.length;
+    }
+    return { partNumber, etag: `${offset}-${position - offset}` };
+  }
+
+  async completeMultipart(name: string, uploadId: string, _parts: WrittenPart[]): Promise<void> {
+    const temp = this.tempPath(uploadId, name);
+    await this.closeWriter(temp);
+    const fh = await open(temp, constants.O_RDWR);
+    try {
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+    await rename(temp, this.path(name));
+    await this.syncDir();
+  }
+
+  async abortMultipart(name: string, uploadId: string): Promise<void> {
+    const temp = this.tempPath(uploadId, name);
+    await this.closeWriter(temp);
+    await rm(temp, { force: true });
+    await rmdir(join(this.location, TEMP_DIR)).catch(() => undefined);
+  }
+
+  async delete(name: string): Promise<void> {
+    await rm(this.path(name), { force: true });
+  }
+
+  async close(): Promise<void> {
+    const handles = [...this.readers.values(), ...this.writers.values()];
+    this.readers.clear();
+    this.writers.clear();
+    await Promise.all(handles.map((p) => p.then((h) => h.close()).catch(() => undefined)));
+    await rmdir(join(this.location, TEMP_DIR)).catch(() => undefined);
+    if (this.created) await rmdir(this.location).catch(() => undefined);
+  }
+
+  private async makeTempDir(): Promise<void> {
+    if (!(await this.exists())) this.created = true;
+    await mkdir(join(this.location, TEMP_DIR), { recursive: true });
+  }
+
+  private path(name: string): string {
+    return join(this.location, name);
+  }
+
+  private tempPath(uploadId: string, name: string): string {
+    return join(this.location, TEMP_DIR, `upload-${uploadId}-${name}`);
+  }
+
+  private async closeWriter(temp: string): Promise<void> {
+    const fh = this.writers.get(temp);
+    if (!fh) return;
+    this.writers.delete(temp);
+    await fh.then((h) => h.close()).catch(() => undefined);
+  }
+
+  private async syncDir(): Promise<void> {
+    const dir = await open(this.location, constants.O_RDONLY);
+    try {
+      await dir.sync();
+    } finally {
+      await dir.close();
+    }
+  }
+}

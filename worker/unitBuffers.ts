@@ -1,0 +1,19 @@
+// Buffers for one in-flight unit, allocated once per worker slot and reused for every unit: the
+// hot path allocates nothing, and a worker's memory is slots × (aligned + base + extra outputs).
+
+export interface UnitBuffers {
+  aligned: Buffer;
+  base: Buffer;
+  /** One buffer per output; with one output it is `aligned` itself (computed in place). */
+  outs: Buffer[];
+}
+
+export function allocateUnitBuffers(maxUnitBytes: number, maxBaseBytes: number, outputs: number): UnitBuffers {
+  const aligned = Buffer.allocUnsafeSlow(Math.max(1, maxUnitBytes));
+  const base = Buffer.allocUnsafeSlow(Math.max(1, maxBaseBytes));
+  const outs =
+    outputs === 1
+      ? [aligned]
+      : Array.from({ length: outputs }, () => Buffer.allocUnsafeSlow(Math.max(1, maxUnitBytes)));
+  return { aligned, base, outs };
+}
