@@ -56,9 +56,15 @@ export function parseHeader(json: Buffer, fileSize: number, file: string): Safet
     expected = t.end;
   }
   const dataStart = 8 + headerLength;
+  const last = tensors[tensors.length - 1];
+  if (last && dataStart + last.end > fileSize) {
+    throw new UsageError(
+      `${file}: tensor ${last.name}: data_offsets [${last.begin}, ${last.end}] run past the end of the file (data section holds ${fileSize - dataStart} bytes; truncated?)`,
+    );
+  }
   if (dataStart + expected !== fileSize) {
     throw new UsageError(
-      `${file}: file is ${fileSize} bytes but the header describes ${dataStart + expected} (8 + ${headerLength} header + ${expected} data)`,
+      `${file}: ${fileSize - dataStart - expected} trailing bytes after the last tensor (file is ${fileSize} bytes, header describes ${dataStart + expected})`,
     );
   }
   return { headerLength, dataStart, tensors, metadata, dataLength: expected };
