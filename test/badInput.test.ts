@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { describe, it } from "node:test";
 import { runCli } from "./support/runCli.js";
 import { tempDir } from "./support/tempDir.js";
-import { type FixtureTensor, folderDigest, safetensorsBytes, writeCheckpoint } from "./support/writeCheckpoint.js";
+import { type FixtureTensor, folderDigest, writeCheckpoint } from "./support/writeCheckpoint.js";
 
 const S1 = "model-00001-of-00002.safetensors";
 const S2 = "model-00002-of-00002.safetensors";
@@ -48,7 +48,11 @@ interface Case {
 }
 
 const header = (entries: Record<string, unknown>) => entries;
-const t = (dtype: string, shape: number[], begin: number, end: number) => ({ dtype, shape, data_offsets: [begin, end] });
+const t = (dtype: string, shape: number[], begin: number, end: number) => ({
+  dtype,
+  shape,
+  data_offsets: [begin, end],
+});
 
 const cases: Case[] = [
   {
@@ -188,7 +192,10 @@ const cases: Case[] = [
     name: "shape mismatch",
     breakIt: async ({ base }) => {
       await rm(base, { recursive: true });
-      await writeCheckpoint(base, { [S1]: tensorsA, [S2]: [{ name: "w.c", dtype: "F16", shape: [5, 3] }, tensorsB[1] as FixtureTensor] });
+      await writeCheckpoint(base, {
+        [S1]: tensorsA,
+        [S2]: [{ name: "w.c", dtype: "F16", shape: [5, 3] }, tensorsB[1] as FixtureTensor],
+      });
       return undefined;
     },
     says: [ONE, "tensor w.c", "shape [3,5] differs from [5,3]", S2],
@@ -197,7 +204,10 @@ const cases: Case[] = [
     name: "dtype mismatch",
     breakIt: async ({ base }) => {
       await rm(base, { recursive: true });
-      await writeCheckpoint(base, { [S1]: tensorsA, [S2]: [{ name: "w.c", dtype: "BF16", shape: [3, 5] }, tensorsB[1] as FixtureTensor] });
+      await writeCheckpoint(base, {
+        [S1]: tensorsA,
+        [S2]: [{ name: "w.c", dtype: "BF16", shape: [3, 5] }, tensorsB[1] as FixtureTensor],
+      });
       return undefined;
     },
     says: [ONE, "tensor w.c", "dtype F16 differs from BF16"],
@@ -231,7 +241,12 @@ const cases: Case[] = [
     breakIt: async ({ base }) => ["--out", join(base, "expo")],
     says: ["sft", "inside input"],
   },
-  ...["NaN", "Infinity", "-inf", "abc", ""].map(
+  {
+    name: "alpha empty",
+    breakIt: async () => ["--alpha="],
+    says: ["--alpha"],
+  },
+  ...["NaN", "Infinity", "-inf", "abc", "0x"].map(
     (alpha): Case => ({
       name: `alpha ${JSON.stringify(alpha)}`,
       breakIt: async () => [`--alpha=${alpha}`],

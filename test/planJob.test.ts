@@ -53,13 +53,25 @@ function checkInvariants(p: JobPlan, aligned: Checkpoint, base: Checkpoint, s: J
       assert.equal(u.dataStart, expected, "units are contiguous: no gap, no overlap");
       assert.ok(u.dataEnd > u.dataStart);
       assert.equal(u.alignedOffset, shard.dataStart + u.dataStart);
-      const size = u.dataEnd - u.dataStart + (u.partNumber === 1 ? (p.outputs[0]?.shards.find((o) => o.file === u.shard)?.header.length ?? 0) : 0);
+      const size =
+        u.dataEnd -
+        u.dataStart +
+        (u.partNumber === 1 ? (p.outputs[0]?.shards.find((o) => o.file === u.shard)?.header.length ?? 0) : 0);
       assert.ok(size <= limits.maxPartSize, "part within the max part size");
-      if (i < units.length - 1) assert.ok(u.dataEnd - u.dataStart >= Math.min(minPart, shard.dataLength), "all parts but the last at least the minimum");
+      if (i < units.length - 1)
+        assert.ok(
+          u.dataEnd - u.dataStart >= Math.min(minPart, shard.dataLength),
+          "all parts but the last at least the minimum",
+        );
       // Cuts on element boundaries of the tensor being cut.
       for (const cut of [u.dataStart, u.dataEnd]) {
         const t: TensorInfo | undefined = shard.tensors.find((x) => x.begin < cut && cut < x.end);
-        if (t) assert.equal((cut - t.begin) % (ITEMSIZE[t.dtype] as number), 0, `cut at ${cut} inside ${t.name} is element-aligned`);
+        if (t)
+          assert.equal(
+            (cut - t.begin) % (ITEMSIZE[t.dtype] as number),
+            0,
+            `cut at ${cut} inside ${t.name} is element-aligned`,
+          );
       }
       // Segments cover the unit exactly, in order, and match the tensors' byte ranges.
       let at = 0;
@@ -74,7 +86,9 @@ function checkInvariants(p: JobPlan, aligned: Checkpoint, base: Checkpoint, s: J
           const b = base.tensors.get(seg.tensor);
           assert.ok(b);
           const want = b.shard.dataStart + b.tensor.begin + seg.elemStart * item;
-          const read: BaseRead | undefined = u.baseReads.find((r) => r.bufferOffset <= seg.baseOffset && seg.baseOffset + seg.count * item <= r.bufferOffset + r.length);
+          const read: BaseRead | undefined = u.baseReads.find(
+            (r) => r.bufferOffset <= seg.baseOffset && seg.baseOffset + seg.count * item <= r.bufferOffset + r.length,
+          );
           assert.ok(read, "segment's base bytes lie inside one read");
           assert.equal(read.file, b.shard.file);
           assert.equal(read.offset + (seg.baseOffset - read.bufferOffset), want, `base bytes of ${seg.tensor}`);
@@ -85,7 +99,8 @@ function checkInvariants(p: JobPlan, aligned: Checkpoint, base: Checkpoint, s: J
       assert.equal(at, u.dataEnd - u.dataStart, "segments cover the unit");
       // Reads are coalesced: no two reads of one file are adjacent.
       for (const [j, r] of u.baseReads.entries()) {
-        for (const q of u.baseReads.slice(j + 1)) assert.ok(!(q.file === r.file && (q.offset === r.offset + r.length || r.offset === q.offset + q.length)));
+        for (const q of u.baseReads.slice(j + 1))
+          assert.ok(!(q.file === r.file && (q.offset === r.offset + r.length || r.offset === q.offset + q.length)));
       }
       expected = u.dataEnd;
     }
@@ -102,13 +117,19 @@ const layoutArb = fc.array(
 describe("planJob", () => {
   it("tiles generated layouts exactly, with element-aligned cuts, for any unit size", () => {
     fc.assert(
-      fc.property(layoutArb, fc.integer({ min: 1, max: 4 }), fc.integer({ min: 1, max: 5 }), fc.integer({ min: 64, max: 5000 }), (ts, na, nb, unitSize) => {
-        const tensors: LayoutTensor[] = ts.map((t, i) => ({ name: `t${i}`, ...t }));
-        const aligned = layoutCheckpoint("/a", shardEvenly(tensors, na));
-        const base = layoutCheckpoint("/b", shardEvenly([...tensors].reverse(), nb));
-        const s = spec({ unitSize, alphas: [0.3, 0.5], outs: ["/o1", "/o2"] });
-        checkInvariants(plan(aligned, base, s, NO_LIMITS), aligned, base, s, NO_LIMITS);
-      }),
+      fc.property(
+        layoutArb,
+        fc.integer({ min: 1, max: 4 }),
+        fc.integer({ min: 1, max: 5 }),
+        fc.integer({ min: 64, max: 5000 }),
+        (ts, na, nb, unitSize) => {
+          const tensors: LayoutTensor[] = ts.map((t, i) => ({ name: `t${i}`, ...t }));
+          const aligned = layoutCheckpoint("/a", shardEvenly(tensors, na));
+          const base = layoutCheckpoint("/b", shardEvenly([...tensors].reverse(), nb));
+          const s = spec({ unitSize, alphas: [0.3, 0.5], outs: ["/o1", "/o2"] });
+          checkInvariants(plan(aligned, base, s, NO_LIMITS), aligned, base, s, NO_LIMITS);
+        },
+      ),
       { numRuns: 300 },
     );
   });
@@ -156,19 +177,47 @@ describe("planJob", () => {
     assert.equal(p.outputs.length, 3);
     assert.deepEqual(p.units[0]?.segments[0]?.alphas, [0.1, 0.3, 0.5]);
     assert.equal(p.units[0]?.segments[1]?.action, "copy");
-    assert.notDeepEqual(p.outputs[0]?.shards[0]?.header, p.outputs[1]?.shards[0]?.header, "each output's header names its alpha");
+    assert.notDeepEqual(
+      p.outputs[0]?.shards[0]?.header,
+      p.outputs[1]?.shards[0]?.header,
+      "each output's header names its alpha",
+    );
   });
 
   it("applies --include, --exclude and --alpha-rule (first match wins, 0 copies)", () => {
-    const names = ["model.embed_tokens.weight", "model.layers.0.mlp.up_proj.weight", "model.layers.0.self_attn.q_proj.weight", "lm_head.weight"];
-    const c = layoutCheckpoint("/a", [{ file: "m.safetensors", tensors: names.map((name) => ({ name, dtype: "BF16", shape: [4] })) }]);
-    const actions = (s: JobSpec) => Object.fromEntries(plan(c, c, s, NO_LIMITS).units[0]?.segments.map((g) => [g.tensor, g.action === "copy" ? "copy" : g.alphas[0]]) ?? []);
-    assert.deepEqual(actions(spec({ alphaRules: [{ pattern: "model.embed_tokens.*", alpha: 0 }, { pattern: "*.mlp.*", alpha: 0.1 }, { pattern: "*", alpha: 0.9 }] })), {
-      "model.embed_tokens.weight": "copy",
-      "model.layers.0.mlp.up_proj.weight": 0.1,
-      "model.layers.0.self_attn.q_proj.weight": 0.9,
-      "lm_head.weight": 0.9,
-    });
+    const names = [
+      "model.embed_tokens.weight",
+      "model.layers.0.mlp.up_proj.weight",
+      "model.layers.0.self_attn.q_proj.weight",
+      "lm_head.weight",
+    ];
+    const c = layoutCheckpoint("/a", [
+      { file: "m.safetensors", tensors: names.map((name) => ({ name, dtype: "BF16", shape: [4] })) },
+    ]);
+    const actions = (s: JobSpec) =>
+      Object.fromEntries(
+        plan(c, c, s, NO_LIMITS).units[0]?.segments.map((g) => [
+          g.tensor,
+          g.action === "copy" ? "copy" : g.alphas[0],
+        ]) ?? [],
+      );
+    assert.deepEqual(
+      actions(
+        spec({
+          alphaRules: [
+            { pattern: "model.embed_tokens.*", alpha: 0 },
+            { pattern: "*.mlp.*", alpha: 0.1 },
+            { pattern: "*", alpha: 0.9 },
+          ],
+        }),
+      ),
+      {
+        "model.embed_tokens.weight": "copy",
+        "model.layers.0.mlp.up_proj.weight": 0.1,
+        "model.layers.0.self_attn.q_proj.weight": 0.9,
+        "lm_head.weight": 0.9,
+      },
+    );
     assert.deepEqual(actions(spec({ exclude: ["lm_head.*"], include: ["model.*"] })), {
       "model.embed_tokens.weight": 0.3,
       "model.layers.0.mlp.up_proj.weight": 0.3,

@@ -10,8 +10,14 @@ export interface LayoutTensor {
   shape: number[];
 }
 
-export function layoutCheckpoint(location: string, shards: Array<{ file: string; tensors: LayoutTensor[] }>): Checkpoint {
-  const storage = { location, limits: { minPartSize: 0, maxPartSize: Number.MAX_SAFE_INTEGER, maxParts: 1e6 } } as unknown as Storage;
+export function layoutCheckpoint(
+  location: string,
+  shards: Array<{ file: string; tensors: LayoutTensor[] }>,
+): Checkpoint {
+  const storage = {
+    location,
+    limits: { minPartSize: 0, maxPartSize: Number.MAX_SAFE_INTEGER, maxParts: 1e6 },
+  } as unknown as Storage;
   const built: Shard[] = shards.map(({ file, tensors }) => {
     let offset = 0;
     const infos: TensorInfo[] = tensors.map((t) => {
@@ -21,7 +27,17 @@ export function layoutCheckpoint(location: string, shards: Array<{ file: string;
       return info;
     });
     const headerLength = serializeHeader(infos, {}).length - 8;
-    return { file, size: 8 + headerLength + offset, etag: "x", mtimeMs: 0, headerLength, dataStart: 8 + headerLength, tensors: infos, metadata: {}, dataLength: offset };
+    return {
+      file,
+      size: 8 + headerLength + offset,
+      etag: "x",
+      mtimeMs: 0,
+      headerLength,
+      dataStart: 8 + headerLength,
+      tensors: infos,
+      metadata: {},
+      dataLength: offset,
+    };
   });
   const tensors = new Map<string, TensorRef>();
   for (const shard of built) for (const tensor of shard.tensors) tensors.set(tensor.name, { shard, tensor });
@@ -42,7 +58,10 @@ export function shardEvenly(tensors: LayoutTensor[], count: number): Array<{ fil
     used += bytes(t);
   }
   const n = shards.length;
-  return shards.map((ts, i) => ({ file: `model-${String(i + 1).padStart(5, "0")}-of-${String(n).padStart(5, "0")}.safetensors`, tensors: ts }));
+  return shards.map((ts, i) => ({
+    file: `model-${String(i + 1).padStart(5, "0")}-of-${String(n).padStart(5, "0")}.safetensors`,
+    tensors: ts,
+  }));
 }
 
 /** Llama-3-70B: 80 layers, hidden 8192, GQA with 8 KV heads, intermediate 28672, vocab 128256, bf16. */
@@ -66,6 +85,9 @@ export function llama70bTensors(): LayoutTensor[] {
       { name: `${p}.self_attn.v_proj.weight`, dtype: "BF16", shape: [kv, h] },
     );
   }
-  t.push({ name: "model.norm.weight", dtype: "BF16", shape: [h] }, { name: "lm_head.weight", dtype: "BF16", shape: [vocab, h] });
+  t.push(
+    { name: "model.norm.weight", dtype: "BF16", shape: [h] },
+    { name: "lm_head.weight", dtype: "BF16", shape: [vocab, h] },
+  );
   return t;
 }

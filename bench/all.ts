@@ -1,0 +1,53 @@
+// `npm run bench`: every benchmark, each measured side by side with its baseline in one run.
+import { mkdtemp, rm } from "node:fs/promises";
+import { cpus, tmpdir, totalmem } from "node:os";
+import { join } from "node:path";
+import { formatBytes } from "../cli/parseSize.js";
+import { benchKernel } from "./kernel.js";
+import { runMeasured } from "./runCommand.js";
+import { benchRunVsFloor } from "./runVsFloor.js";
+
+const GiB = 1024 ** 3;
+
+const root = await mkdtemp(join(process.env.BENCH_DIR ?? tmpdir(), "llm-expo-bench-"));
+try {
+  console.log(
+    `machine: ${cpus()[0]?.model} x${cpus().length}, ${formatBytes(totalmem())} RAM, node ${process.version}`,
+  );
+  console.log("\n== kernel vs memcpy (single thread) ==");
+  await benchKernel();
+
+  console.log("\n== run vs I/O floor, ~2 GiB pair (1 GiB per model) ==");
+  const pair2 = join(root, "pair-2g");
+  await runMeasured(["make-example", pair2, "--size", "1GiB", "--seed", "2"]);
+  const r = await benchRunVsFloor(pair2);
+  console.log(
+    `floor ${r.floorSeconds.toFixed(2)} s  run ${r.runSeconds.toFixed(2)} s  run/floor ${r.ratio.toFixed(2)} (target <= 1.3)  [floor ${r.floor.map((x) => x.toFixed(2))}; run ${r.run.map((x) => x.toFixed(2))}]`,
+  );
+  await rm(pair2, { recursive: true, force: true });
+
+  console.log("\n== peak RSS of run, default settings ==");
+  for (const [label, size] of [
+    ["0.5 GiB pair", 0.25 * GiB],
+    ["4 GiB pair", 2 * GiB],
+  ] as const) {
+    const dir = join(root, `rss-${size}`);
+    await runMeasured(["make-example", dir, "--size", String(size), "--seed", "3"]);
+    const m = await runMeasured([
+      "run",
+      "--base",
+      join(dir, "sft"),
+      "--aligned",
+      join(dir, "dpo"),
+      "--alpha",
+      "0.3",
+      "--out",
+      join(dir, "expo"),
+      "--json",
+    ]);
+    console.log(`${label}: peak RSS ${formatBytes(m.peakRss)} (target <= 600 MiB), ${m.seconds.toFixed(2)} s`);
+    await rm(dir, { recursive: true, force: true });
+  }
+} finally {
+  await rm(root, { recursive: true, force: true });
+}
