@@ -82,6 +82,7 @@ export class Coordinator extends EventEmitter implements LeaseService {
       })),
       maxUnitBytes: this.plan.maxUnitBytes,
       maxBaseBytes: this.plan.maxBaseBytes,
+      inputVersions: this.plan.inputVersions,
       leaseTtlMs: this.options.leaseTtlMs,
     };
   }

@@ -16,6 +16,7 @@ export interface JobContext {
   }>;
   maxUnitBytes: number;
   maxBaseBytes: number;
+  inputVersions: { base: Record<string, string>; aligned: Record<string, string> };
   /** Heartbeat well within this. */
   leaseTtlMs: number;
 }

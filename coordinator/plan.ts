@@ -71,6 +71,8 @@ export interface JobPlan {
   maxUnitBytes: number;
   maxBaseBytes: number;
   bytes: { alignedRead: number; baseRead: number; writtenPerOutput: number };
+  /** Input versions recorded at planning: every read is pinned to them. */
+  inputVersions: { base: Record<string, string>; aligned: Record<string, string> };
   tensors: { extrapolated: number; copied: number };
 }
 

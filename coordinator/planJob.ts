@@ -70,6 +70,10 @@ export function planJob({ spec, aligned, base, pairs, limits }: PlanInput): JobP
     maxBaseBytes,
     bytes: { alignedRead, baseRead, writtenPerOutput: outputs[0]?.shards.reduce((n, s) => n + s.size, 0) ?? 0 },
     tensors: { extrapolated, copied: actions.size - extrapolated },
+    inputVersions: {
+      base: Object.fromEntries(base.shards.map((s) => [s.file, s.etag])),
+      aligned: Object.fromEntries(aligned.shards.map((s) => [s.file, s.etag])),
+    },
   };
 }
 

@@ -2,16 +2,24 @@
 // positioned writes; completing one fsyncs it and renames it into place, so a reader never sees a
 // partial shard under its final name.
 import { randomBytes } from "node:crypto";
+import type { Stats } from "node:fs";
 import { constants, type FileHandle, mkdir, open, readdir, readFile, rename, rm, rmdir, stat } from "node:fs/promises";
 import { join, resolve } from "node:path";
+import { ObjectChangedError } from "./s3Errors.js";
 import type { ObjectInfo, Storage, StorageLimits, WrittenPart } from "./types.js";
 
 const TEMP_DIR = ".expo";
+
+/** Size, mtime and inode: changes when the file is rewritten or replaced. */
+function localEtag(s: Stats): string {
+  return `${s.size}-${Math.trunc(s.mtimeMs * 1000)}-${s.ino}`;
+}
 
 export class LocalStorage implements Storage {
   readonly location: string;
   readonly limits: StorageLimits = { minPartSize: 0, maxPartSize: Number.MAX_SAFE_INTEGER, maxParts: 1_000_000 };
   private readonly readers = new Map<string, Promise<FileHandle>>();
+  private readonly pinned = new Map<string, string>();
   private readonly writers = new Map<string, Promise<FileHandle>>();
   /** Set when this instance created the folder: close() removes it again if nothing was committed. */
   private created = false;
@@ -40,11 +48,17 @@ export class LocalStorage implements Storage {
     try {
       const s = await stat(this.path(name));
       if (!s.isFile()) return undefined;
-      return { size: s.size, mtimeMs: s.mtimeMs, etag: `${s.size}-${Math.trunc(s.mtimeMs * 1000)}-${s.ino}` };
+      const etag = localEtag(s);
+      this.pinned.set(name, etag);
+      return { size: s.size, mtimeMs: s.mtimeMs, etag };
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code === "ENOENT") return undefined;
       throw e;
     }
+  }
+
+  pin(name: string, etag: string): void {
+    this.pinned.set(name, etag);
   }
 
   async readRange(name: string, offset: number, length: number, into: Buffer, intoOffset: number): Promise<void> {
@@ -55,6 +69,10 @@ export class LocalStorage implements Storage {
       fh.catch(() => this.readers.delete(name));
     }
     const handle = await fh;
+    const pinned = this.pinned.get(name);
+    if (pinned !== undefined && localEtag(await handle.stat()) !== pinned) {
+      throw new ObjectChangedError(`${this.path(name)}: the file changed since the job was planned; restart the job`);
+    }
     let done = 0;
     while (done < length) {
       const { bytesRead } = await handle.read(into, intoOffset + done, length - done, offset + done);

@@ -1,11 +1,15 @@
 import { UsageError } from "../checkpoint/errors.js";
 import { LocalStorage } from "./localStorage.js";
+import { S3Storage } from "./s3Storage.js";
 import type { Storage } from "./types.js";
 
-/** Storage for a location string: a local folder path (s3:// arrives with the S3 backend). */
+/** Storage for a location string: `s3://bucket/prefix` or a local folder path. */
 export function openStorage(location: string): Storage {
-  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(location)) {
-    throw new UsageError(`${location}: unsupported location scheme (local folders only in this build)`);
+  if (location.startsWith("s3://")) {
+    if (!/^s3:\/\/[^/]+/.test(location)) throw new UsageError(`${location}: expected s3://bucket/prefix`);
+    return new S3Storage(location);
   }
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(location))
+    throw new UsageError(`${location}: unsupported location (a folder or s3://bucket/prefix)`);
   return new LocalStorage(location);
 }

@@ -12,6 +12,8 @@ export interface ObjectInfo {
 export interface WrittenPart {
   partNumber: number;
   etag: string;
+  /** Base64 SHA-256 the server verified, where it supports part checksums. */
+  checksumSha256?: string;
 }
 
 export interface StorageLimits {
@@ -29,8 +31,10 @@ export interface Storage {
   exists(): Promise<boolean>;
   /** Plain file names directly inside the location. */
   list(): Promise<string[]>;
-  /** undefined when the object does not exist. */
+  /** undefined when the object does not exist. Pins the returned version for later reads. */
   stat(name: string): Promise<ObjectInfo | undefined>;
+  /** Pins the version (etag from planning) that reads of `name` must see; a changed object fails the read. */
+  pin(name: string, etag: string): void;
   /** Reads exactly `length` bytes at `offset` into `into` at `intoOffset`; fails on a short object. */
   readRange(name: string, offset: number, length: number, into: Buffer, intoOffset: number): Promise<void>;
   readSmall(name: string): Promise<Buffer>;

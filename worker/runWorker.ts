@@ -3,9 +3,11 @@
 import { once } from "node:events";
 import { setTimeout as sleep } from "node:timers/promises";
 import PQueue from "p-queue";
+import { UsageError } from "../checkpoint/errors.js";
 import type { JobContext, LeaseService, UnitReport } from "../coordinator/leaseService.js";
 import type { WorkUnit } from "../coordinator/plan.js";
 import { openStorage } from "../storage/openStorage.js";
+import { ObjectChangedError } from "../storage/s3Errors.js";
 import type { Storage } from "../storage/types.js";
 import { computeUnit, type SegmentResult } from "./computeUnit.js";
 import { fetchUnit } from "./fetchUnit.js";
@@ -26,6 +28,8 @@ export async function runWorker(service: LeaseService, options: WorkerOptions): 
   const aligned = openStorage(job.aligned);
   const base = openStorage(job.base);
   const outputs = job.outputs.map((o) => openStorage(o.location));
+  for (const [file, etag] of Object.entries(job.inputVersions.aligned)) aligned.pin(file, etag);
+  for (const [file, etag] of Object.entries(job.inputVersions.base)) base.pin(file, etag);
   const free: UnitBuffers[] = [];
   const queue = new PQueue({ concurrency: options.concurrency });
   try {
@@ -90,7 +94,8 @@ async function processLease(
     await service.complete(leaseId, report);
   } catch (e) {
     const message = e instanceof Error ? e.message : String(e);
-    await service.fail(leaseId, message, !(e instanceof PermanentUnitError));
+    const permanent = e instanceof PermanentUnitError || e instanceof ObjectChangedError || e instanceof UsageError;
+    await service.fail(leaseId, message, !permanent);
   } finally {
     clearInterval(heartbeat);
   }

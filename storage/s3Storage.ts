@@ -1,0 +1,245 @@
+// Storage over an S3 prefix (AWS S3, MinIO, Ceph RGW, …). Reads are ranged GETs pinned to the
+// ETag recorded at planning (If-Match), so an object replaced mid-job fails the job instead of
+// mixing two versions; outputs are multipart uploads completed by the coordinator.
+import { createHash } from "node:crypto";
+import type { Readable } from "node:stream";
+import { setTimeout as sleep } from "node:timers/promises";
+import {
+  AbortMultipartUploadCommand,
+  CompleteMultipartUploadCommand,
+  CreateMultipartUploadCommand,
+  DeleteObjectCommand,
+  GetObjectCommand,
+  HeadBucketCommand,
+  HeadObjectCommand,
+  ListObjectsV2Command,
+  PutObjectCommand,
+  type S3Client,
+  UploadPartCommand,
+} from "@aws-sdk/client-s3";
+import { s3Client, s3Settings } from "./s3Client.js";
+import { describeS3Error, isNotFound } from "./s3Errors.js";
+import type { ObjectInfo, Storage, StorageLimits, WrittenPart } from "./types.js";
+
+export const S3_LIMITS: StorageLimits = { minPartSize: 5 * 1024 * 1024, maxPartSize: 5 * 1024 ** 3, maxParts: 10_000 };
+
+/** Attempts for a ranged read whose body stream breaks after the SDK handed it over. */
+const READ_ATTEMPTS = 5;
+
+export function parseS3Location(location: string): { bucket: string; prefix: string } {
+  const m = /^s3:\/\/([^/]+)\/?(.*)$/.exec(location);
+  if (!m || !m[1]) throw new Error(`${location}: not an s3://bucket/prefix location`);
+  return { bucket: m[1], prefix: (m[2] as string).replace(/\/+$/, "") };
+}
+
+export class S3Storage implements Storage {
+  readonly location: string;
+  readonly limits = S3_LIMITS;
+  private readonly bucket: string;
+  private readonly prefix: string;
+  private readonly client: S3Client;
+  private readonly partChecksums: boolean;
+  /** ETags pinned for reads (from stat or from the plan). */
+  private readonly pinned = new Map<string, string>();
+
+  constructor(location: string) {
+    const { bucket, prefix } = parseS3Location(location);
+    this.bucket = bucket;
+    this.prefix = prefix;
+    this.location = `s3://${bucket}${prefix ? `/${prefix}` : ""}`;
+    const settings = s3Settings();
+    this.client = s3Client(settings);
+    this.partChecksums = settings.partChecksums;
+  }
+
+  async exists(): Promise<boolean> {
+    await this.call("HeadBucket", undefined, () => this.client.send(new HeadBucketCommand({ Bucket: this.bucket })));
+    const r = await this.call("ListObjectsV2", undefined, () =>
+      this.client.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: this.dirPrefix(), MaxKeys: 1 })),
+    );
+    return (r.KeyCount ?? 0) > 0;
+  }
+
+  async list(): Promise<string[]> {
+    const names: string[] = [];
+    let token: string | undefined;
+    do {
+      const r = await this.call("ListObjectsV2", undefined, () =>
+        this.client.send(
+          new ListObjectsV2Command({
+            Bucket: this.bucket,
+            Prefix: this.dirPrefix(),
+            Delimiter: "/",
+            ContinuationToken: token,
+          }),
+        ),
+      );
+      for (const o of r.Contents ?? []) if (o.Key) names.push(o.Key.slice(this.dirPrefix().length));
+      token = r.IsTruncated ? r.NextContinuationToken : undefined;
+    } while (token);
+    return names.filter((n) => n !== "").sort();
+  }
+
+  async stat(name: string): Promise<ObjectInfo | undefined> {
+    try {
+      const r = await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: this.key(name) }));
+      const etag = r.ETag ?? "";
+      this.pinned.set(name, etag);
+      return { size: r.ContentLength ?? 0, etag, mtimeMs: r.LastModified?.getTime() ?? 0 };
+    } catch (e) {
+      if (isNotFound(e)) return undefined;
+      throw describeS3Error(e, "HeadObject", `${this.location}/${name}`);
+    }
+  }
+
+  pin(name: string, etag: string): void {
+    this.pinned.set(name, etag);
+  }
+
+  async readRange(name: string, offset: number, length: number, into: Buffer, intoOffset: number): Promise<void> {
+    if (length === 0) return;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const r = await this.call("GetObject", name, () =>
+          this.client.send(
+            new GetObjectCommand({
+              Bucket: this.bucket,
+              Key: this.key(name),
+              Range: `bytes=${offset}-${offset + length - 1}`,
+              IfMatch: this.pinned.get(name),
+            }),
+          ),
+        );
+        await readInto(r.Body as Readable, into, intoOffset, length, `${this.location}/${name}`);
+        return;
+      } catch (e) {
+        // The SDK retries failed requests; a body stream that breaks afterwards is retried here.
+        if (attempt >= READ_ATTEMPTS || !isStreamError(e)) throw e;
+        await sleep(100 * 2 ** attempt);
+      }
+    }
+  }
+
+  async readSmall(name: string): Promise<Buffer> {
+    const r = await this.call("GetObject", name, () =>
+      this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: this.key(name) })),
+    );
+    return Buffer.from(await (r.Body as { transformToByteArray(): Promise<Uint8Array> }).transformToByteArray());
+  }
+
+  async writeSmall(name: string, data: Buffer): Promise<void> {
+    await this.call("PutObject", name, () =>
+      this.client.send(new PutObjectCommand({ Bucket: this.bucket, Key: this.key(name), Body: data })),
+    );
+  }
+
+  async createMultipart(name: string, _size: number): Promise<string> {
+    const r = await this.call("CreateMultipartUpload", name, () =>
+      this.client.send(
+        new CreateMultipartUploadCommand({
+          Bucket: this.bucket,
+          Key: this.key(name),
+          ChecksumAlgorithm: this.partChecksums ? "SHA256" : undefined,
+        }),
+      ),
+    );
+    if (!r.UploadId) throw new Error(`${this.location}/${name}: CreateMultipartUpload returned no upload id`);
+    return r.UploadId;
+  }
+
+  async writePart(
+    name: string,
+    uploadId: string,
+    partNumber: number,
+    _offset: number,
+    chunks: Buffer[],
+  ): Promise<WrittenPart> {
+    const body = chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks);
+    const checksum = this.partChecksums ? createHash("sha256").update(body).digest("base64") : undefined;
+    const r = await this.call("UploadPart", name, () =>
+      this.client.send(
+        new UploadPartCommand({
+          Bucket: this.bucket,
+          Key: this.key(name),
+          UploadId: uploadId,
+          PartNumber: partNumber,
+          Body: body,
+          ContentLength: body.length,
+          ChecksumSHA256: checksum,
+        }),
+      ),
+    );
+    return { partNumber, etag: r.ETag ?? "", checksumSha256: r.ChecksumSHA256 ?? checksum };
+  }
+
+  async completeMultipart(name: string, uploadId: string, parts: WrittenPart[]): Promise<void> {
+    const sorted = [...parts].sort((a, b) => a.partNumber - b.partNumber);
+    await this.call("CompleteMultipartUpload", name, () =>
+      this.client.send(
+        new CompleteMultipartUploadCommand({
+          Bucket: this.bucket,
+          Key: this.key(name),
+          UploadId: uploadId,
+          MultipartUpload: {
+            Parts: sorted.map((p) => ({
+              PartNumber: p.partNumber,
+              ETag: p.etag,
+              ChecksumSHA256: this.partChecksums ? p.checksumSha256 : undefined,
+            })),
+          },
+        }),
+      ),
+    );
+  }
+
+  async abortMultipart(name: string, uploadId: string): Promise<void> {
+    await this.call("AbortMultipartUpload", name, () =>
+      this.client.send(
+        new AbortMultipartUploadCommand({ Bucket: this.bucket, Key: this.key(name), UploadId: uploadId }),
+      ),
+    );
+  }
+
+  async delete(name: string): Promise<void> {
+    await this.call("DeleteObject", name, () =>
+      this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: this.key(name) })),
+    );
+  }
+
+  async close(): Promise<void> {
+    // The client is shared per process (keep-alive sockets); nothing to release per location.
+  }
+
+  private key(name: string): string {
+    return `${this.dirPrefix()}${name}`;
+  }
+
+  private dirPrefix(): string {
+    return this.prefix ? `${this.prefix}/` : "";
+  }
+
+  private async call<T>(operation: string, name: string | undefined, send: () => Promise<T>): Promise<T> {
+    try {
+      return await send();
+    } catch (e) {
+      throw describeS3Error(e, operation, name === undefined ? this.location : `${this.location}/${name}`);
+    }
+  }
+}
+
+async function readInto(body: Readable, into: Buffer, at: number, length: number, where: string): Promise<void> {
+  let done = 0;
+  for await (const chunk of body as AsyncIterable<Buffer>) {
+    if (done + chunk.length > length) throw new Error(`${where}: server sent more bytes than the requested range`);
+    chunk.copy(into, at + done);
+    done += chunk.length;
+  }
+  if (done !== length)
+    throw Object.assign(new Error(`${where}: short read (${done} of ${length} bytes)`), { stream: true });
+}
+
+function isStreamError(e: unknown): boolean {
+  const err = e as { code?: string; stream?: boolean; $metadata?: unknown; name?: string };
+  if (err.stream) return true;
+  return ["ECONNRESET", "EPIPE", "ETIMEDOUT", "ECONNREFUSED"].includes(err.code ?? "") || err.name === "AbortError";
+}
