@@ -122,6 +122,12 @@ export class Coordinator extends EventEmitter implements LeaseService {
     this.checkFinished();
   }
 
+  /** Stops the job: workers are told it failed, and the runner aborts every upload. */
+  cancel(reason: string): void {
+    this.table.cancel(reason);
+    this.checkFinished();
+  }
+
   close(): void {
     clearInterval(this.expiry);
   }
@@ -132,7 +138,9 @@ export class Coordinator extends EventEmitter implements LeaseService {
   }
 
   private checkFinished(): void {
-    if (this.table.failure) {
+    if (this.table.failure?.unitId === -1) {
+      this.settle(this.table.failure.error);
+    } else if (this.table.failure) {
       const unit = this.plan.units[this.table.failure.unitId];
       this.settle(
         `unit ${this.table.failure.unitId} (${unit?.shard} part ${unit?.partNumber}) failed after ${this.table.attemptsOf(this.table.failure.unitId)} attempt(s): ${this.table.failure.error}`,

@@ -100,6 +100,11 @@ export class LeaseTable {
     return true;
   }
 
+  /** Fails the job from outside (cancellation): no more leases, current holders' reports are ignored. */
+  cancel(reason: string): void {
+    this.failure ??= { unitId: -1, error: reason };
+  }
+
   /** Requeues units whose lease deadline passed. */
   expire(): void {
     const now = this.now();

@@ -1,6 +1,6 @@
 // `llm-expo run` on one machine: the coordinator and its workers in this process, talking
 // through the same LeaseService interface a remote worker uses.
-import { JobError } from "../checkpoint/errors.js";
+import { JobError, UsageError } from "../checkpoint/errors.js";
 import { INDEX_FILE, SINGLE_FILE } from "../checkpoint/types.js";
 import { runWorker } from "../worker/runWorker.js";
 import type { ExpoReport } from "./buildReport.js";
@@ -22,6 +22,9 @@ export async function runLocalJob(job: PreparedJob, options: LocalRunOptions): P
     maxAttempts: options.maxAttempts ?? 3,
   });
   options.onCoordinator?.(coordinator);
+  const interrupt = (signal: NodeJS.Signals) => coordinator.cancel(`interrupted by ${signal}: uploads aborted`);
+  process.once("SIGINT", interrupt);
+  process.once("SIGTERM", interrupt);
   try {
     if (job.spec.overwrite) {
       // The old commit point goes first, so the folder never looks complete while it is rewritten.
@@ -38,8 +41,12 @@ export async function runLocalJob(job: PreparedJob, options: LocalRunOptions): P
     return await finalize(coordinator, job.aligned, job.base);
   } catch (e) {
     await abortUploads(coordinator);
-    throw e instanceof JobError ? e : new JobError(e instanceof Error ? e.message : String(e));
+    // Refusals met before any data was written (e.g. no write permission at the output) stay usage errors.
+    if (e instanceof JobError || e instanceof UsageError) throw e;
+    throw new JobError(e instanceof Error ? e.message : String(e));
   } finally {
+    process.off("SIGINT", interrupt);
+    process.off("SIGTERM", interrupt);
     coordinator.close();
     await Promise.all([job.aligned.storage.close(), job.base.storage.close(), ...job.outputs.map((o) => o.close())]);
   }

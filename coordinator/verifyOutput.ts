@@ -66,7 +66,8 @@ export async function verifyOutput(options: VerifyOptions): Promise<VerifyResult
   let unitsChecked = 0;
   let bytesCompared = 0;
   try {
-    if (output) await checkStructure(job.aligned, output, report, job.plan.outputs[0]?.shards ?? [], p, problem);
+    const planned = (job.plan.outputs[0]?.shards ?? []).map((s) => ({ ...s, headerLength: s.header.length }));
+    if (output) await checkStructure(job.aligned, output, report, planned, p, problem);
     if (!output || problems.length > 0) {
       return { ok: false, unitsChecked, unitsTotal: job.plan.units.length, bytesCompared, problems };
     }
@@ -130,7 +131,7 @@ async function checkStructure(
   aligned: Checkpoint,
   output: Checkpoint,
   report: ExpoReport,
-  planned: ReadonlyArray<{ file: string; size: number }>,
+  planned: ReadonlyArray<{ file: string; size: number; headerLength: number }>,
   p: ExpoReport["parameters"],
   problem: (text: string) => void,
 ): Promise<void> {
@@ -148,7 +149,11 @@ async function checkStructure(
       problem(`${at}/${want.file}: shard missing`);
       continue;
     }
-    if (got.size !== want.size) problem(`${at}/${want.file}: ${got.size} bytes, expected ${want.size}`);
+    // The header names the input locations, so only the data section's size is compared here.
+    const wantData = want.size - want.headerLength;
+    if (got.size - got.dataStart !== wantData) {
+      problem(`${at}/${want.file}: data section is ${got.size - got.dataStart} bytes, expected ${wantData}`);
+    }
     const a = aligned.shards.find((s) => s.file === want.file);
     const layout = (s: typeof got) => JSON.stringify(s.tensors);
     if (a && layout(a) !== layout(got)) problem(`${at}/${want.file}: tensor layout differs from the aligned shard's`);

@@ -32,6 +32,9 @@ export function s3Settings(env: NodeJS.ProcessEnv = process.env): S3Settings {
   };
 }
 
+// The SDK warns that future releases need Node 22; this release (pinned in the lockfile) runs on 20.
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
+
 const clients = new Map<string, S3Client>();
 
 export function s3Client(settings: S3Settings = s3Settings()): S3Client {

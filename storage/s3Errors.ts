@@ -23,7 +23,7 @@ export function describeS3Error(e: unknown, operation: string, where: string): E
   const status = err.$metadata?.httpStatusCode;
   const detail = `${operation} ${name}${status ? ` (HTTP ${status})` : ""}`;
   switch (true) {
-    case name === "NoSuchBucket":
+    case name === "NoSuchBucket" || (operation === "HeadBucket" && status === 404):
       return new UsageError(`${where}: bucket does not exist (${detail})`);
     case name === "PreconditionFailed" || status === 412:
       return new ObjectChangedError(
