@@ -19,7 +19,7 @@ export async function finalize(coordinator: Coordinator, aligned: Checkpoint, ba
       const parts = (shard?.unitIds ?? []).map((id) => {
         const p = reports.get(id)?.parts.find((x) => x.output === k);
         if (!p) throw new Error(`${output.location}/${file}: unit ${id} has no part`);
-        return { partNumber: p.partNumber, etag: p.etag };
+        return { partNumber: p.partNumber, etag: p.etag, checksumSha256: p.checksumSha256 };
       });
       await storage.completeMultipart(file, (uploads[k] as Record<string, string>)[file] as string, parts);
     };

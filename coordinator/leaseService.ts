@@ -31,6 +31,8 @@ export interface PartReport {
   output: number;
   partNumber: number;
   etag: string;
+  /** The server-side part checksum (base64 SHA-256), where the store keeps one. */
+  checksumSha256?: string;
   sha256: string;
   offset: number;
   size: number;

@@ -271,7 +271,9 @@ for (const [name, start] of servers) {
         server.readOnlyEnv,
       );
       assert.equal(r.code, 2, r.stderr);
-      assert.match(oneLineError(r.stderr), /s3:\/\/outputs\/ro.*access denied/);
+      // The plan summary is logged first; the error is the one line that follows it.
+      const last = r.stderr.trim().split("\n").pop() as string;
+      assert.match(last, /^llm-expo: s3:\/\/outputs\/ro.*access denied/);
       assert.deepEqual(await listKeys(client, "outputs", "ro/"), []);
       assert.deepEqual(await openUploads(client, "outputs"), []);
     });

@@ -29,7 +29,15 @@ export async function uploadUnit(
         chunks,
       );
       const size = chunks.reduce((n, c) => n + c.length, 0);
-      return { output: k, partNumber: unit.partNumber, etag: written.etag, sha256, offset, size };
+      return {
+        output: k,
+        partNumber: unit.partNumber,
+        etag: written.etag,
+        checksumSha256: written.checksumSha256,
+        sha256,
+        offset,
+        size,
+      };
     }),
   );
 }
