@@ -12,6 +12,7 @@ import { formatBytes, parseSize } from "../parseSize.js";
 import { followProgress } from "../progressBar.js";
 
 interface DemoArgs {
+  dir?: string;
   size: string;
   alpha: number;
   keep: boolean;
@@ -24,6 +25,10 @@ export const demoCommand: CommandModule<object, DemoArgs> = {
   describe: "make an example pair in a temp folder, extrapolate it, verify it and print the report summary",
   builder: (y) =>
     y
+      .option("dir", {
+        type: "string",
+        describe: "where to put the pair and the output (folder or s3://bucket/prefix); default: a temp folder",
+      })
       .option("size", { type: "string", default: "64MiB" })
       .option("alpha", { type: "number", default: 0.3 })
       .option("keep", {
@@ -33,11 +38,12 @@ export const demoCommand: CommandModule<object, DemoArgs> = {
       }) as unknown as Argv<DemoArgs>,
   handler: async (argv: ArgumentsCamelCase<DemoArgs>) => {
     const log = createLogger({ json: argv.json, level: argv.logLevel });
-    const dir = await mkdtemp(join(tmpdir(), "llm-expo-demo-"));
+    const temporary = argv.dir === undefined;
+    const dir = argv.dir?.replace(/\/+$/, "") ?? (await mkdtemp(join(tmpdir(), "llm-expo-demo-")));
     try {
       const pair = await makeExamplePair({ dir, size: parseSize(argv.size), seed: 1 });
       log.info(`example pair: ${pair.sft} and ${pair.dpo} (${formatBytes(pair.bytesPerModel)} each)`);
-      const out = join(dir, `expo-${argv.alpha}`);
+      const out = `${dir}/expo-${argv.alpha}`;
       const job = await prepareJob({
         base: pair.sft,
         aligned: pair.dpo,
@@ -72,7 +78,7 @@ export const demoCommand: CommandModule<object, DemoArgs> = {
           .slice(0, 3);
         process.stdout.write(
           `ExPO demo: θ2 = θ1 + ${argv.alpha}·(θ1 − θ0) on a Llama-shaped pair (${formatBytes(pair.bytesPerModel)} per model)\n` +
-            `  output      ${out}${argv.keep ? "" : " (removed at exit; --keep keeps it)"}\n` +
+            `  output      ${out}${temporary && !argv.keep ? " (removed at exit; --keep keeps it)" : ""}\n` +
             `  tensors     ${m.tensorsExtrapolated} extrapolated, ${m.tensorsCopied} copied, in ${seconds.toFixed(2)} s\n` +
             `  norms       |θ0| ${m.normBase.toPrecision(6)}  |θ1| ${m.normAligned.toPrecision(6)}  |θ2| ${m.normOutput.toPrecision(6)}\n` +
             `  shift       |θ1 − θ0|/|θ0| = ${m.relativeShift.toExponential(3)} (alignment moves weights very little)\n` +
@@ -82,7 +88,7 @@ export const demoCommand: CommandModule<object, DemoArgs> = {
       }
       if (!check.ok) throw new Error(`demo output failed verification: ${check.problems[0]}`);
     } finally {
-      if (!argv.keep) await rm(dir, { recursive: true, force: true });
+      if (temporary && !argv.keep) await rm(dir, { recursive: true, force: true });
     }
   },
 };
