@@ -36,6 +36,8 @@ export const runCommand: CommandModule<object, RunArgs> = {
     const log = createLogger({ json: argv.json, level: argv.logLevel });
     const spec = resolveJobSpec(argv);
     selectDevice(argv.device);
+    // Keep-alive sockets for every unit in flight: an aligned read, base reads and a part upload each.
+    process.env.LLM_EXPO_S3_MAX_SOCKETS ??= String(Math.max(16, argv.workers * argv.concurrency * 6));
     const job = await prepareJob(spec);
     const { plan } = job;
     log.info(
