@@ -2,14 +2,16 @@
 // against the TypeScript oracle; multi-alpha outputs; verify catching a flipped bit; the
 // non-finite policy; single-file checkpoints; plan and stats writing nothing.
 import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { before, describe, it } from "node:test";
+import { setTimeout as sleep } from "node:timers/promises";
 import type { Arith, FloatDtype } from "../kernel/types.js";
 import { oracleExtrapolate } from "./oracle.js";
 import { readAllTensors, readHeaderPlain } from "./support/readTensor.js";
-import { runCli } from "./support/runCli.js";
+import { CLI, runCli } from "./support/runCli.js";
 import { tempDir } from "./support/tempDir.js";
 import { folderDigest, writeCheckpoint } from "./support/writeCheckpoint.js";
 
@@ -272,6 +274,40 @@ describe("llm-expo end to end", () => {
     assert.equal(stats.model.normBase, report.statistics.model.normBase);
     const human = await runCli(["stats", "--base", sft, "--aligned", dpo]);
     assert.match(human.stdout, /largest relative shift:/);
+  });
+
+  it("Ctrl-C aborts the job: exit 1, nothing left at --out", async () => {
+    const out = join(root, "interrupted");
+    const child = spawn(
+      process.execPath,
+      [
+        CLI,
+        "run",
+        "--base",
+        sft,
+        "--aligned",
+        dpo,
+        "--alpha",
+        "0.3",
+        "--out",
+        out,
+        "--unit-size",
+        "4KiB",
+        "--concurrency",
+        "1",
+      ],
+      { stdio: ["ignore", "ignore", "pipe"] },
+    );
+    let stderr = "";
+    child.stderr.on("data", (d) => {
+      stderr += d;
+    });
+    while (!existsSync(join(out, ".expo")) && child.exitCode === null) await sleep(5);
+    child.kill("SIGINT");
+    const code = await new Promise((resolve) => child.on("close", resolve));
+    assert.equal(code, 1, stderr);
+    assert.match(stderr.trim().split("\n").pop() as string, /^llm-expo: interrupted by SIGINT/);
+    assert.ok(!existsSync(out), "uploads aborted, folder removed");
   });
 
   it("refuses to overwrite a finished output unless --overwrite", async () => {
