@@ -1,0 +1,156 @@
+// TypeScript face of the native CPU kernel (kernel/src): packs a request into the compact descriptor the
+// addon reads, runs it off the JS thread, unpacks the per-segment statistics.
+import { existsSync, readFileSync } from "node:fs";
+import { createRequire } from "node:module";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import type { Arith, ExtrapolateRequest, FloatDtype, Segment, SegmentStats } from "./types.js";
+
+export type Simd = "scalar" | "avx2" | "avx512";
+
+export interface KernelInfo {
+  /** The code path calls use now. All paths give identical bits, outputs and statistics alike. */
+  simd: Simd;
+  /** Paths this CPU supports. */
+  available: Simd[];
+  /** Most output buffers (values of α) one call accepts. */
+  maxOutputs: number;
+}
+
+interface Addon {
+  extrapolate(
+    arith: Arith,
+    aligned: Uint8Array,
+    base: Uint8Array,
+    outs: Uint8Array[],
+    desc: Float64Array,
+    results: Float64Array,
+  ): Promise<Float64Array>;
+  extrapolateSync(
+    arith: Arith,
+    aligned: Uint8Array,
+    base: Uint8Array,
+    outs: Uint8Array[],
+    desc: Float64Array,
+    results: Float64Array,
+  ): Float64Array;
+  info(): KernelInfo;
+  setSimd(simd: Simd | "auto"): Simd;
+  memcpy(dst: Uint8Array, src: Uint8Array): void;
+}
+
+/** Dtype codes of the descriptor, as kernel/src/kernel.h numbers them. */
+export const DTYPE_CODE: Readonly<Record<FloatDtype, number>> = { BF16: 0, F16: 1, F32: 2, F64: 3 };
+const DESC_HEAD = 5;
+const RESULT_HEAD = 6;
+
+let addon: Addon | undefined;
+
+/** The package root: the nearest folder above this file with llm-expo's package.json (works from dist/ too). */
+function packageRoot(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (;;) {
+    const manifest = join(dir, "package.json");
+    if (existsSync(manifest)) {
+      try {
+        if ((JSON.parse(readFileSync(manifest, "utf8")) as { name?: unknown }).name === "llm-expo") return dir;
+      } catch {
+        // not ours; keep walking up
+      }
+    }
+    const parent = dirname(dir);
+    if (parent === dir)
+      throw new Error(`llm-expo: cannot find the package root (package.json) above ${fileURLToPath(import.meta.url)}`);
+    dir = parent;
+  }
+}
+
+function load(): Addon {
+  if (addon) return addon;
+  const path = join(packageRoot(), "kernel", "build", "Release", "expo_kernel.node");
+  if (!existsSync(path))
+    throw new Error(`llm-expo: native kernel not built: run npm ci / npm run build (missing ${path})`);
+  addon = createRequire(import.meta.url)(path) as Addon;
+  return addon;
+}
+
+/** Packs the segments: per segment dtype code, count, alignedOffset, baseOffset, outOffset, then K alphas. */
+export function packSegments(segments: readonly Segment[], k: number): Float64Array {
+  const stride = DESC_HEAD + k;
+  const desc = new Float64Array(segments.length * stride);
+  segments.forEach((s, i) => {
+    const code = DTYPE_CODE[s.dtype];
+    if (code === undefined)
+      throw new TypeError(`segment ${i}: dtype ${String(s.dtype)} is not one of BF16, F16, F32, F64`);
+    if (s.alphas.length !== k)
+      throw new RangeError(`segment ${i}: ${s.alphas.length} alphas for ${k} output buffers (one alpha per output)`);
+    const o = i * stride;
+    desc[o] = code;
+    desc[o + 1] = s.count;
+    desc[o + 2] = s.alignedOffset;
+    desc[o + 3] = s.baseOffset;
+    desc[o + 4] = s.outOffset;
+    for (let j = 0; j < k; j++) desc[o + DESC_HEAD + j] = s.alphas[j] as number;
+  });
+  return desc;
+}
+
+function resultsFor(segments: number, k: number, results?: Float64Array): Float64Array {
+  const need = segments * (RESULT_HEAD + k);
+  return results && results.length >= need ? results : new Float64Array(need);
+}
+
+function unpack(results: Float64Array, segments: number, k: number): SegmentStats[] {
+  const stride = RESULT_HEAD + k;
+  const stats: SegmentStats[] = [];
+  for (let i = 0; i < segments; i++) {
+    const o = i * stride;
+    stats.push({
+      sumA2: results[o] as number,
+      sumB2: results[o + 1] as number,
+      sumD2: results[o + 2] as number,
+      maxAbsDiff: results[o + 3] as number,
+      nonfiniteInputs: results[o + 4] as number,
+      nonfiniteOutputs: results[o + 5] as number,
+      sumOut2: Array.from(results.subarray(o + RESULT_HEAD, o + stride)),
+    });
+  }
+  return stats;
+}
+
+/**
+ * Computes every segment of the request into the output buffers, off the JS thread (libuv pool), and returns
+ * each segment's statistics. `results` is optional scratch (6 + K doubles per segment) to reuse across calls.
+ * The buffers must not be touched until the promise settles. Bad requests throw (TypeError, RangeError)
+ * before any work starts.
+ */
+export async function extrapolate(req: ExtrapolateRequest, results?: Float64Array): Promise<SegmentStats[]> {
+  const k = req.outs.length;
+  const desc = packSegments(req.segments, k);
+  const out = resultsFor(req.segments.length, k, results);
+  await load().extrapolate(req.arith, req.aligned, req.base, req.outs, desc, out);
+  return unpack(out, req.segments.length, k);
+}
+
+/** extrapolate on the calling thread: for tests, benchmarks and tools that have nothing else to do meanwhile. */
+export function extrapolateSync(req: ExtrapolateRequest, results?: Float64Array): SegmentStats[] {
+  const k = req.outs.length;
+  const desc = packSegments(req.segments, k);
+  const out = resultsFor(req.segments.length, k, results);
+  load().extrapolateSync(req.arith, req.aligned, req.base, req.outs, desc, out);
+  return unpack(out, req.segments.length, k);
+}
+
+export function kernelInfo(): KernelInfo {
+  return load().info();
+}
+
+/** Chooses the code path ("auto": the best the CPU has); throws if the CPU lacks it. Returns the path now used. */
+export function setKernelSimd(simd: Simd | "auto"): Simd {
+  return load().setSimd(simd);
+}
+
+/** Plain memcpy in native code, single thread: the baseline the kernel's throughput is compared with. */
+export function nativeMemcpy(dst: Uint8Array, src: Uint8Array): void {
+  load().memcpy(dst, src);
+}

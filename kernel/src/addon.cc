@@ -1,0 +1,195 @@
+// N-API surface of the kernel:
+//   extrapolate(arith, aligned, base, outs, desc, results): Promise<Float64Array>  (libuv pool)
+//   extrapolateSync(same arguments): Float64Array                                   (calling thread)
+//   info(): { simd, available, maxOutputs }
+//   setSimd(name): string    memcpy(dst, src): void  (a baseline for benchmarks)
+// desc packs per segment: dtype code, count, alignedOffset, baseOffset, outOffset, K alphas.
+// results receives per segment: sumA2, sumB2, sumD2, maxAbsDiff, nonfiniteInputs, nonfiniteOutputs, K sumOut2.
+#include <napi.h>
+
+#include <cstring>
+#include <initializer_list>
+#include <string>
+
+#include "isa.h"
+#include "job.h"
+
+namespace expo {
+namespace {
+
+Span bytesOf(const Napi::Env& env, const Napi::Value& v, const char* what) {
+  if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array)
+    throw Napi::TypeError::New(env, std::string(what) + " must be a Buffer or Uint8Array");
+  auto u8 = v.As<Napi::Uint8Array>();
+  return {u8.Data(), u8.ByteLength()};
+}
+
+Napi::Float64Array floatsOf(const Napi::Env& env, const Napi::Value& v, const char* what) {
+  if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_float64_array)
+    throw Napi::TypeError::New(env, std::string(what) + " must be a Float64Array");
+  return v.As<Napi::Float64Array>();
+}
+
+int arithOf(const Napi::Env& env, const Napi::Value& v) {
+  if (v.IsString()) {
+    const std::string s = v.As<Napi::String>().Utf8Value();
+    if (s == "fp32") return kFp32;
+    if (s == "torch") return kTorch;
+  }
+  throw Napi::TypeError::New(env, "arith must be \"fp32\" or \"torch\"");
+}
+
+bool shares(const Span& x, const Span& y) {
+  const auto a = reinterpret_cast<std::uintptr_t>(x.p);
+  const auto b = reinterpret_cast<std::uintptr_t>(y.p);
+  return x.len > 0 && y.len > 0 && a < b + y.len && b < a + x.len;
+}
+
+// The parsed call plus the JS objects that own its memory, held until the work completes.
+struct Call {
+  Job job;
+  Napi::Object owners[kMaxOutputs + 4];
+  int ownerCount = 0;
+};
+
+void parse(const Napi::CallbackInfo& info, Call& call) {
+  const Napi::Env env = info.Env();
+  if (info.Length() < 6)
+    throw Napi::TypeError::New(env, "expected (arith, aligned, base, outs, desc, results)");
+  Job& j = call.job;
+  j.arith = arithOf(env, info[0]);
+  j.aligned = bytesOf(env, info[1], "aligned");
+  j.base = bytesOf(env, info[2], "base");
+  if (!info[3].IsArray()) throw Napi::TypeError::New(env, "outs must be an array of Buffers");
+  const auto outs = info[3].As<Napi::Array>();
+  if (outs.Length() < 1 || outs.Length() > std::uint32_t(kMaxOutputs))
+    throw Napi::RangeError::New(env, "outs must hold 1 to " + std::to_string(kMaxOutputs) + " buffers, got " +
+                                         std::to_string(outs.Length()));
+  j.k = int(outs.Length());
+  for (int k = 0; k < j.k; ++k) {
+    const Napi::Value o = outs.Get(std::uint32_t(k));
+    j.outs[k] = bytesOf(env, o, ("outs[" + std::to_string(k) + "]").c_str());
+    call.owners[call.ownerCount++] = o.As<Napi::Object>();
+  }
+  const Napi::Float64Array desc = floatsOf(env, info[4], "desc");
+  Napi::Float64Array results = floatsOf(env, info[5], "results");
+  j.desc = desc.Data();
+  j.descLen = desc.ElementLength();
+  j.results = results.Data();
+  j.resultsLen = results.ElementLength();
+  call.owners[call.ownerCount++] = info[1].As<Napi::Object>();
+  call.owners[call.ownerCount++] = info[2].As<Napi::Object>();
+  call.owners[call.ownerCount++] = desc;
+  call.owners[call.ownerCount++] = results;
+
+  // Results are written and descriptors read while outputs are being written: neither may share memory with
+  // anything written.
+  const Span descBytes{reinterpret_cast<std::uint8_t*>(const_cast<double*>(j.desc)), j.descLen * sizeof(double)};
+  const Span resultBytes{reinterpret_cast<std::uint8_t*>(j.results), j.resultsLen * sizeof(double)};
+  if (shares(resultBytes, descBytes) || shares(resultBytes, j.aligned) || shares(resultBytes, j.base))
+    throw Napi::RangeError::New(env, "results must not share memory with desc, aligned or base");
+  for (int k = 0; k < j.k; ++k)
+    if (shares(resultBytes, j.outs[k]) || shares(descBytes, j.outs[k]))
+      throw Napi::RangeError::New(env, "desc and results must not share memory with an output buffer");
+
+  // Every descriptor is validated here so a bad request throws synchronously; the worker re-checks.
+  char err[kErrLen];
+  if (!checkShape(j, err)) throw Napi::RangeError::New(env, err);
+  SegArgs s;
+  for (std::size_t i = 0, n = segmentCount(j); i < n; ++i)
+    if (!prepareSegment(j, i, s, err)) throw Napi::RangeError::New(env, err);
+}
+
+class ExtrapolateWorker : public Napi::AsyncWorker {
+ public:
+  ExtrapolateWorker(const Napi::Env& env, const Call& call, SegmentFn fn)
+      : Napi::AsyncWorker(env, "llm-expo:extrapolate"), job_(call.job), fn_(fn), deferred_(env) {
+    for (int i = 0; i < call.ownerCount; ++i) owners_[i] = Napi::Persistent(call.owners[i]);
+    resultsIndex_ = call.ownerCount - 1;
+  }
+
+  Napi::Promise Promise() const { return deferred_.Promise(); }
+
+  void Execute() override {
+    char err[kErrLen];
+    if (!runJob(job_, fn_, err)) SetError(std::string("llm-expo: buffers or descriptors changed while queued: ") + err);
+  }
+  void OnOK() override { deferred_.Resolve(owners_[resultsIndex_].Value()); }
+  void OnError(const Napi::Error& e) override { deferred_.Reject(e.Value()); }
+
+ private:
+  Job job_;
+  SegmentFn fn_;
+  Napi::Promise::Deferred deferred_;
+  // Strong references keep every buffer alive until the work is done, even if JS drops them meanwhile.
+  Napi::ObjectReference owners_[kMaxOutputs + 4];
+  int resultsIndex_ = 0;
+};
+
+Napi::Value Extrapolate(const Napi::CallbackInfo& info) {
+  Call call;
+  parse(info, call);
+  auto* worker = new ExtrapolateWorker(info.Env(), call, segmentFn(activeIsa()));
+  const Napi::Promise promise = worker->Promise();
+  worker->Queue();
+  return promise;
+}
+
+Napi::Value ExtrapolateSync(const Napi::CallbackInfo& info) {
+  Call call;
+  parse(info, call);
+  char err[kErrLen];
+  if (!runJob(call.job, segmentFn(activeIsa()), err)) throw Napi::RangeError::New(info.Env(), err);
+  return info[5];
+}
+
+Napi::Value Info(const Napi::CallbackInfo& info) {
+  const Napi::Env env = info.Env();
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("simd", isaName(activeIsa()));
+  Napi::Array available = Napi::Array::New(env);
+  std::uint32_t n = 0;
+  for (Isa isa : {Isa::kScalar, Isa::kAvx2, Isa::kAvx512})
+    if (isaAvailable(isa)) available.Set(n++, isaName(isa));
+  o.Set("available", available);
+  o.Set("maxOutputs", kMaxOutputs);
+  return o;
+}
+
+Napi::Value SetSimd(const Napi::CallbackInfo& info) {
+  const Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsString())
+    throw Napi::TypeError::New(env, "setSimd expects \"scalar\", \"avx2\", \"avx512\" or \"auto\"");
+  const std::string name = info[0].As<Napi::String>().Utf8Value();
+  Isa isa = bestIsa();
+  if (name != "auto" && !parseIsa(name.c_str(), isa))
+    throw Napi::TypeError::New(env, "unknown SIMD path \"" + name + "\" (scalar, avx2, avx512, auto)");
+  if (!setActiveIsa(isa)) throw Napi::RangeError::New(env, "SIMD path \"" + name + "\" is not supported by this CPU");
+  return Napi::String::New(env, isaName(activeIsa()));
+}
+
+Napi::Value Memcpy(const Napi::CallbackInfo& info) {
+  const Napi::Env env = info.Env();
+  if (info.Length() < 2) throw Napi::TypeError::New(env, "expected (dst, src)");
+  const Span dst = bytesOf(env, info[0], "dst");
+  const Span src = bytesOf(env, info[1], "src");
+  if (dst.len < src.len) throw Napi::RangeError::New(env, "dst is shorter than src");
+  std::memcpy(dst.p, src.p, src.len);
+  return env.Undefined();
+}
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  exports.Set("extrapolate", Napi::Function::New(env, Extrapolate, "extrapolate"));
+  exports.Set("extrapolateSync", Napi::Function::New(env, ExtrapolateSync, "extrapolateSync"));
+  exports.Set("info", Napi::Function::New(env, Info, "info"));
+  exports.Set("setSimd", Napi::Function::New(env, SetSimd, "setSimd"));
+  exports.Set("memcpy", Napi::Function::New(env, Memcpy, "memcpy"));
+  return exports;
+}
+
+}  // namespace
+}  // namespace expo
+
+static Napi::Object InitExpoKernel(Napi::Env env, Napi::Object exports) { return expo::Init(env, exports); }
+
+NODE_API_MODULE(expo_kernel, InitExpoKernel)
