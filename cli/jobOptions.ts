@@ -1,7 +1,6 @@
 // The flags every job command shares, and their resolution (with an optional --spec file, whose
 // fields the flags override) into a validated JobSpec.
 import { readFileSync } from "node:fs";
-import { parse as parseYaml } from "yaml";
 import type { Argv } from "yargs";
 import { UsageError } from "../checkpoint/errors.js";
 import type { AlphaRule, JobSpec } from "../coordinator/jobSpec.js";
@@ -58,8 +57,8 @@ export interface JobArgs {
 
 type Fields = Record<string, unknown>;
 
-export function resolveJobSpec(args: JobArgs, needOutputs = true): JobSpec {
-  const file = args.spec ? readSpecFile(args.spec) : {};
+export async function resolveJobSpec(args: JobArgs, needOutputs = true): Promise<JobSpec> {
+  const file = args.spec ? await readSpecFile(args.spec) : {};
   const pick = <K extends keyof JobArgs>(key: K): unknown => (args[key] !== undefined ? args[key] : file[key]);
   const base = requireString(pick("base"), "--base");
   const aligned = requireString(pick("aligned"), "--aligned");
@@ -135,7 +134,7 @@ function ruleAlpha(value: unknown, where: string): number {
   return n;
 }
 
-function readSpecFile(path: string): Fields {
+async function readSpecFile(path: string): Promise<Fields> {
   let text: string;
   try {
     text = readFileSync(path, "utf8");
@@ -144,6 +143,8 @@ function readSpecFile(path: string): Fields {
       `${path}: cannot read job spec (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`,
     );
   }
+  // Loaded only for --spec: it is a noticeable share of start-up time.
+  const { parse: parseYaml } = await import("yaml");
   let parsed: unknown;
   try {
     parsed = parseYaml(text);

@@ -4,8 +4,7 @@
 // S3-compatible servers).
 import { Agent as HttpAgent } from "node:http";
 import { Agent as HttpsAgent } from "node:https";
-import { S3Client } from "@aws-sdk/client-s3";
-import { NodeHttpHandler } from "@smithy/node-http-handler";
+import type { S3Client } from "@aws-sdk/client-s3";
 
 export interface S3Settings {
   endpoint?: string;
@@ -37,10 +36,15 @@ process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
 
 const clients = new Map<string, S3Client>();
 
-export function s3Client(settings: S3Settings = s3Settings()): S3Client {
+/** The shared client for these settings; the SDK is imported on first use. */
+export async function s3Client(settings: S3Settings = s3Settings()): Promise<S3Client> {
   const key = JSON.stringify(settings);
   let client = clients.get(key);
   if (!client) {
+    const [{ S3Client }, { NodeHttpHandler }] = await Promise.all([
+      import("@aws-sdk/client-s3"),
+      import("@smithy/node-http-handler"),
+    ]);
     const agent = { keepAlive: true, maxSockets: settings.maxSockets };
     client = new S3Client({
       endpoint: settings.endpoint,

@@ -4,19 +4,7 @@
 import { createHash } from "node:crypto";
 import type { Readable } from "node:stream";
 import { setTimeout as sleep } from "node:timers/promises";
-import {
-  AbortMultipartUploadCommand,
-  CompleteMultipartUploadCommand,
-  CreateMultipartUploadCommand,
-  DeleteObjectCommand,
-  GetObjectCommand,
-  HeadBucketCommand,
-  HeadObjectCommand,
-  ListObjectsV2Command,
-  PutObjectCommand,
-  type S3Client,
-  UploadPartCommand,
-} from "@aws-sdk/client-s3";
+import type { S3Client } from "@aws-sdk/client-s3";
 import { s3Client, s3Settings } from "./s3Client.js";
 import { describeS3Error, isNotFound } from "./s3Errors.js";
 import type { ObjectInfo, Storage, StorageLimits, WrittenPart } from "./types.js";
@@ -25,6 +13,8 @@ export const S3_LIMITS: StorageLimits = { minPartSize: 5 * 1024 * 1024, maxPartS
 
 /** Attempts for a ranged read whose body stream breaks after the SDK handed it over. */
 const READ_ATTEMPTS = 5;
+
+type Sdk = typeof import("@aws-sdk/client-s3");
 
 export function parseS3Location(location: string): { bucket: string; prefix: string } {
   const m = /^s3:\/\/([^/]+)\/?(.*)$/.exec(location);
@@ -37,7 +27,8 @@ export class S3Storage implements Storage {
   readonly limits = S3_LIMITS;
   private readonly bucket: string;
   private readonly prefix: string;
-  private readonly client: S3Client;
+  private clientPromise?: Promise<{ client: S3Client; sdk: Sdk }>;
+  private readonly settings: ReturnType<typeof s3Settings>;
   private readonly partChecksums: boolean;
   /** ETags pinned for reads (from stat or from the plan). */
   private readonly pinned = new Map<string, string>();
@@ -47,15 +38,16 @@ export class S3Storage implements Storage {
     this.bucket = bucket;
     this.prefix = prefix;
     this.location = `s3://${bucket}${prefix ? `/${prefix}` : ""}`;
-    const settings = s3Settings();
-    this.client = s3Client(settings);
-    this.partChecksums = settings.partChecksums;
+    this.settings = s3Settings();
+    this.partChecksums = this.settings.partChecksums;
   }
 
   async exists(): Promise<boolean> {
-    await this.call("HeadBucket", undefined, () => this.client.send(new HeadBucketCommand({ Bucket: this.bucket })));
-    const r = await this.call("ListObjectsV2", undefined, () =>
-      this.client.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: this.dirPrefix(), MaxKeys: 1 })),
+    await this.call("HeadBucket", undefined, (c) =>
+      c.client.send(new c.sdk.HeadBucketCommand({ Bucket: this.bucket })),
+    );
+    const r = await this.call("ListObjectsV2", undefined, (c) =>
+      c.client.send(new c.sdk.ListObjectsV2Command({ Bucket: this.bucket, Prefix: this.dirPrefix(), MaxKeys: 1 })),
     );
     return (r.KeyCount ?? 0) > 0;
   }
@@ -64,9 +56,9 @@ export class S3Storage implements Storage {
     const names: string[] = [];
     let token: string | undefined;
     do {
-      const r = await this.call("ListObjectsV2", undefined, () =>
-        this.client.send(
-          new ListObjectsV2Command({
+      const r = await this.call("ListObjectsV2", undefined, (c) =>
+        c.client.send(
+          new c.sdk.ListObjectsV2Command({
             Bucket: this.bucket,
             Prefix: this.dirPrefix(),
             Delimiter: "/",
@@ -81,8 +73,9 @@ export class S3Storage implements Storage {
   }
 
   async stat(name: string): Promise<ObjectInfo | undefined> {
+    const c = await this.connect();
     try {
-      const r = await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: this.key(name) }));
+      const r = await c.client.send(new c.sdk.HeadObjectCommand({ Bucket: this.bucket, Key: this.key(name) }));
       const etag = r.ETag ?? "";
       this.pinned.set(name, etag);
       return { size: r.ContentLength ?? 0, etag, mtimeMs: r.LastModified?.getTime() ?? 0 };
@@ -100,9 +93,9 @@ export class S3Storage implements Storage {
     if (length === 0) return;
     for (let attempt = 1; ; attempt++) {
       try {
-        const r = await this.call("GetObject", name, () =>
-          this.client.send(
-            new GetObjectCommand({
+        const r = await this.call("GetObject", name, (c) =>
+          c.client.send(
+            new c.sdk.GetObjectCommand({
               Bucket: this.bucket,
               Key: this.key(name),
               Range: `bytes=${offset}-${offset + length - 1}`,
@@ -121,22 +114,22 @@ export class S3Storage implements Storage {
   }
 
   async readSmall(name: string): Promise<Buffer> {
-    const r = await this.call("GetObject", name, () =>
-      this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: this.key(name) })),
+    const r = await this.call("GetObject", name, (c) =>
+      c.client.send(new c.sdk.GetObjectCommand({ Bucket: this.bucket, Key: this.key(name) })),
     );
     return Buffer.from(await (r.Body as { transformToByteArray(): Promise<Uint8Array> }).transformToByteArray());
   }
 
   async writeSmall(name: string, data: Buffer): Promise<void> {
-    await this.call("PutObject", name, () =>
-      this.client.send(new PutObjectCommand({ Bucket: this.bucket, Key: this.key(name), Body: data })),
+    await this.call("PutObject", name, (c) =>
+      c.client.send(new c.sdk.PutObjectCommand({ Bucket: this.bucket, Key: this.key(name), Body: data })),
     );
   }
 
   async createMultipart(name: string, _size: number): Promise<string> {
-    const r = await this.call("CreateMultipartUpload", name, () =>
-      this.client.send(
-        new CreateMultipartUploadCommand({
+    const r = await this.call("CreateMultipartUpload", name, (c) =>
+      c.client.send(
+        new c.sdk.CreateMultipartUploadCommand({
           Bucket: this.bucket,
           Key: this.key(name),
           ChecksumAlgorithm: this.partChecksums ? "SHA256" : undefined,
@@ -153,12 +146,17 @@ export class S3Storage implements Storage {
     partNumber: number,
     _offset: number,
     chunks: Buffer[],
+    sha256?: string,
   ): Promise<WrittenPart> {
     const body = chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks);
-    const checksum = this.partChecksums ? createHash("sha256").update(body).digest("base64") : undefined;
-    const r = await this.call("UploadPart", name, () =>
-      this.client.send(
-        new UploadPartCommand({
+    const checksum = !this.partChecksums
+      ? undefined
+      : sha256
+        ? Buffer.from(sha256, "hex").toString("base64")
+        : createHash("sha256").update(body).digest("base64");
+    const r = await this.call("UploadPart", name, (c) =>
+      c.client.send(
+        new c.sdk.UploadPartCommand({
           Bucket: this.bucket,
           Key: this.key(name),
           UploadId: uploadId,
@@ -174,9 +172,9 @@ export class S3Storage implements Storage {
 
   async completeMultipart(name: string, uploadId: string, parts: WrittenPart[]): Promise<void> {
     const sorted = [...parts].sort((a, b) => a.partNumber - b.partNumber);
-    await this.call("CompleteMultipartUpload", name, () =>
-      this.client.send(
-        new CompleteMultipartUploadCommand({
+    await this.call("CompleteMultipartUpload", name, (c) =>
+      c.client.send(
+        new c.sdk.CompleteMultipartUploadCommand({
           Bucket: this.bucket,
           Key: this.key(name),
           UploadId: uploadId,
@@ -193,21 +191,32 @@ export class S3Storage implements Storage {
   }
 
   async abortMultipart(name: string, uploadId: string): Promise<void> {
-    await this.call("AbortMultipartUpload", name, () =>
-      this.client.send(
-        new AbortMultipartUploadCommand({ Bucket: this.bucket, Key: this.key(name), UploadId: uploadId }),
+    await this.call("AbortMultipartUpload", name, (c) =>
+      c.client.send(
+        new c.sdk.AbortMultipartUploadCommand({ Bucket: this.bucket, Key: this.key(name), UploadId: uploadId }),
       ),
     );
   }
 
   async delete(name: string): Promise<void> {
-    await this.call("DeleteObject", name, () =>
-      this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: this.key(name) })),
+    await this.call("DeleteObject", name, (c) =>
+      c.client.send(new c.sdk.DeleteObjectCommand({ Bucket: this.bucket, Key: this.key(name) })),
     );
   }
 
   async close(): Promise<void> {
     // The client is shared per process (keep-alive sockets); nothing to release per location.
+  }
+
+  /** The SDK is loaded on first use: local-only runs never pay for importing it. */
+  private connect(): Promise<{ client: S3Client; sdk: Sdk }> {
+    this.clientPromise ??= Promise.all([import("@aws-sdk/client-s3"), s3Client(this.settings)]).then(
+      ([sdk, client]) => ({
+        sdk,
+        client,
+      }),
+    );
+    return this.clientPromise;
   }
 
   private key(name: string): string {
@@ -218,9 +227,14 @@ export class S3Storage implements Storage {
     return this.prefix ? `${this.prefix}/` : "";
   }
 
-  private async call<T>(operation: string, name: string | undefined, send: () => Promise<T>): Promise<T> {
+  private async call<T>(
+    operation: string,
+    name: string | undefined,
+    send: (c: { client: S3Client; sdk: Sdk }) => Promise<T>,
+  ): Promise<T> {
+    const c = await this.connect();
     try {
-      return await send();
+      return await send(c);
     } catch (e) {
       throw describeS3Error(e, operation, name === undefined ? this.location : `${this.location}/${name}`);
     }

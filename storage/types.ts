@@ -42,8 +42,18 @@ export interface Storage {
   writeSmall(name: string, data: Buffer): Promise<void>;
   /** Starts an output object written in parts; returns an upload id any process can write parts to. */
   createMultipart(name: string, size: number): Promise<string>;
-  /** Writes one part; `offset` is the part's byte offset in the final object (local files write there). */
-  writePart(name: string, uploadId: string, partNumber: number, offset: number, chunks: Buffer[]): Promise<WrittenPart>;
+  /**
+   * Writes one part; `offset` is the part's byte offset in the final object (local files write there).
+   * `sha256` (hex), when the caller has it, is sent as the part checksum where the store supports one.
+   */
+  writePart(
+    name: string,
+    uploadId: string,
+    partNumber: number,
+    offset: number,
+    chunks: Buffer[],
+    sha256?: string,
+  ): Promise<WrittenPart>;
   /** Makes the object visible under its name, durably. */
   completeMultipart(name: string, uploadId: string, parts: WrittenPart[]): Promise<void>;
   abortMultipart(name: string, uploadId: string): Promise<void>;

@@ -11,7 +11,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import type { Arith, FloatDtype } from "../kernel/types.js";
 import { oracleExtrapolate } from "./oracle.js";
 import { readAllTensors, readHeaderPlain } from "./support/readTensor.js";
-import { CLI, runCli } from "./support/runCli.js";
+import { CLI, jobArgs, runCli } from "./support/runCli.js";
 import { tempDir } from "./support/tempDir.js";
 import { folderDigest, writeCheckpoint } from "./support/writeCheckpoint.js";
 
@@ -90,20 +90,7 @@ describe("llm-expo end to end", () => {
   it("run writes the ExPO checkpoint: every element equals the oracle, index last, configs from aligned", async () => {
     const out = join(root, "expo-0.3");
     const digests = [await folderDigest(sft), await folderDigest(dpo)];
-    const r = await runCli([
-      "run",
-      "--base",
-      sft,
-      "--aligned",
-      dpo,
-      "--alpha",
-      "0.3",
-      "--out",
-      out,
-      "--unit-size",
-      "200KiB",
-      "--json",
-    ]);
+    const r = await runCli([...jobArgs("run", sft, dpo, out), "--unit-size", "200KiB", "--json"]);
     assert.equal(r.code, 0, r.stderr);
     assert.deepEqual([await folderDigest(sft), await folderDigest(dpo)], digests, "inputs untouched");
     assert.ok(checkAgainstOracle(sft, dpo, out, 0.3, "fp32") > 10);
@@ -176,15 +163,7 @@ describe("llm-expo end to end", () => {
   it("--exclude and --alpha-rule copy or re-weight the matching tensors", async () => {
     const out = join(root, "expo-rules");
     const r = await runCli([
-      "run",
-      "--base",
-      sft,
-      "--aligned",
-      dpo,
-      "--alpha",
-      "0.4",
-      "--out",
-      out,
+      ...jobArgs("run", sft, dpo, out, "0.4"),
       "--exclude",
       "lm_head.*",
       "--alpha-rule",
@@ -203,11 +182,7 @@ describe("llm-expo end to end", () => {
 
   it("verify passes on a good output and catches one flipped bit, naming the tensor", async () => {
     const out = join(root, "expo-verify");
-    assert.equal(
-      (await runCli(["run", "--base", sft, "--aligned", dpo, "--alpha", "0.3", "--out", out, "--unit-size", "256KiB"]))
-        .code,
-      0,
-    );
+    assert.equal((await runCli([...jobArgs("run", sft, dpo, out), "--unit-size", "256KiB"])).code, 0);
     const ok = await runCli(["verify", "--base", sft, "--aligned", dpo, "--out", out]);
     assert.equal(ok.code, 0, ok.stdout + ok.stderr);
     assert.match(ok.stdout, /^OK: (\d+)\/\1 units recomputed/m);
@@ -244,20 +219,7 @@ describe("llm-expo end to end", () => {
 
   it("plan and stats write nothing; stats agrees with the run's report", async () => {
     const out = join(root, "never-written");
-    const p = await runCli([
-      "plan",
-      "--base",
-      sft,
-      "--aligned",
-      dpo,
-      "--alpha",
-      "0.3",
-      "--out",
-      out,
-      "--unit-size",
-      "200KiB",
-      "--json",
-    ]);
+    const p = await runCli([...jobArgs("plan", sft, dpo, out), "--unit-size", "200KiB", "--json"]);
     assert.equal(p.code, 0, p.stderr);
     const plan = JSON.parse(p.stdout);
     assert.ok(plan.units.length > 5);
@@ -274,6 +236,22 @@ describe("llm-expo end to end", () => {
     assert.equal(stats.model.normBase, report.statistics.model.normBase);
     const human = await runCli(["stats", "--base", sft, "--aligned", dpo]);
     assert.match(human.stdout, /largest relative shift:/);
+  });
+
+  it("--spec job.yaml gives the same fields as flags; flags override it", async () => {
+    const spec = join(root, "job.yaml");
+    const out = join(root, "expo-spec");
+    writeFileSync(
+      spec,
+      `base: ${sft}\naligned: ${dpo}\nalpha: [0.5]\nout: [${out}]\nunit-size: 300KiB\narith: torch\nalpha-rules:\n  - "lm_head.*=0"\n`,
+    );
+    const r = await runCli(["run", "--spec", spec, "--alpha", "0.2"]);
+    assert.equal(r.code, 0, r.stderr);
+    checkAgainstOracle(sft, dpo, out, 0.2, "torch", (n) => (n.startsWith("lm_head") ? "copy" : 0.2));
+    writeFileSync(spec, "base: [unclosed\n");
+    const bad = await runCli(["run", "--spec", spec]);
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /job\.yaml: not valid YAML/);
   });
 
   it("Ctrl-C aborts the job: exit 1, nothing left at --out", async () => {
@@ -312,21 +290,10 @@ describe("llm-expo end to end", () => {
 
   it("refuses to overwrite a finished output unless --overwrite", async () => {
     const out = join(root, "expo-0.3");
-    const again = await runCli(["run", "--base", sft, "--aligned", dpo, "--alpha", "0.3", "--out", out]);
+    const again = await runCli(jobArgs("run", sft, dpo, out));
     assert.equal(again.code, 2);
     assert.match(again.stderr, /already holds a checkpoint/);
-    const forced = await runCli([
-      "run",
-      "--base",
-      sft,
-      "--aligned",
-      dpo,
-      "--alpha",
-      "0.3",
-      "--out",
-      out,
-      "--overwrite",
-    ]);
+    const forced = await runCli([...jobArgs("run", sft, dpo, out), "--overwrite"]);
     assert.equal(forced.code, 0, forced.stderr);
     checkAgainstOracle(sft, dpo, out, 0.3, "fp32");
   });
@@ -357,36 +324,12 @@ describe("non-finite values and single-file checkpoints", () => {
       ],
     });
     const out = join(root, "out");
-    const r = await runCli([
-      "run",
-      "--base",
-      base,
-      "--aligned",
-      aligned,
-      "--alpha",
-      "0.3",
-      "--out",
-      out,
-      "--unit-size",
-      "64",
-    ]);
+    const r = await runCli([...jobArgs("run", base, aligned, out), "--unit-size", "64"]);
     assert.equal(r.code, 1, r.stderr);
     const last = r.stderr.trim().split("\n").pop() as string;
     assert.match(last, /^llm-expo: .*tensor w\.bad: 1 element\(s\) non-finite/);
     assert.ok(!existsSync(out), "nothing left at --out");
-    const warn = await runCli([
-      "run",
-      "--base",
-      base,
-      "--aligned",
-      aligned,
-      "--alpha",
-      "0.3",
-      "--out",
-      out,
-      "--on-nonfinite",
-      "warn",
-    ]);
+    const warn = await runCli([...jobArgs("run", base, aligned, out), "--on-nonfinite", "warn"]);
     assert.equal(warn.code, 0, warn.stderr);
     const o = readAllTensors(out).get("w.bad")?.data as Buffer;
     assert.equal(o.readUInt16LE(77 * 2), 0x7fc0, "NaN written as the canonical quiet NaN");
@@ -410,19 +353,7 @@ describe("non-finite values and single-file checkpoints", () => {
     });
     await writeCheckpoint(aligned, { "model.safetensors": tensors });
     const out = join(root, "out");
-    const r = await runCli([
-      "run",
-      "--base",
-      base,
-      "--aligned",
-      aligned,
-      "--alpha",
-      "0.25",
-      "--out",
-      out,
-      "--unit-size",
-      "100",
-    ]);
+    const r = await runCli([...jobArgs("run", base, aligned, out, "0.25"), "--unit-size", "100"]);
     assert.equal(r.code, 0, r.stderr);
     assert.ok(existsSync(join(out, "model.safetensors")));
     assert.ok(!existsSync(join(out, "model.safetensors.index.json")));

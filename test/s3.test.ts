@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { after, before, describe, it, type TestContext } from "node:test";
 import type { S3Client } from "@aws-sdk/client-s3";
 import { startFaultProxy } from "./support/faultProxy.js";
-import { runCli } from "./support/runCli.js";
+import { jobArgs, runCli } from "./support/runCli.js";
 import { getObject, listKeys, openUploads, putObject, testClient } from "./support/s3Objects.js";
 import { type S3Server, startMinio, startS3rver } from "./support/s3Servers.js";
 import { tempDir } from "./support/tempDir.js";
@@ -107,18 +107,7 @@ for (const [name, start] of servers) {
     it("run, verify, stats and plan over S3 match the local run bit for bit", async (t) => {
       if (skip(t)) return;
       const r = await runCli(
-        [
-          "run",
-          "--base",
-          "s3://models/pair/sft",
-          "--aligned",
-          "s3://models/pair/dpo",
-          "--alpha",
-          "0.3",
-          "--out",
-          "s3://outputs/expo",
-          ...UNIT,
-        ],
+        [...jobArgs("run", "s3://models/pair/sft", "s3://models/pair/dpo", "s3://outputs/expo"), ...UNIT],
         env,
       );
       assert.equal(r.code, 0, r.stderr);
@@ -150,18 +139,7 @@ for (const [name, start] of servers) {
       assert.equal(s3Stats.code, 0, s3Stats.stderr);
       assert.deepEqual(JSON.parse(s3Stats.stdout).model, JSON.parse(localStats.stdout).model);
       const p = await runCli(
-        [
-          "plan",
-          "--base",
-          "s3://models/pair/sft",
-          "--aligned",
-          "s3://models/pair/dpo",
-          "--alpha",
-          "0.3",
-          "--out",
-          "s3://outputs/never",
-          "--json",
-        ],
+        [...jobArgs("plan", "s3://models/pair/sft", "s3://models/pair/dpo", "s3://outputs/never"), "--json"],
         env,
       );
       assert.equal(p.code, 0, p.stderr);
@@ -215,17 +193,7 @@ for (const [name, start] of servers) {
 
     it("refuses missing buckets and prefixes, absent or wrong credentials: exit 2, one line", async (t) => {
       if (skip(t)) return;
-      const args = (base: string, out = "s3://outputs/err") => [
-        "run",
-        "--base",
-        base,
-        "--aligned",
-        "s3://models/pair/dpo",
-        "--alpha",
-        "0.3",
-        "--out",
-        out,
-      ];
+      const args = (base: string, out = "s3://outputs/err") => [...jobArgs("run", base, "s3://models/pair/dpo", out)];
       const missingBucket = await runCli(args("s3://no-such-bucket/pair/sft"), env);
       assert.equal(missingBucket.code, 2);
       assert.match(oneLineError(missingBucket.stderr), /s3:\/\/no-such-bucket.*bucket does not exist/);
@@ -257,17 +225,7 @@ for (const [name, start] of servers) {
       if (skip(t)) return;
       if (!server?.readOnlyEnv) return t.skip(`${name} has no per-user permissions`);
       const r = await runCli(
-        [
-          "run",
-          "--base",
-          "s3://models/pair/sft",
-          "--aligned",
-          "s3://models/pair/dpo",
-          "--alpha",
-          "0.3",
-          "--out",
-          "s3://outputs/ro",
-        ],
+        [...jobArgs("run", "s3://models/pair/sft", "s3://models/pair/dpo", "s3://outputs/ro")],
         server.readOnlyEnv,
       );
       assert.equal(r.code, 2, r.stderr);
@@ -283,18 +241,7 @@ for (const [name, start] of servers) {
       const proxy = await startFaultProxy({ target: server?.endpoint as string, budget: 14, rate: 0.3, seed: 11 });
       try {
         const r = await runCli(
-          [
-            "run",
-            "--base",
-            "s3://models/pair/sft",
-            "--aligned",
-            "s3://models/pair/dpo",
-            "--alpha",
-            "0.3",
-            "--out",
-            "s3://outputs/faulty",
-            ...UNIT,
-          ],
+          [...jobArgs("run", "s3://models/pair/sft", "s3://models/pair/dpo", "s3://outputs/faulty"), ...UNIT],
           { ...env, AWS_ENDPOINT_URL: proxy.endpoint },
         );
         assert.equal(r.code, 0, r.stderr);
@@ -330,18 +277,7 @@ for (const [name, start] of servers) {
       });
       try {
         const r = await runCli(
-          [
-            "run",
-            "--base",
-            "s3://models/victim/sft",
-            "--aligned",
-            "s3://models/victim/dpo",
-            "--alpha",
-            "0.3",
-            "--out",
-            "s3://outputs/victim",
-            ...UNIT,
-          ],
+          [...jobArgs("run", "s3://models/victim/sft", "s3://models/victim/dpo", "s3://outputs/victim"), ...UNIT],
           { ...env, AWS_ENDPOINT_URL: proxy.endpoint },
         );
         assert.equal(r.code, 1, r.stderr);

@@ -15,7 +15,7 @@ export const planCommand: CommandModule<object, PlanArgs> = {
   describe: "validate the inputs and list the work units and bytes (writes nothing)",
   builder: (y) => executionOptions(jobOptions(y)) as unknown as Argv<PlanArgs>,
   handler: async (argv: ArgumentsCamelCase<PlanArgs>) => {
-    const spec = resolveJobSpec(argv);
+    const spec = await resolveJobSpec(argv);
     const { plan, aligned, base } = await prepareJob(spec, { forWriting: false });
     await Promise.all([aligned.storage.close(), base.storage.close()]);
     const k = plan.outputs.length;

@@ -34,7 +34,7 @@ export const runCommand: CommandModule<object, RunArgs> = {
   builder: (y) => executionOptions(jobOptions(y)) as unknown as Argv<RunArgs>,
   handler: async (argv: ArgumentsCamelCase<RunArgs>) => {
     const log = createLogger({ json: argv.json, level: argv.logLevel });
-    const spec = resolveJobSpec(argv);
+    const spec = await resolveJobSpec(argv);
     selectDevice(argv.device);
     // Keep-alive sockets for every unit in flight: an aligned read, base reads and a part upload each.
     process.env.LLM_EXPO_S3_MAX_SOCKETS ??= String(Math.max(16, argv.workers * argv.concurrency * 6));

@@ -17,7 +17,7 @@ export const statsCommand: CommandModule<object, StatsArgs> = {
       .option("top", { type: "number", default: 10, describe: "tensors with the largest relative shift to list" })
       .option("concurrency", { type: "number", default: 2 }) as unknown as Argv<StatsArgs>,
   handler: async (argv: ArgumentsCamelCase<StatsArgs>) => {
-    const spec = resolveJobSpec(argv, false);
+    const spec = await resolveJobSpec(argv, false);
     const stats = await collectStats(spec, positive(argv.concurrency, "--concurrency"));
     if (argv.json) {
       process.stdout.write(`${JSON.stringify(stats)}\n`);

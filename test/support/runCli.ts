@@ -29,3 +29,15 @@ export function runCli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<Cli
     child.on("close", (code) => resolve({ code: code ?? -1, stdout, stderr }));
   });
 }
+
+/** The arguments of a job command: `command --base B --aligned A [--alpha α --out O]`. */
+export function jobArgs(command: string, base: string, aligned: string, out?: string, alpha = "0.3"): string[] {
+  return [
+    command,
+    "--base",
+    base,
+    "--aligned",
+    aligned,
+    ...(out === undefined ? [] : ["--alpha", alpha, "--out", out]),
+  ];
+}
