@@ -199,9 +199,9 @@ function runCase(c: Case, simd: Simd): Run {
   };
 }
 
-function close(x: number, y: number): boolean {
+function close(x: number, y: number, rel = 1e-12): boolean {
   if (x === y) return true;
-  return Number.isFinite(x) && Number.isFinite(y) && Math.abs(x - y) <= 1e-12 * Math.max(Math.abs(x), Math.abs(y));
+  return Number.isFinite(x) && Number.isFinite(y) && Math.abs(x - y) <= rel * Math.max(Math.abs(x), Math.abs(y));
 }
 
 function hex(v: bigint, width: number): string {
@@ -224,7 +224,7 @@ function firstDifference(c: Case, got: Uint8Array, want: Uint8Array, k: number):
   return "no difference";
 }
 
-/** Kernel on every path == oracle, outputs bit for bit, statistics within 1e-12, counts exactly. */
+/** Kernel on every path == oracle, outputs and statistics bit for bit, counts exactly. */
 function checkCase(c: Case): void {
   const alignedBytes = new Uint8Array(c.a.length * DTYPE_SIZE[c.dtype]);
   const baseBytes = new Uint8Array(alignedBytes.length);
@@ -243,10 +243,12 @@ function checkCase(c: Case): void {
     assert.equal(g.nonfiniteInputs, e.nonfiniteInputs, `[${simd}] nonfiniteInputs`);
     assert.equal(g.nonfiniteOutputs, e.nonfiniteOutputs, `[${simd}] nonfiniteOutputs`);
     assert.equal(g.maxAbsDiff, e.maxAbsDiff, `[${simd}] maxAbsDiff`);
+    // The oracle mirrors the kernel's summation (element.h), so the sums agree bit for bit.
     for (const key of ["sumA2", "sumB2", "sumD2"] as const)
-      assert.ok(close(g[key], e[key]), `[${simd}] ${key}: kernel ${g[key]} oracle ${e[key]}`);
+      assert.ok(Object.is(g[key], e[key]), `[${simd}] ${key}: kernel ${g[key]} oracle ${e[key]}`);
+    assert.equal(g.sumOut2.length, e.sumOut2.length, `[${simd}] sumOut2 length`);
     g.sumOut2.forEach((v, k) => {
-      assert.ok(close(v, e.sumOut2[k] as number), `[${simd}] sumOut2[${k}]: kernel ${v} oracle ${e.sumOut2[k]}`);
+      assert.ok(Object.is(v, e.sumOut2[k]), `[${simd}] sumOut2[${k}]: kernel ${v} oracle ${e.sumOut2[k]}`);
     });
     // The paths share one summation order, so their statistics agree exactly, not only closely.
     if (first) assert.deepEqual(g, first.stats, `[${simd}] statistics differ from [${PATHS[0]}]`);
@@ -573,6 +575,113 @@ describe("kernel == oracle, bit for bit, on every SIMD path", () => {
     }
   });
 
+  it("bf16 values of 2^64 and more: fp32 group sums that overflow are summed in fp64 instead", () => {
+    // 2^70 squared overflows fp32; the statistics stay finite and exact (squares of powers of two).
+    const big = BigInt(f32ToBf16(2 ** 70));
+    const one = BigInt(f32ToBf16(1));
+    const n = 70;
+    const a = Array.from({ length: n }, (_, i) => (i % 9 === 4 ? big : one));
+    const b = Array.from({ length: n }, (_, i) => (i % 13 === 7 ? big : one));
+    for (const arith of ARITHS)
+      checkCase({ dtype: "BF16", arith, a, b, alphas: [0, 0.5], inPlace: false, offsets: [0, 1, 2] });
+    const aligned = Buffer.alloc(2 * n);
+    const base = Buffer.alloc(2 * n);
+    writeBits("BF16", aligned, 0, a);
+    writeBits("BF16", base, 0, b);
+    const [s] = extrapolateSync({
+      arith: "fp32",
+      aligned,
+      base,
+      outs: [Buffer.alloc(2 * n)],
+      segments: [{ dtype: "BF16", count: n, alignedOffset: 0, baseOffset: 0, outOffset: 0, alphas: [0] }],
+    });
+    const nBigA = a.filter((x) => x === big).length;
+    const nBigB = b.filter((x) => x === big).length;
+    assert.equal(s?.sumA2, nBigA * 2 ** 140 + (n - nBigA));
+    assert.equal(s?.sumB2, nBigB * 2 ** 140 + (n - nBigB));
+    assert.ok(Number.isFinite(s?.sumD2));
+  });
+
+  it("max|a − b| is the fp64 difference even where fp32 rounds it onto the running maximum", () => {
+    // Block 0 sets the maximum to 2^20 exactly; in block 1, 2^20 − (−2^-10) rounds to 2^20 in fp32 but not
+    // in fp64, so the fp32 filter must let equal values through.
+    for (const dtype of ["BF16", "F32"] as const) {
+      const enc = (x: number) => (dtype === "BF16" ? BigInt(f32ToBf16(x)) : BigInt(f32Bits(x)));
+      const n = 64;
+      const a = Array.from({ length: n }, () => enc(0.5));
+      const b = Array.from({ length: n }, () => enc(0.5));
+      a[3] = enc(2 ** 20);
+      b[3] = enc(0);
+      a[40] = enc(2 ** 20);
+      b[40] = enc(-(2 ** -10));
+      for (const arith of ARITHS) checkCase({ dtype, arith, a, b, alphas: [0.3], inPlace: false, offsets: [0, 0, 0] });
+      const aligned = Buffer.alloc(n * DTYPE_SIZE[dtype]);
+      const base = Buffer.alloc(aligned.length);
+      writeBits(dtype, aligned, 0, a);
+      writeBits(dtype, base, 0, b);
+      for (const simd of PATHS) {
+        setKernelSimd(simd);
+        const [s] = extrapolateSync({
+          arith: "fp32",
+          aligned,
+          base,
+          outs: [Buffer.alloc(aligned.length)],
+          segments: [{ dtype, count: n, alignedOffset: 0, baseOffset: 0, outOffset: 0, alphas: [0.3] }],
+        });
+        assert.equal(s?.maxAbsDiff, 2 ** 20 + 2 ** -10, `[${simd}] ${dtype}`);
+      }
+      setKernelSimd("auto");
+    }
+  });
+
+  it("the fp32 group sums stay within 1e-6 of the fp64 sums of squares (weights-like bf16)", () => {
+    let seed = 7;
+    const next = () => {
+      seed = (seed * 1103515245 + 12345) % 2 ** 31;
+      return seed / 2 ** 31;
+    };
+    const gauss = () => Math.sqrt(-2 * Math.log(next() + 1e-12)) * Math.cos(2 * Math.PI * next());
+    const n = 50_000;
+    const a: bigint[] = [];
+    const b: bigint[] = [];
+    for (let i = 0; i < n; i++) {
+      const w = 0.02 * gauss();
+      b.push(BigInt(f32ToBf16(w)));
+      a.push(BigInt(f32ToBf16(w + 0.0005 * gauss())));
+    }
+    const aligned = Buffer.alloc(2 * n);
+    const base = Buffer.alloc(2 * n);
+    writeBits("BF16", aligned, 0, a);
+    writeBits("BF16", base, 0, b);
+    const out = Buffer.alloc(2 * n);
+    const [s] = extrapolateSync({
+      arith: "fp32",
+      aligned,
+      base,
+      outs: [out],
+      segments: [{ dtype: "BF16", count: n, alignedOffset: 0, baseOffset: 0, outOffset: 0, alphas: [0.3] }],
+    });
+    let a2 = 0;
+    let b2 = 0;
+    let d2 = 0;
+    let o2 = 0;
+    for (let i = 0; i < n; i++) {
+      const x = aligned.readUInt16LE(2 * i);
+      const y = base.readUInt16LE(2 * i);
+      const av = f32FromBits(x << 16);
+      const bv = f32FromBits(y << 16);
+      const ov = f32FromBits(out.readUInt16LE(2 * i) << 16);
+      a2 += av * av;
+      b2 += bv * bv;
+      d2 += (av - bv) * (av - bv);
+      o2 += ov * ov;
+    }
+    assert.ok(close(s?.sumA2 as number, a2, 1e-6), `sumA2 ${s?.sumA2} vs ${a2}`);
+    assert.ok(close(s?.sumB2 as number, b2, 1e-6), `sumB2 ${s?.sumB2} vs ${b2}`);
+    assert.ok(close(s?.sumD2 as number, d2, 1e-6), `sumD2 ${s?.sumD2} vs ${d2}`);
+    assert.ok(close(s?.sumOut2[0] as number, o2, 1e-6), `sumOut2 ${s?.sumOut2[0]} vs ${o2}`);
+  });
+
   it("many segments of mixed dtypes in one call, shared buffers, unaligned offsets, K = 2", () => {
     const segArb = fc.record({
       dtype: fc.constantFrom(...DTYPES),
@@ -643,7 +752,7 @@ describe("kernel == oracle, bit for bit, on every SIMD path", () => {
             });
             assert.equal(stats[i]?.nonfiniteInputs, want.stats.nonfiniteInputs);
             assert.equal(stats[i]?.nonfiniteOutputs, want.stats.nonfiniteOutputs);
-            assert.ok(close(stats[i]?.sumD2 as number, want.stats.sumD2));
+            assert.ok(Object.is(stats[i]?.sumD2, want.stats.sumD2), `segment ${i} sumD2`);
           });
         }
       }),

@@ -232,6 +232,51 @@ export interface OracleResult {
   stats: SegmentStats;
 }
 
+/** The coordinator's reduction of the 8 partial sums (job.cc). */
+function reduceSlots(v: readonly number[]): number {
+  const x = v as number[];
+  return (
+    ((x[0] as number) + (x[1] as number) + ((x[2] as number) + (x[3] as number))) +
+    ((x[4] as number) + (x[5] as number) + ((x[6] as number) + (x[7] as number)))
+  );
+}
+
+/**
+ * Sum of squares of a BF16, F16 or F32 segment as the kernel forms it (kernel/src/element.h): blocks of 32
+ * (the last one padded with zeros) seen as two 16-lane vectors X and Y (bf16: X lane j = element 2j, Y lane
+ * j = element 2j + 1; others: X lane j = element j, Y lane j = element 16 + j). Per block and partial sum l:
+ * q[j] = fmaf(Y[j], Y[j], fround(X[j]²)), p = fround(q[l] + q[l + 8]), sum[l] += p in fp64; a p that
+ * overflows is replaced by the same sums in fp64 from w (the fp64 values). v holds fp32 values.
+ */
+function narrowSums(dtype: FloatDtype, v: Float64Array, w: Float64Array): number {
+  const n = v.length;
+  const sums = new Array<number>(8).fill(0);
+  const at = (arr: Float64Array, base: number, lane: number, j: number): number => {
+    const e = base + (dtype === "BF16" ? 2 * j + lane : 16 * lane + j);
+    return e < n ? (arr[e] as number) : 0;
+  };
+  for (let base = 0; base < n; base += 32) {
+    for (let l = 0; l < 8; l++) {
+      const q = (j: number): number => {
+        const x = at(v, base, 0, j);
+        const y = at(v, base, 1, j);
+        return fmaf(y, y, Math.fround(x * x));
+      };
+      let p = Math.fround(q(l) + q(l + 8));
+      if (p === Number.POSITIVE_INFINITY) {
+        const r = (j: number): number => {
+          const x = at(w, base, 0, j);
+          const y = at(w, base, 1, j);
+          return exactFma(y, y, x * x, F64_FORMAT);
+        };
+        p = r(l) + r(l + 8);
+      }
+      sums[l] = (sums[l] as number) + p;
+    }
+  }
+  return reduceSlots(sums);
+}
+
 /** One segment: aligned and base hold exactly its elements; one output per alpha. */
 export function oracleExtrapolate(
   dtype: FloatDtype,
@@ -246,36 +291,61 @@ export function oracleExtrapolate(
   const bv = new DataView(baseBytes.buffer, baseBytes.byteOffset, baseBytes.byteLength);
   const outs = alphas.map(() => new Uint8Array(n * size));
   const views = outs.map((o) => new DataView(o.buffer));
-  const stats: SegmentStats = {
-    sumA2: 0,
-    sumB2: 0,
-    sumD2: 0,
-    sumOut2: alphas.map(() => 0),
-    maxAbsDiff: 0,
-    nonfiniteInputs: 0,
-    nonfiniteOutputs: 0,
-  };
+  // Per element: outputs, and the values the statistics see (0 where an element is left out).
+  const K = alphas.length;
+  const va = new Float64Array(n);
+  const vb = new Float64Array(n);
+  const vo = alphas.map(() => new Float64Array(n));
+  let maxAbsDiff = 0;
+  let nonfiniteInputs = 0;
+  let nonfiniteOutputs = 0;
   for (let i = 0; i < n; i++) {
     const a = readValue(dtype, av, i);
     const b = readValue(dtype, bv, i);
     const finiteIn = Number.isFinite(a) && Number.isFinite(b);
     let nonfiniteOut = false;
-    alphas.forEach((alpha, k) => {
-      const o = writeValue(dtype, views[k] as DataView, i, elementResult(dtype, arith, a, b, alpha));
-      if (!finiteIn) return;
-      if (Number.isFinite(o)) stats.sumOut2[k] = (stats.sumOut2[k] as number) + o * o;
+    for (let k = 0; k < K; k++) {
+      const o = writeValue(dtype, views[k] as DataView, i, elementResult(dtype, arith, a, b, alphas[k] as number));
+      if (!finiteIn) continue;
+      if (Number.isFinite(o)) (vo[k] as Float64Array)[i] = o;
       else nonfiniteOut = true;
-    });
+    }
     if (!finiteIn) {
-      stats.nonfiniteInputs++;
+      nonfiniteInputs++;
       continue;
     }
-    const d = a - b;
-    stats.sumA2 += a * a;
-    stats.sumB2 += b * b;
-    stats.sumD2 += d * d;
-    stats.maxAbsDiff = Math.max(stats.maxAbsDiff, Math.abs(d));
-    if (nonfiniteOut) stats.nonfiniteOutputs++;
+    va[i] = a;
+    vb[i] = b;
+    maxAbsDiff = Math.max(maxAbsDiff, Math.abs(a - b));
+    if (nonfiniteOut) nonfiniteOutputs++;
+  }
+  const stats: SegmentStats = {
+    sumA2: 0,
+    sumB2: 0,
+    sumD2: 0,
+    sumOut2: [],
+    maxAbsDiff,
+    nonfiniteInputs,
+    nonfiniteOutputs,
+  };
+  if (dtype === "F64") {
+    // fp64: element i into partial sum i % 8 with one fused multiply-add each, in element order.
+    const sums = (value: (i: number) => number): number => {
+      const p = new Array<number>(8).fill(0);
+      for (let i = 0; i < n; i++) p[i % 8] = exactFma(value(i), value(i), p[i % 8] as number, F64_FORMAT);
+      return reduceSlots(p);
+    };
+    stats.sumA2 = sums((i) => va[i] as number);
+    stats.sumB2 = sums((i) => vb[i] as number);
+    stats.sumD2 = sums((i) => (va[i] as number) - (vb[i] as number));
+    stats.sumOut2 = vo.map((o) => sums((i) => o[i] as number));
+  } else {
+    const vd = va.map((x, i) => Math.fround(x - (vb[i] as number)));
+    const wd = va.map((x, i) => x - (vb[i] as number));
+    stats.sumA2 = narrowSums(dtype, va, va);
+    stats.sumB2 = narrowSums(dtype, vb, vb);
+    stats.sumD2 = narrowSums(dtype, vd, wd);
+    stats.sumOut2 = vo.map((o) => narrowSums(dtype, o, o));
   }
   return { outs, stats };
 }

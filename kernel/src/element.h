@@ -162,17 +162,62 @@ inline typename Io<DT>::W result(typename Io<DT>::W a, typename Io<DT>::W d, typ
 
 // Element order within a block of 32, group by group (8 elements per group, element of lane l goes to
 // partial sum l). It is the order the vector paths produce naturally: bf16 is widened by splitting each
-// 32-bit lane into its even and odd element, the other dtypes in memory order.
+// 32-bit lane into its even and odd element, the other dtypes in memory order. F64 statistics use it.
 template <int DT>
 constexpr int elemIndex(int g, int l) {
   return DT == kBF16 ? 16 * (g >> 1) + 2 * l + (g & 1) : 8 * g + l;
 }
 
-// Statistics accumulate with one fused multiply-add per element, acc = fma(x, x, acc), on every path: one
+// F64 statistics accumulate with one fused multiply-add per element, acc = fma(x, x, acc), on every path: one
 // rounding per element, and the vector paths need no separate add.
 inline double sumSquare(double acc, double x) { return __builtin_fma(x, x, acc); }
 
-// One element: outputs (stored when STORE), then its statistics into partial sum `slot` of t.
+// ---- Statistics of BF16, F16 and F32 blocks ------------------------------------------------------------
+//
+// A block of 32 elements is seen as two 16-lane fp32 vectors X and Y, as the AVX-512 path loads it: bf16
+// X lane j = element 2j, Y lane j = element 2j + 1 (even/odd split of each 32-bit lane); f16 and f32 X lane
+// j = element j, Y lane j = element 16 + j. Partial sum l (of 8) owns lanes l and l + 8 of X and Y. For each
+// of Σa², Σb², Σd², Σout²[k], with v the value of an element (0 when the element is left out: a non-finite
+// input, a non-finite output for Σout², or past the end of the segment in the last, partial block):
+//
+//   q[j] = fmaf(Y[j], Y[j], X[j] * X[j])     fp32: the product rounded to fp32, then the fused add
+//   p[l] = q[l] + q[l + 8]                     fp32
+//   sum[l] += double(p[l])                     fp64, block after block
+//
+// d is the fp32 difference a − b, the one the fp32-mode output uses (before torch mode's rounding). bf16 and
+// f16 squares are exact in fp32 over most of the range, so p is within 2 or 3 fp32 roundings (relative
+// 2^-23) of the exact sum of its four squares. If p overflows to +Inf (a value of 2^64 or more, bf16 or
+// f32 only), that group is summed in fp64 instead, from the same values, d as double(a) − double(b):
+// p = fma(Y[l], Y[l], X[l]²) + fma(Y[l+8], Y[l+8], X[l+8]²) in fp64; so the sums overflow only as the old
+// fp64 definition would. Squares below 2^-126 (values under 2^-63) keep fp32's subnormal precision.
+// max|a − b| is unchanged: the largest |double(a) − double(b)| over elements with finite inputs.
+template <int DT>
+constexpr int laneElem(int v, int j) {
+  return DT == kBF16 ? 2 * j + v : 16 * v + j;
+}
+
+// The fp32 group sum of partial sum l, or its fp64 replacement when it overflows. v[0] is X, v[1] Y; w, if
+// given, is the fp64 value of each lane for the fallback (for d: double(a) − double(b)).
+inline double groupSum(const float (&v)[2][16], const double (&w)[2][16], int l) {
+  const float q0 = __builtin_fmaf(v[1][l], v[1][l], v[0][l] * v[0][l]);
+  const float q1 = __builtin_fmaf(v[1][l + 8], v[1][l + 8], v[0][l + 8] * v[0][l + 8]);
+  const float p = q0 + q1;
+  if (p < __builtin_inff()) return double(p);
+  const double r0 = __builtin_fma(w[1][l], w[1][l], w[0][l] * w[0][l]);
+  const double r1 = __builtin_fma(w[1][l + 8], w[1][l + 8], w[0][l + 8] * w[0][l + 8]);
+  return r0 + r1;
+}
+
+// Threshold for the vector paths' max|a − b| filter: the largest fp32 value not above m (the running fp64
+// maximum), at least 2^-149. An element whose exact |a − b| exceeds m has |fl32(a − b)| >= it (rounding is
+// monotonic), so blocks with all |fl32(a − b)| below it cannot raise the maximum and skip the fp64 work.
+inline float maxThreshold(double m) {
+  float f = float(m);
+  if (double(f) > m) f = u2f(f2u(f) - 1u);  // m >= 0, so f > 0 here: one step down
+  return f > 0x1p-149f ? f : 0x1p-149f;
+}
+
+// One element: outputs (stored when STORE), then its statistics into partial sum `slot` of t. F64 only.
 template <int DT, int AR, bool STORE>
 inline void element(const SegArgs& s, const std::uint8_t* pa, const std::uint8_t* pb, std::size_t outByte, int slot,
                     Sums& t) {
@@ -206,27 +251,95 @@ inline void element(const SegArgs& s, const std::uint8_t* pa, const std::uint8_t
   if (nonfiniteOut) ++t.nfOut;
 }
 
+// The first n (1..32) elements of a BF16, F16 or F32 block: outputs, then the statistics as described above.
+template <int DT, int AR, bool STORE>
+inline void narrowBlock(const SegArgs& s, const std::uint8_t* pa, const std::uint8_t* pb, std::size_t first, int n,
+                        Sums& t) {
+  using IO = Io<DT>;
+  constexpr std::size_t sz = dtypeSize(DT);
+  float va[2][16], vb[2][16], vd[2][16], vo[kMaxOutputs][2][16];
+  double wa[2][16], wb[2][16], wd[2][16], wo[2][16];
+  for (int v = 0; v < 2; ++v) {
+    for (int j = 0; j < 16; ++j) {
+      va[v][j] = vb[v][j] = vd[v][j] = 0.0f;
+      for (int k = 0; k < s.k; ++k) vo[k][v][j] = 0.0f;
+      const int e = laneElem<DT>(v, j);
+      if (e >= n) continue;
+      const float a = IO::load(pa + std::size_t(e) * sz);
+      const float b = IO::load(pb + std::size_t(e) * sz);
+      const float d = a - b;
+      const bool finiteIn = __builtin_isfinite(a) && __builtin_isfinite(b);
+      bool nonfiniteOut = false;
+      for (int k = 0; k < s.k; ++k) {
+        const float o = IO::template put<STORE>(result<DT, AR>(a, d, s.alphaF[k]),
+                                                STORE ? s.out[k] + (first + std::size_t(e)) * sz : nullptr);
+        if (__builtin_isfinite(o))
+          vo[k][v][j] = o;
+        else
+          nonfiniteOut = true;
+      }
+      if (!finiteIn) {
+        for (int k = 0; k < s.k; ++k) vo[k][v][j] = 0.0f;
+        ++t.nfIn;
+        continue;
+      }
+      va[v][j] = a;
+      vb[v][j] = b;
+      vd[v][j] = d;
+      const double ad = __builtin_fabs(double(a) - double(b));
+      if (ad > t.mx[j & 7]) t.mx[j & 7] = ad;
+      if (nonfiniteOut) ++t.nfOut;
+    }
+  }
+  for (int v = 0; v < 2; ++v)
+    for (int j = 0; j < 16; ++j) {
+      wa[v][j] = va[v][j];
+      wb[v][j] = vb[v][j];
+      wd[v][j] = double(va[v][j]) - double(vb[v][j]);
+    }
+  for (int l = 0; l < kSlots; ++l) {
+    t.a2[l] += groupSum(va, wa, l);
+    t.b2[l] += groupSum(vb, wb, l);
+    t.d2[l] += groupSum(vd, wd, l);
+  }
+  for (int k = 0; k < s.k; ++k) {
+    for (int v = 0; v < 2; ++v)
+      for (int j = 0; j < 16; ++j) wo[v][j] = vo[k][v][j];
+    for (int l = 0; l < kSlots; ++l) t.o2[k][l] += groupSum(vo[k], wo, l);
+  }
+}
+
 // One block of 32 into the running sums, in the order the vector paths use. a and b point at the block's
 // first element; its outputs start at element `first`. The vector paths hand a block here when it holds a
-// non-finite value: with the running sums as they were before the block, so the result is the same bits as
-// if the block had been finite, and with STORE, since only this code writes canonical NaNs.
+// non-finite value or a group sum overflows: with the running sums as they were before the block, so the
+// result is the same bits as if the vector code had done it, and with STORE, since only this code writes
+// canonical NaNs.
 template <int DT, int AR, bool STORE>
 inline void block(const SegArgs& s, const std::uint8_t* a, const std::uint8_t* b, std::size_t first, Sums& t) {
   constexpr std::size_t sz = dtypeSize(DT);
-  for (int g = 0; g < kBlock / kSlots; ++g) {
-    for (int l = 0; l < kSlots; ++l) {
-      const std::size_t e = std::size_t(elemIndex<DT>(g, l));
-      element<DT, AR, STORE>(s, a + e * sz, b + e * sz, (first + e) * sz, l, t);
+  if constexpr (DT != kF64) {
+    narrowBlock<DT, AR, STORE>(s, a, b, first, kBlock, t);
+  } else {
+    for (int g = 0; g < kBlock / kSlots; ++g) {
+      for (int l = 0; l < kSlots; ++l) {
+        const std::size_t e = std::size_t(elemIndex<DT>(g, l));
+        element<DT, AR, STORE>(s, a + e * sz, b + e * sz, (first + e) * sz, l, t);
+      }
     }
   }
 }
 
-// Elements after the last whole block, element i into sum (i - first) % 8.
+// Elements after the last whole block: BF16, F16 and F32 as a partial block; F64 element i into sum
+// (i - first) % 8.
 template <int DT, int AR>
 inline void tail(const SegArgs& s, std::size_t first, Sums& acc) {
   constexpr std::size_t sz = dtypeSize(DT);
-  for (std::size_t i = first; i < s.count; ++i)
-    element<DT, AR, true>(s, s.a + i * sz, s.b + i * sz, i * sz, int((i - first) & (kSlots - 1)), acc);
+  if constexpr (DT != kF64) {
+    if (first < s.count) narrowBlock<DT, AR, true>(s, s.a + first * sz, s.b + first * sz, first, int(s.count - first), acc);
+  } else {
+    for (std::size_t i = first; i < s.count; ++i)
+      element<DT, AR, true>(s, s.a + i * sz, s.b + i * sz, i * sz, int((i - first) & (kSlots - 1)), acc);
+  }
 }
 
 }  // namespace

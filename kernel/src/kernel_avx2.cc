@@ -138,6 +138,18 @@ struct V<kF32> {
   }
 };
 
+// Statistics of a narrow block (element.h), from its four groups in elemIndex order: the X vector of the
+// AVX-512 path is groups 0 and 2 for bf16 (0 and 1 otherwise), Y the other two; per lane,
+// fmaf(Y, Y, X * X) for lanes 0-7 and for lanes 8-15, added in fp32, widened to fp64.
+inline __m256 abs8f(__m256 v) { return _mm256_andnot_ps(_mm256_set1_ps(-0.0f), v); }
+template <int DT>
+inline D8 groupSums(const __m256 g[4]) {
+  constexpr int x0 = 0, y0 = DT == kBF16 ? 1 : 2, x1 = DT == kBF16 ? 2 : 1, y1 = 3;
+  const __m256 q0 = _mm256_fmadd_ps(g[y0], g[y0], _mm256_mul_ps(g[x0], g[x0]));
+  const __m256 q1 = _mm256_fmadd_ps(g[y1], g[y1], _mm256_mul_ps(g[x1], g[x1]));
+  return widen8(_mm256_add_ps(q0, q1));
+}
+
 inline D8 sumSquares(D8 acc, const D8 g[4]) {
   for (int i = 0; i < 4; ++i) acc = fma8(g[i], g[i], acc);
   return acc;
@@ -149,17 +161,20 @@ struct Acc {
   static constexpr int kCap = KF ? KF : kMaxOutputs;
   D8 a2, b2, d2, mx;
   D8 o2[kCap];
+  // Narrow dtypes: maxThreshold of the largest mx lane, in every lane (element.h).
+  __m256 th;
   std::uint64_t nfIn = 0, nfOut = 0;
 
   // User-provided so it gets this file's target ISA (an implicit one would not).
-  explicit Acc(int k) : a2(zero8()), b2(zero8()), d2(zero8()), mx(zero8()) {
+  explicit Acc(int k)
+      : a2(zero8()), b2(zero8()), d2(zero8()), mx(zero8()), th(_mm256_set1_ps(maxThreshold(0.0))) {
     for (int j = 0; j < k; ++j) o2[j] = zero8();
   }
-  Acc(const Acc& o, int k) : a2(o.a2), b2(o.b2), d2(o.d2), mx(o.mx), nfIn(o.nfIn), nfOut(o.nfOut) {
+  Acc(const Acc& o, int k) : a2(o.a2), b2(o.b2), d2(o.d2), mx(o.mx), th(o.th), nfIn(o.nfIn), nfOut(o.nfOut) {
     for (int j = 0; j < k; ++j) o2[j] = o.o2[j];
   }
   void assign(const Acc& o, int k) {
-    a2 = o.a2, b2 = o.b2, d2 = o.d2, mx = o.mx;
+    a2 = o.a2, b2 = o.b2, d2 = o.d2, mx = o.mx, th = o.th;
     for (int j = 0; j < k; ++j) o2[j] = o.o2[j];
     nfIn = o.nfIn, nfOut = o.nfOut;
   }
@@ -180,9 +195,17 @@ struct Acc {
     for (int j = 0; j < k; ++j) o2[j] = load8(t.o2[j]);
     nfIn = t.nfIn;
     nfOut = t.nfOut;
+    retune();
+  }
+  void retune() {
+    alignas(32) double m[8];
+    store8(m, mx);
+    double x = 0.0;
+    for (int l = 0; l < kSlots; ++l) x = m[l] > x ? m[l] : x;
+    th = _mm256_set1_ps(maxThreshold(x));
   }
   bool finite(int k) const {
-    D8 c = add8(a2, b2);
+    D8 c = add8(add8(a2, b2), d2);
     for (int j = 0; j < k; ++j) c = add8(c, o2[j]);
     const __m256d inf = _mm256_set1_pd(__builtin_inf());
     const __m256d bad = _mm256_or_pd(_mm256_cmp_pd(c.lo, inf, _CMP_NLT_UQ), _mm256_cmp_pd(c.hi, inf, _CMP_NLT_UQ));
@@ -226,17 +249,18 @@ struct Narrow {
     VT::widen(ra, a);
     VT::widen(rb, b);
     const Acc<KF> before(acc, K);
-    for (int g = 0; g < 4; ++g) {
-      d[g] = _mm256_sub_ps(a[g], b[g]);
-      if (AR == kTorch) d[g] = VT::through(d[g]);
-      const D8 A = widen8(a[g]);
-      const D8 B = widen8(b[g]);
-      const D8 D = sub8(A, B);
-      acc.a2 = fma8(A, A, acc.a2);
-      acc.b2 = fma8(B, B, acc.b2);
-      acc.d2 = fma8(D, D, acc.d2);
-      acc.mx = maxAbs(acc.mx, D);
+    for (int g = 0; g < 4; ++g) d[g] = _mm256_sub_ps(a[g], b[g]);
+    acc.a2 = add8(acc.a2, groupSums<DT>(a));
+    acc.b2 = add8(acc.b2, groupSums<DT>(b));
+    acc.d2 = add8(acc.d2, groupSums<DT>(d));
+    // max|a − b| in fp64 only for a block that may raise it (rare): the fp32 filter of element.h.
+    const __m256 m = _mm256_max_ps(_mm256_max_ps(abs8f(d[0]), abs8f(d[1])), _mm256_max_ps(abs8f(d[2]), abs8f(d[3])));
+    if (__builtin_expect(_mm256_movemask_ps(_mm256_cmp_ps(m, acc.th, _CMP_GE_OQ)) != 0, 0)) {
+      for (int g = 0; g < 4; ++g) acc.mx = maxAbs(acc.mx, sub8(widen8(a[g]), widen8(b[g])));
+      acc.retune();
     }
+    if (AR == kTorch)
+      for (int g = 0; g < 4; ++g) d[g] = VT::through(d[g]);
     for (int k = 0; k < K; ++k) {
       __m256 r[4], o[4];
       for (int g = 0; g < 4; ++g)
@@ -244,10 +268,7 @@ struct Narrow {
                            : _mm256_add_ps(a[g], VT::through(_mm256_mul_ps(alpha[k], d[g])));
       VT::put(dst[k], 0, r[0], r[1], o[0], o[1]);
       VT::put(dst[k], 1, r[2], r[3], o[2], o[3]);
-      for (int g = 0; g < 4; ++g) {
-        const D8 O = widen8(o[g]);
-        acc.o2[k] = fma8(O, O, acc.o2[k]);
-      }
+      acc.o2[k] = add8(acc.o2[k], groupSums<DT>(o));
     }
     if (__builtin_expect(!acc.finite(K), 0)) {
       alignas(32) std::uint8_t rawA[kBlockBytes];

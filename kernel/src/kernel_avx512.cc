@@ -112,24 +112,15 @@ struct V<kF32> {
   static __m512 through(__m512 v) { return v; }
 };
 
-// The four groups of a block, widened to fp64, in the order of element.h (elemIndex). Converting from memory
-// saves the lane-crossing extract of the upper halves: the two stores and four loads use the load/store
-// ports, which are idle here, while the shuffle port is the bottleneck.
-template <int DT>
-inline void groups(__m512 x, __m512 y, __m512d g[4]) {
-  alignas(64) float t[32];
-  _mm512_store_ps(t, x);
-  _mm512_store_ps(t + 16, y);
-  // Keeps the compiler from turning the round trip back into register shuffles.
-  __asm__ volatile("" : : "r"(t) : "memory");
-  const int order[4] = {0, V<DT>::kEvenOdd ? 16 : 8, V<DT>::kEvenOdd ? 8 : 16, 24};
-  for (int i = 0; i < 4; ++i) g[i] = _mm512_cvtps_pd(_mm256_load_ps(t + order[i]));
+// Statistics of a narrow block (element.h): q = fmaf(y, y, x * x) in 16 fp32 lanes, lanes l and l + 8 added in
+// fp32, the 8 sums widened to fp64.
+inline __m512d groupSums(__m512 x, __m512 y) {
+  const __m512 q = _mm512_fmadd_ps(y, y, _mm512_mul_ps(x, x));
+  return _mm512_cvtps_pd(_mm256_add_ps(_mm512_castps512_ps256(q), _mm512_extractf32x8_ps(q, 1)));
 }
-
-// f32 inputs: the groups straight from memory, in order.
-inline void groupsAt(const std::uint8_t* p, __m512d g[4]) {
-  for (int i = 0; i < 4; ++i) g[i] = _mm512_cvtps_pd(_mm256_loadu_ps(reinterpret_cast<const float*>(p + 32 * i)));
-}
+// Lanes 0-7 and 8-15 of an fp32 vector widened to fp64.
+inline __m512d lowPd(__m512 v) { return _mm512_cvtps_pd(_mm512_castps512_ps256(v)); }
+inline __m512d highPd(__m512 v) { return _mm512_cvtps_pd(_mm512_extractf32x8_ps(v, 1)); }
 
 inline __m512d sumSquares(__m512d acc, const __m512d g[4]) {
   for (int i = 0; i < 4; ++i) acc = _mm512_fmadd_pd(g[i], g[i], acc);
@@ -144,17 +135,21 @@ struct Acc {
   static constexpr int kCap = KF ? KF : kMaxOutputs;
   __m512d a2, b2, d2, mx;
   __m512d o2[kCap];
+  // Narrow dtypes: maxThreshold of the largest mx lane, in every lane (element.h).
+  __m512 th;
   std::uint64_t nfIn = 0, nfOut = 0;
 
   // User-provided so it gets this file's target ISA (an implicit one would not).
-  explicit Acc(int k) : a2(_mm512_setzero_pd()), b2(_mm512_setzero_pd()), d2(_mm512_setzero_pd()), mx(a2) {
+  explicit Acc(int k)
+      : a2(_mm512_setzero_pd()), b2(_mm512_setzero_pd()), d2(_mm512_setzero_pd()), mx(a2),
+        th(_mm512_set1_ps(maxThreshold(0.0))) {
     for (int j = 0; j < k; ++j) o2[j] = _mm512_setzero_pd();
   }
-  Acc(const Acc& o, int k) : a2(o.a2), b2(o.b2), d2(o.d2), mx(o.mx), nfIn(o.nfIn), nfOut(o.nfOut) {
+  Acc(const Acc& o, int k) : a2(o.a2), b2(o.b2), d2(o.d2), mx(o.mx), th(o.th), nfIn(o.nfIn), nfOut(o.nfOut) {
     for (int j = 0; j < k; ++j) o2[j] = o.o2[j];
   }
   void assign(const Acc& o, int k) {
-    a2 = o.a2, b2 = o.b2, d2 = o.d2, mx = o.mx;
+    a2 = o.a2, b2 = o.b2, d2 = o.d2, mx = o.mx, th = o.th;
     for (int j = 0; j < k; ++j) o2[j] = o.o2[j];
     nfIn = o.nfIn, nfOut = o.nfOut;
   }
@@ -175,11 +170,13 @@ struct Acc {
     for (int j = 0; j < k; ++j) o2[j] = _mm512_loadu_pd(t.o2[j]);
     nfIn = t.nfIn;
     nfOut = t.nfOut;
+    retune();
   }
-  // Sums of squares are NaN or +Inf exactly when a value in them was (or, in f64 only, when they overflow:
-  // then the scalar code is used, with the same result).
+  void retune() { th = _mm512_set1_ps(maxThreshold(_mm512_reduce_max_pd(mx))); }
+  // Sums of squares are NaN or +Inf exactly when a value in them was, or when a narrow block's fp32 group sum
+  // overflowed (or, in f64, the sum itself): then the scalar code redoes the block, with the same result.
   bool finite(int k) const {
-    __m512d c = _mm512_add_pd(a2, b2);
+    __m512d c = _mm512_add_pd(_mm512_add_pd(a2, b2), d2);
     for (int j = 0; j < k; ++j) c = _mm512_add_pd(c, o2[j]);
     return _mm512_cmp_pd_mask(c, _mm512_set1_pd(__builtin_inf()), _CMP_NLT_UQ) == 0;
   }
@@ -226,22 +223,20 @@ struct Narrow {
     VT::widen(rb, bx, by);
     __m512 dx = _mm512_sub_ps(ax, bx);
     __m512 dy = _mm512_sub_ps(ay, by);
-    if (AR == kTorch) dx = VT::through(dx), dy = VT::through(dy);
 
     const Acc<KF> before(acc, K);
-    __m512d A[4], B[4], D[4];
-    if constexpr (DT == kF32) {
-      groupsAt(s.a + off, A);
-      groupsAt(s.b + off, B);
-    } else {
-      groups<DT>(ax, ay, A);
-      groups<DT>(bx, by, B);
+    acc.a2 = _mm512_add_pd(acc.a2, groupSums(ax, ay));
+    acc.b2 = _mm512_add_pd(acc.b2, groupSums(bx, by));
+    acc.d2 = _mm512_add_pd(acc.d2, groupSums(dx, dy));
+    // max|a − b| in fp64 only for a block that may raise it (rare): the fp32 filter of element.h.
+    if (__builtin_expect(_mm512_cmp_ps_mask(_mm512_range_ps(dx, dy, 0x0B), acc.th, _CMP_GE_OQ) != 0, 0)) {
+      acc.mx = maxAbs(acc.mx, _mm512_sub_pd(lowPd(ax), lowPd(bx)));
+      acc.mx = maxAbs(acc.mx, _mm512_sub_pd(highPd(ax), highPd(bx)));
+      acc.mx = maxAbs(acc.mx, _mm512_sub_pd(lowPd(ay), lowPd(by)));
+      acc.mx = maxAbs(acc.mx, _mm512_sub_pd(highPd(ay), highPd(by)));
+      acc.retune();
     }
-    for (int g = 0; g < 4; ++g) D[g] = _mm512_sub_pd(A[g], B[g]);
-    acc.a2 = sumSquares(acc.a2, A);
-    acc.b2 = sumSquares(acc.b2, B);
-    acc.d2 = sumSquares(acc.d2, D);
-    for (int g = 0; g < 4; ++g) acc.mx = maxAbs(acc.mx, D[g]);
+    if (AR == kTorch) dx = VT::through(dx), dy = VT::through(dy);
 
     for (int k = 0; k < K; ++k) {
       __m512 rx, ry;
@@ -252,17 +247,15 @@ struct Narrow {
         rx = _mm512_add_ps(ax, VT::through(_mm512_mul_ps(alpha[k], dx)));
         ry = _mm512_add_ps(ay, VT::through(_mm512_mul_ps(alpha[k], dy)));
       }
-      __m512d O[4];
       if constexpr (DT == kF32) {
         _mm512_storeu_ps(dst[k], rx);
         _mm512_storeu_ps(dst[k] + 64, ry);
-        groups<DT>(rx, ry, O);
+        acc.o2[k] = _mm512_add_pd(acc.o2[k], groupSums(rx, ry));
       } else {
         __m512 ox, oy;
         VT::store(dst[k], VT::narrow(rx, ry, ox, oy));
-        groups<DT>(ox, oy, O);
+        acc.o2[k] = _mm512_add_pd(acc.o2[k], groupSums(ox, oy));
       }
-      acc.o2[k] = sumSquares(acc.o2[k], O);
     }
 
     if (__builtin_expect(!acc.finite(K), 0)) {

@@ -1,6 +1,6 @@
 // The block loop shared by the vector paths, with software prefetch.
 //
-// The block math is long (about 70 vector uops per 32 bf16 elements, most of it the fp64 statistics), so the
+// The block math is long (about 40 vector uops per 32 bf16 elements, the statistics about half of it), so the
 // out-of-order window spans only a few cache lines of each stream and the hardware prefetchers alone leave one
 // core at about half the bandwidth of a copy loop. Prefetching the inputs, and the output for ownership when
 // it is a separate buffer, recovers most of it. Streaming (non-temporal) stores through a staging buffer, to
