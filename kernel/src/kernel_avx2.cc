@@ -50,6 +50,22 @@ inline __m256 upperHalf(__m256i u) {
   return _mm256_castsi256_ps(_mm256_and_si256(u, _mm256_set1_epi32(int(0xFFFF0000u))));
 }
 
+// Part of a block's output: streamed (NT, aligned, see forEachBlock) or a normal store.
+template <bool NT>
+inline void put256(std::uint8_t* p, __m256i v) {
+  if constexpr (NT)
+    _mm256_stream_si256(reinterpret_cast<__m256i*>(p), v);
+  else
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(p), v);
+}
+template <bool NT>
+inline void put128(std::uint8_t* p, __m128i v) {
+  if constexpr (NT)
+    _mm_stream_si128(reinterpret_cast<__m128i*>(p), v);
+  else
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(p), v);
+}
+
 // Per dtype: a block as loaded (kept for the scalar redo), its four groups widened to fp32 in elemIndex order,
 // and the rounding to storage of groups 2h and 2h+1 (half h of the block). As in kernel_avx512.cc, no
 // canonical NaNs here: a non-finite block is redone by the scalar code.
@@ -76,13 +92,13 @@ struct V<kBF16> {
     }
   }
   static __m256 through(__m256 v) { return upperHalf(bf16Round(v)); }
+  template <bool NT>
   static void put(std::uint8_t* p, int h, __m256 rx, __m256 ry, __m256& ox, __m256& oy) {
     const __m256i ux = bf16Round(rx);
     const __m256i uy = bf16Round(ry);
     ox = upperHalf(ux);
     oy = upperHalf(uy);
-    _mm256_storeu_si256(reinterpret_cast<__m256i*>(p + 32 * h),
-                        _mm256_or_si256(_mm256_srli_epi32(ux, 16), _mm256_castps_si256(oy)));
+    put256<NT>(p + 32 * h, _mm256_or_si256(_mm256_srli_epi32(ux, 16), _mm256_castps_si256(oy)));
   }
 };
 
@@ -103,11 +119,12 @@ struct V<kF16> {
     for (int i = 0; i < 4; ++i) g[i] = _mm256_cvtph_ps(r.q[i]);
   }
   static __m256 through(__m256 v) { return _mm256_cvtph_ps(_mm256_cvtps_ph(v, _MM_FROUND_TO_NEAREST_INT)); }
+  template <bool NT>
   static void put(std::uint8_t* p, int h, __m256 rx, __m256 ry, __m256& ox, __m256& oy) {
     const __m128i hx = _mm256_cvtps_ph(rx, _MM_FROUND_TO_NEAREST_INT);
     const __m128i hy = _mm256_cvtps_ph(ry, _MM_FROUND_TO_NEAREST_INT);
-    _mm_storeu_si128(reinterpret_cast<__m128i*>(p + 32 * h), hx);
-    _mm_storeu_si128(reinterpret_cast<__m128i*>(p + 32 * h + 16), hy);
+    put128<NT>(p + 32 * h, hx);
+    put128<NT>(p + 32 * h + 16, hy);
     ox = _mm256_cvtph_ps(hx);
     oy = _mm256_cvtph_ps(hy);
   }
@@ -130,11 +147,12 @@ struct V<kF32> {
     for (int i = 0; i < 4; ++i) g[i] = r.v[i];
   }
   static __m256 through(__m256 v) { return v; }
+  template <bool NT>
   static void put(std::uint8_t* p, int h, __m256 rx, __m256 ry, __m256& ox, __m256& oy) {
     ox = rx;
     oy = ry;
-    _mm256_storeu_ps(reinterpret_cast<float*>(p + 64 * h), rx);
-    _mm256_storeu_ps(reinterpret_cast<float*>(p + 64 * h + 32), ry);
+    put256<NT>(p + 64 * h, _mm256_castps_si256(rx));
+    put256<NT>(p + 64 * h + 32, _mm256_castps_si256(ry));
   }
 };
 
@@ -239,6 +257,7 @@ struct Narrow {
   }
   int k() const { return KF ? KF : s.k; }
 
+  template <bool NT>
   __attribute__((always_inline)) void step(std::size_t i, std::uint8_t* const* dst) {
     const int K = k();
     const std::size_t off = i * kBlockBytes;
@@ -266,11 +285,12 @@ struct Narrow {
       for (int g = 0; g < 4; ++g)
         r[g] = AR == kFp32 ? _mm256_fmadd_ps(alpha[k], d[g], a[g])
                            : _mm256_add_ps(a[g], VT::through(_mm256_mul_ps(alpha[k], d[g])));
-      VT::put(dst[k], 0, r[0], r[1], o[0], o[1]);
-      VT::put(dst[k], 1, r[2], r[3], o[2], o[3]);
+      VT::template put<NT>(dst[k], 0, r[0], r[1], o[0], o[1]);
+      VT::template put<NT>(dst[k], 1, r[2], r[3], o[2], o[3]);
       acc.o2[k] = add8(acc.o2[k], groupSums<DT>(o));
     }
     if (__builtin_expect(!acc.finite(K), 0)) {
+      if (NT) _mm_sfence();  // the streamed outputs land before the scalar code rewrites them
       alignas(32) std::uint8_t rawA[kBlockBytes];
       alignas(32) std::uint8_t rawB[kBlockBytes];
       VT::spill(ra, rawA);
@@ -293,6 +313,7 @@ struct Wide {
   }
   int k() const { return KF ? KF : s.k; }
 
+  template <bool NT>
   __attribute__((always_inline)) void step(std::size_t i, std::uint8_t* const* dst) {
     const int K = k();
     const std::size_t off = i * kBlockBytes;
@@ -313,11 +334,13 @@ struct Wide {
       D8 R[4];
       for (int g = 0; g < 4; ++g) {
         R[g] = AR == kFp32 ? fma8(al, D[g], A[g]) : add8(A[g], mul8(al, D[g]));
-        store8(reinterpret_cast<double*>(dst[k] + 64 * g), R[g]);
+        put256<NT>(dst[k] + 64 * g, _mm256_castpd_si256(R[g].lo));
+        put256<NT>(dst[k] + 64 * g + 32, _mm256_castpd_si256(R[g].hi));
       }
       acc.o2[k] = sumSquares(acc.o2[k], R);
     }
     if (__builtin_expect(!acc.finite(K), 0)) {
+      if (NT) _mm_sfence();  // the streamed outputs land before the scalar code rewrites them
       alignas(32) std::uint8_t rawA[kBlockBytes];
       alignas(32) std::uint8_t rawB[kBlockBytes];
       for (int g = 0; g < 4; ++g) {

@@ -35,6 +35,15 @@ inline __m512 upperHalf(__m512i u) {
   return _mm512_castsi512_ps(_mm512_and_si512(u, _mm512_set1_epi32(int(0xFFFF0000u))));
 }
 
+// One vector of a block's output: streamed (NT, 64-byte aligned, see forEachBlock) or a normal store.
+template <bool NT>
+inline void put512(std::uint8_t* p, __m512i v) {
+  if constexpr (NT)
+    _mm512_stream_si512(reinterpret_cast<__m512i*>(p), v);
+  else
+    _mm512_storeu_si512(p, v);
+}
+
 // Per dtype: a block as loaded (kept for the scalar redo, since in place the memory is overwritten),
 // widened to two fp32 vectors x, y, and the rounding to storage. The fast path writes no canonical NaNs:
 // any NaN or infinity makes the block's sums non-finite and the scalar redo rewrites its outputs.
@@ -62,7 +71,6 @@ struct V<kBF16> {
     oy = upperHalf(uy);
     return _mm512_or_si512(_mm512_srli_epi32(ux, 16), _mm512_castps_si512(oy));
   }
-  static void store(std::uint8_t* p, __m512i packed) { _mm512_storeu_si512(p, packed); }
 };
 
 template <>
@@ -91,7 +99,6 @@ struct V<kF16> {
     oy = _mm512_cvtph_ps(hy);
     return _mm512_inserti64x4(_mm512_castsi256_si512(hx), hy, 1);
   }
-  static void store(std::uint8_t* p, __m512i packed) { _mm512_storeu_si512(p, packed); }
 };
 
 template <>
@@ -212,6 +219,7 @@ struct Narrow {
   }
   int k() const { return KF ? KF : s.k; }
 
+  template <bool NT>
   __attribute__((always_inline)) void step(std::size_t i, std::uint8_t* const* dst) {
     const int K = k();
     const std::size_t off = i * kBlockBytes;
@@ -248,17 +256,18 @@ struct Narrow {
         ry = _mm512_add_ps(ay, VT::through(_mm512_mul_ps(alpha[k], dy)));
       }
       if constexpr (DT == kF32) {
-        _mm512_storeu_ps(dst[k], rx);
-        _mm512_storeu_ps(dst[k] + 64, ry);
+        put512<NT>(dst[k], _mm512_castps_si512(rx));
+        put512<NT>(dst[k] + 64, _mm512_castps_si512(ry));
         acc.o2[k] = _mm512_add_pd(acc.o2[k], groupSums(rx, ry));
       } else {
         __m512 ox, oy;
-        VT::store(dst[k], VT::narrow(rx, ry, ox, oy));
+        put512<NT>(dst[k], VT::narrow(rx, ry, ox, oy));
         acc.o2[k] = _mm512_add_pd(acc.o2[k], groupSums(ox, oy));
       }
     }
 
     if (__builtin_expect(!acc.finite(K), 0)) {
+      if (NT) _mm_sfence();  // the streamed outputs land before the scalar code rewrites them
       alignas(64) std::uint8_t rawA[kBlockBytes];
       alignas(64) std::uint8_t rawB[kBlockBytes];
       VT::spill(ra, rawA);
@@ -281,6 +290,7 @@ struct Wide {
   }
   int k() const { return KF ? KF : s.k; }
 
+  template <bool NT>
   __attribute__((always_inline)) void step(std::size_t i, std::uint8_t* const* dst) {
     const int K = k();
     const std::size_t off = i * kBlockBytes;
@@ -302,12 +312,13 @@ struct Wide {
       for (int g = 0; g < 4; ++g) {
         R[g] = AR == kFp32 ? _mm512_fmadd_pd(alpha[k], D[g], A[g])
                            : _mm512_add_pd(A[g], _mm512_mul_pd(alpha[k], D[g]));
-        _mm512_storeu_pd(dst[k] + 64 * g, R[g]);
+        put512<NT>(dst[k] + 64 * g, _mm512_castpd_si512(R[g]));
       }
       acc.o2[k] = sumSquares(acc.o2[k], R);
     }
 
     if (__builtin_expect(!acc.finite(K), 0)) {
+      if (NT) _mm_sfence();  // the streamed outputs land before the scalar code rewrites them
       alignas(64) std::uint8_t rawA[kBlockBytes];
       alignas(64) std::uint8_t rawB[kBlockBytes];
       for (int g = 0; g < 4; ++g) {
