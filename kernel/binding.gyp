@@ -8,7 +8,8 @@
         "src/isa.cc",
         "src/kernel_scalar.cc",
         "src/kernel_avx2.cc",
-        "src/kernel_avx512.cc"
+        "src/kernel_avx512.cc",
+        "src/cuda_loader.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS", "NODE_ADDON_API_DISABLE_DEPRECATED"],
@@ -16,7 +17,7 @@
       "cflags_cc!": ["-fno-exceptions", "-std=gnu++17"],
       "cflags": ["-O3", "-fvisibility=hidden", "-ffp-contract=off", "-fno-fast-math", "-fexceptions", "-Wno-psabi"],
       "cflags_cc": ["-std=c++17", "-fexceptions"],
-      "libraries": ["-lm"],
+      "libraries": ["-lm", "-ldl"],
       "xcode_settings": {
         "GCC_ENABLE_CPP_EXCEPTIONS": "YES",
         "CLANG_CXX_LANGUAGE_STANDARD": "c++17",

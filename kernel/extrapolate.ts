@@ -1,10 +1,10 @@
-// TypeScript face of the native CPU kernel (kernel/src): packs a request into the compact descriptor the
-// addon reads, runs it off the JS thread, unpacks the per-segment statistics.
+// TypeScript face of the native kernel (kernel/src; the CUDA kernel of kernel/cuda through it): packs a request
+// into the compact descriptor the addon reads, runs it off the JS thread, unpacks the per-segment statistics.
 import { existsSync, readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import type { Arith, ExtrapolateRequest, FloatDtype, Segment, SegmentStats } from "./types.js";
+import type { Arith, ExtrapolateRequest, FloatDtype, KernelDevice, Segment, SegmentStats } from "./types.js";
 
 export type Simd = "scalar" | "avx2" | "avx512";
 
@@ -25,6 +25,7 @@ interface Addon {
     outs: Uint8Array[],
     desc: Float64Array,
     results: Float64Array,
+    device?: KernelDevice,
   ): Promise<Float64Array>;
   extrapolateSync(
     arith: Arith,
@@ -33,10 +34,21 @@ interface Addon {
     outs: Uint8Array[],
     desc: Float64Array,
     results: Float64Array,
+    device?: KernelDevice,
   ): Float64Array;
   info(): KernelInfo;
   setSimd(simd: Simd | "auto"): Simd;
   memcpy(dst: Uint8Array, src: Uint8Array): void;
+  cudaProbe(libraryPath: string): CudaStatus;
+}
+
+export interface CudaStatus {
+  /** The CUDA kernel library loaded and a context is open on a visible device. */
+  available: boolean;
+  /** Why not, when not available (one line). */
+  reason: string;
+  /** The device, when available: "NVIDIA H100 80GB HBM3 (device 0, sm_90, 132 SMs)". */
+  description: string;
 }
 
 /** Dtype codes of the descriptor, as kernel/src/kernel.h numbers them. */
@@ -45,6 +57,8 @@ const DESC_HEAD = 5;
 const RESULT_HEAD = 6;
 
 let addon: Addon | undefined;
+let device: KernelDevice = "cpu";
+let cuda: CudaStatus | undefined;
 
 /** The package root: the nearest folder above this file with llm-expo's package.json (works from dist/ too). */
 function packageRoot(): string {
@@ -72,6 +86,47 @@ function load(): Addon {
     throw new Error(`llm-expo: native kernel not built: run npm ci / npm run build (missing ${path})`);
   addon = createRequire(import.meta.url)(path) as Addon;
   return addon;
+}
+
+/** Where libexpo_cuda.so is looked for: LLM_EXPO_CUDA_LIBRARY, else kernel/build-cuda/ (npm run build:cuda). */
+export function cudaLibraryPath(): string {
+  return process.env.LLM_EXPO_CUDA_LIBRARY || join(packageRoot(), "kernel", "build-cuda", "libexpo_cuda.so");
+}
+
+/**
+ * Loads the CUDA kernel and opens the visible device (CUDA_VISIBLE_DEVICES applies; LLM_EXPO_CUDA_DEVICE picks
+ * among them), once per process; the outcome is cached. Never throws: `reason` says why CUDA is unavailable.
+ */
+export function cudaStatus(): CudaStatus {
+  if (cuda) return cuda;
+  const path = cudaLibraryPath();
+  if (!existsSync(path)) {
+    cuda = {
+      available: false,
+      reason: `the CUDA kernel is not built (no ${path}; npm run build:cuda builds it where nvcc is installed)`,
+      description: "",
+    };
+  } else {
+    try {
+      cuda = load().cudaProbe(path);
+    } catch (e) {
+      cuda = { available: false, reason: e instanceof Error ? e.message : String(e), description: "" };
+    }
+  }
+  return cuda;
+}
+
+/** The device calls use when the request names none. "cuda" throws unless cudaStatus() is available. */
+export function setKernelDevice(d: KernelDevice): void {
+  if (d === "cuda") {
+    const s = cudaStatus();
+    if (!s.available) throw new Error(`llm-expo: CUDA kernel unavailable: ${s.reason}`);
+  }
+  device = d;
+}
+
+export function kernelDevice(): KernelDevice {
+  return device;
 }
 
 /** Packs the segments: per segment dtype code, count, alignedOffset, baseOffset, outOffset, then K alphas. */
@@ -128,7 +183,7 @@ export async function extrapolate(req: ExtrapolateRequest, results?: Float64Arra
   const k = req.outs.length;
   const desc = packSegments(req.segments, k);
   const out = resultsFor(req.segments.length, k, results);
-  await load().extrapolate(req.arith, req.aligned, req.base, req.outs, desc, out);
+  await load().extrapolate(req.arith, req.aligned, req.base, req.outs, desc, out, req.device ?? device);
   return unpack(out, req.segments.length, k);
 }
 
@@ -137,7 +192,7 @@ export function extrapolateSync(req: ExtrapolateRequest, results?: Float64Array)
   const k = req.outs.length;
   const desc = packSegments(req.segments, k);
   const out = resultsFor(req.segments.length, k, results);
-  load().extrapolateSync(req.arith, req.aligned, req.base, req.outs, desc, out);
+  load().extrapolateSync(req.arith, req.aligned, req.base, req.outs, desc, out, req.device ?? device);
   return unpack(out, req.segments.length, k);
 }
 

@@ -41,4 +41,9 @@ export interface ExtrapolateRequest {
   /** K output buffers. With K = 1, outs[0] may be `aligned` itself (in place, outOffset = alignedOffset). */
   outs: Buffer[];
   segments: readonly Segment[];
+  /** Where it runs; default: the process's selection (selectDevice / setKernelDevice), CPU until one is made. */
+  device?: KernelDevice;
 }
+
+/** The device a kernel call runs on. CUDA is used only where it was selected; it never falls back to the CPU. */
+export type KernelDevice = "cpu" | "cuda";

@@ -236,7 +236,9 @@ export interface OracleResult {
 function reduceSlots(v: readonly number[]): number {
   const x = v as number[];
   return (
-    ((x[0] as number) + (x[1] as number) + ((x[2] as number) + (x[3] as number))) +
+    (x[0] as number) +
+    (x[1] as number) +
+    ((x[2] as number) + (x[3] as number)) +
     ((x[4] as number) + (x[5] as number) + ((x[6] as number) + (x[7] as number)))
   );
 }

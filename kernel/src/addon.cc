@@ -1,8 +1,10 @@
 // N-API surface of the kernel:
-//   extrapolate(arith, aligned, base, outs, desc, results): Promise<Float64Array>  (libuv pool)
-//   extrapolateSync(same arguments): Float64Array                                   (calling thread)
+//   extrapolate(arith, aligned, base, outs, desc, results, device?): Promise<Float64Array>  (libuv pool)
+//   extrapolateSync(same arguments): Float64Array                                            (calling thread)
 //   info(): { simd, available, maxOutputs }
 //   setSimd(name): string    memcpy(dst, src): void  (a baseline for benchmarks)
+//   cudaProbe(libraryPath): { available, reason, description }  loads the CUDA kernel (cuda_loader.h)
+// device: "cpu" (default) or "cuda" (after a successful cudaProbe; never falls back to the CPU).
 // desc packs per segment: dtype code, count, alignedOffset, baseOffset, outOffset, K alphas.
 // results receives per segment: sumA2, sumB2, sumD2, maxAbsDiff, nonfiniteInputs, nonfiniteOutputs, K sumOut2.
 #include <napi.h>
@@ -11,6 +13,7 @@
 #include <initializer_list>
 #include <string>
 
+#include "cuda_loader.h"
 #include "isa.h"
 #include "job.h"
 
@@ -48,6 +51,7 @@ bool shares(const Span& x, const Span& y) {
 // The parsed call plus the JS objects that own its memory, held until the work completes.
 struct Call {
   Job job;
+  bool cuda = false;
   Napi::Object owners[kMaxOutputs + 4];
   int ownerCount = 0;
 };
@@ -81,6 +85,11 @@ void parse(const Napi::CallbackInfo& info, Call& call) {
   call.owners[call.ownerCount++] = info[2].As<Napi::Object>();
   call.owners[call.ownerCount++] = desc;
   call.owners[call.ownerCount++] = results;
+  if (info.Length() > 6 && !info[6].IsUndefined()) {
+    const std::string device = info[6].IsString() ? info[6].As<Napi::String>().Utf8Value() : "";
+    if (device != "cpu" && device != "cuda") throw Napi::TypeError::New(env, "device must be \"cpu\" or \"cuda\"");
+    call.cuda = device == "cuda";
+  }
 
   // Results are written and descriptors read while outputs are being written: neither may share memory with
   // anything written.
@@ -103,7 +112,7 @@ void parse(const Napi::CallbackInfo& info, Call& call) {
 class ExtrapolateWorker : public Napi::AsyncWorker {
  public:
   ExtrapolateWorker(const Napi::Env& env, const Call& call, SegmentFn fn)
-      : Napi::AsyncWorker(env, "llm-expo:extrapolate"), job_(call.job), fn_(fn), deferred_(env) {
+      : Napi::AsyncWorker(env, "llm-expo:extrapolate"), job_(call.job), cuda_(call.cuda), fn_(fn), deferred_(env) {
     for (int i = 0; i < call.ownerCount; ++i) owners_[i] = Napi::Persistent(call.owners[i]);
     resultsIndex_ = call.ownerCount - 1;
   }
@@ -111,6 +120,11 @@ class ExtrapolateWorker : public Napi::AsyncWorker {
   Napi::Promise Promise() const { return deferred_.Promise(); }
 
   void Execute() override {
+    if (cuda_) {
+      std::string e;
+      if (!cudaRunJob(job_, e)) SetError("llm-expo: CUDA kernel: " + e);
+      return;
+    }
     char err[kErrLen];
     if (!runJob(job_, fn_, err)) SetError(std::string("llm-expo: buffers or descriptors changed while queued: ") + err);
   }
@@ -119,6 +133,7 @@ class ExtrapolateWorker : public Napi::AsyncWorker {
 
  private:
   Job job_;
+  bool cuda_;
   SegmentFn fn_;
   Napi::Promise::Deferred deferred_;
   // Strong references keep every buffer alive until the work is done, even if JS drops them meanwhile.
@@ -138,6 +153,11 @@ Napi::Value Extrapolate(const Napi::CallbackInfo& info) {
 Napi::Value ExtrapolateSync(const Napi::CallbackInfo& info) {
   Call call;
   parse(info, call);
+  if (call.cuda) {
+    std::string e;
+    if (!cudaRunJob(call.job, e)) throw Napi::Error::New(info.Env(), "llm-expo: CUDA kernel: " + e);
+    return info[5];
+  }
   char err[kErrLen];
   if (!runJob(call.job, segmentFn(activeIsa()), err)) throw Napi::RangeError::New(info.Env(), err);
   return info[5];
@@ -168,6 +188,17 @@ Napi::Value SetSimd(const Napi::CallbackInfo& info) {
   return Napi::String::New(env, isaName(activeIsa()));
 }
 
+Napi::Value CudaProbeJs(const Napi::CallbackInfo& info) {
+  const Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsString()) throw Napi::TypeError::New(env, "cudaProbe expects the library path");
+  const CudaProbe p = cudaProbe(info[0].As<Napi::String>().Utf8Value());
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("available", p.available);
+  o.Set("reason", p.reason);
+  o.Set("description", p.description);
+  return o;
+}
+
 Napi::Value Memcpy(const Napi::CallbackInfo& info) {
   const Napi::Env env = info.Env();
   if (info.Length() < 2) throw Napi::TypeError::New(env, "expected (dst, src)");
@@ -184,6 +215,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("info", Napi::Function::New(env, Info, "info"));
   exports.Set("setSimd", Napi::Function::New(env, SetSimd, "setSimd"));
   exports.Set("memcpy", Napi::Function::New(env, Memcpy, "memcpy"));
+  exports.Set("cudaProbe", Napi::Function::New(env, CudaProbeJs, "cudaProbe"));
   return exports;
 }
 

@@ -1,0 +1,135 @@
+// The CUDA kernels of kernels.cu run on the host, thread by thread, with the same per-thread code (tile.cuh),
+// the same warp trees and the same block combination: outputs and statistics are the bits the GPU produces.
+// Used to check the device arithmetic against the CPU kernel where there is no GPU (CI), and on a GPU to check
+// that the device statistics are exactly these bits.
+#pragma once
+
+#include <vector>
+
+#include "tile.cuh"
+
+namespace expo_cuda {
+namespace emulate {
+
+// __shfl_down_sync with offsets 16, 8, 4, 2, 1 (a lane whose source is past the warp keeps its own value).
+inline double warpSum(double* v) {
+  for (int off = 16; off > 0; off >>= 1)
+    for (int l = 0; l < 32; ++l) v[l] = add(v[l], l + off < 32 ? v[l + off] : v[l]);
+  return v[0];
+}
+inline double warpMax(double* v) {
+  for (int off = 16; off > 0; off >>= 1)
+    for (int l = 0; l < 32; ++l) {
+      const double o = l + off < 32 ? v[l + off] : v[l];
+      v[l] = o > v[l] ? o : v[l];
+    }
+  return v[0];
+}
+inline std::uint32_t warpSumU(std::uint32_t* v) {
+  for (int off = 16; off > 0; off >>= 1)
+    for (int l = 0; l < 32; ++l) v[l] += l + off < 32 ? v[l + off] : v[l];
+  return v[0];
+}
+
+template <int DT, int AR>
+void tile(const TileLaunch& l, const std::uint64_t* row, std::uint32_t tileInPiece) {
+  constexpr int sz = dtypeSize(DT);
+  const int K = l.k;
+  const std::uint64_t first = std::uint64_t(tileInPiece) * tileElems(DT);
+  const std::uint64_t left = row[kPwCount] - first;
+  const std::uint32_t cnt = std::uint32_t(left < tileElems(DT) ? left : tileElems(DT));
+  std::vector<ThreadTile<DT>> t(kThreads);
+  for (int tid = 0; tid < kThreads; ++tid) t[tid].load(l.a + row[kPwA] + first * sz, l.b + row[kPwB] + first * sz, cnt, tid);
+  double red[kWarps][kResultHead + kMaxOutputs];
+  std::uint8_t* po = l.out + row[kPwOut] + first * sz;
+  double v[32];
+  std::uint32_t u[32];
+  for (int k = 0; k < K; ++k) {
+    const auto alpha = alphaFromBits<DT>(row[kPieceHead + k]);
+    for (int w = 0; w < kWarps; ++w) {
+      for (int lane = 0; lane < 32; ++lane)
+        v[lane] = t[w * 32 + lane].template output<AR>(alpha, po + std::uint64_t(k) * l.outStride, w * 32 + lane);
+      red[w][kResultHead + k] = warpSum(v);
+    }
+  }
+  for (int w = 0; w < kWarps; ++w) {
+    const ThreadTile<DT>* tw = &t[w * 32];
+    for (int i = 0; i < 32; ++i) v[i] = tw[i].a2;
+    red[w][0] = warpSum(v);
+    for (int i = 0; i < 32; ++i) v[i] = tw[i].b2;
+    red[w][1] = warpSum(v);
+    for (int i = 0; i < 32; ++i) v[i] = tw[i].d2;
+    red[w][2] = warpSum(v);
+    for (int i = 0; i < 32; ++i) v[i] = tw[i].mx;
+    red[w][3] = warpMax(v);
+    for (int i = 0; i < 32; ++i) u[i] = tw[i].nfIn;
+    red[w][4] = double(warpSumU(u));
+    for (int i = 0; i < 32; ++i) u[i] = tw[i].nonfiniteOutputs();
+    red[w][5] = double(warpSumU(u));
+  }
+  const int stride = kResultHead + K;
+  double* dst = l.partials + (row[kPwTile0] + tileInPiece) * std::uint64_t(stride);
+  for (int q = 0; q < stride; ++q) {
+    double w[kWarps];
+    for (int i = 0; i < kWarps; ++i) w[i] = red[i][q];
+    dst[q] = isMaxQuantity(q) ? combineWarpsMax(w) : combineWarps(w);
+  }
+}
+
+template <int AR>
+void tiles(const TileLaunch& l) {
+  for (std::uint32_t i = 0; i < l.nTiles; ++i) {
+    const TileRef r = l.tiles[i];
+    const std::uint64_t* row = l.table + std::uint64_t(r.piece) * std::uint64_t(pieceStride(l.k));
+    switch (int(row[kPwDtype])) {
+      case kBF16:
+        tile<kBF16, AR>(l, row, r.tile);
+        break;
+      case kF16:
+        tile<kF16, AR>(l, row, r.tile);
+        break;
+      case kF32:
+        tile<kF32, AR>(l, row, r.tile);
+        break;
+      default:
+        tile<kF64, AR>(l, row, r.tile);
+        break;
+    }
+  }
+}
+
+// launchTiles on the host (l's pointers are host memory).
+inline void runTiles(int arith, const TileLaunch& l) {
+  if (arith == kFp32)
+    tiles<kFp32>(l);
+  else
+    tiles<kTorch>(l);
+}
+
+// launchReduce on the host.
+inline void runReduce(const ReduceLaunch& l) {
+  const int stride = kResultHead + l.k;
+  double v[kThreads];
+  for (std::uint32_t s = 0; s < l.nSegments; ++s) {
+    const std::uint64_t t0 = l.segTiles[2 * s];
+    const std::uint64_t nt = l.segTiles[2 * s + 1];
+    for (int q = 0; q < stride; ++q) {
+      const bool isMax = isMaxQuantity(q);
+      for (int tid = 0; tid < kThreads; ++tid) {
+        double x = 0.0;
+        for (std::uint64_t i = std::uint64_t(tid); i < nt; i += kThreads) {
+          const double p = l.partials[(t0 + i) * std::uint64_t(stride) + std::uint64_t(q)];
+          x = isMax ? (p > x ? p : x) : add(x, p);
+        }
+        v[tid] = x;
+      }
+      double red[kWarps];
+      for (int w = 0; w < kWarps; ++w) red[w] = isMax ? warpMax(v + 32 * w) : warpSum(v + 32 * w);
+      l.results[std::uint64_t(s) * std::uint64_t(stride) + std::uint64_t(q)] =
+          isMax ? combineWarpsMax(red) : combineWarps(red);
+    }
+  }
+}
+
+}  // namespace emulate
+}  // namespace expo_cuda

@@ -1,0 +1,169 @@
+// The fused extrapolation kernel (outputs and statistics in one pass over the inputs) and the fixed-order
+// reduction of its per-tile partial sums. See tile.cuh for the work decomposition and arith.cuh for the
+// arithmetic. Built with -fmad=false as a second guard; every operation that matters is an explicit _rn
+// intrinsic anyway.
+#include <cuda_runtime.h>
+
+#include "launch.h"
+
+namespace expo_cuda {
+namespace {
+
+constexpr unsigned kFullMask = 0xFFFFFFFFu;
+
+// Lane 0 ends with the warp's value; the same tree every time (emulate.h mirrors it).
+__device__ __forceinline__ double warpSum(double v) {
+#pragma unroll
+  for (int off = 16; off > 0; off >>= 1) v = add(v, __shfl_down_sync(kFullMask, v, off));
+  return v;
+}
+__device__ __forceinline__ double warpMax(double v) {
+#pragma unroll
+  for (int off = 16; off > 0; off >>= 1) {
+    const double o = __shfl_down_sync(kFullMask, v, off);
+    v = o > v ? o : v;
+  }
+  return v;
+}
+__device__ __forceinline__ std::uint32_t warpSumU(std::uint32_t v) {
+#pragma unroll
+  for (int off = 16; off > 0; off >>= 1) v += __shfl_down_sync(kFullMask, v, off);
+  return v;
+}
+
+template <int DT, int AR, int KF>
+__device__ __forceinline__ void tile(const TileLaunch& l, const std::uint64_t* row, std::uint32_t tileInPiece,
+                                     double (*red)[kResultHead + kMaxOutputs]) {
+  constexpr int sz = dtypeSize(DT);
+  const int K = KF ? 1 : l.k;
+  const int tid = int(threadIdx.x);
+  const int lane = tid & 31;
+  const int warp = tid >> 5;
+  const std::uint64_t first = std::uint64_t(tileInPiece) * tileElems(DT);
+  const std::uint64_t left = row[kPwCount] - first;
+  const std::uint32_t cnt = std::uint32_t(left < tileElems(DT) ? left : tileElems(DT));
+
+  ThreadTile<DT> t;
+  t.load(l.a + row[kPwA] + first * sz, l.b + row[kPwB] + first * sz, cnt, tid);
+  std::uint8_t* po = l.out + row[kPwOut] + first * sz;
+  for (int k = 0; k < K; ++k) {
+    const auto alpha = alphaFromBits<DT>(row[kPieceHead + k]);
+    const double o2 = warpSum(t.template output<AR>(alpha, po + std::uint64_t(k) * l.outStride, tid));
+    if (lane == 0) red[warp][kResultHead + k] = o2;
+  }
+  const double a2 = warpSum(t.a2);
+  const double b2 = warpSum(t.b2);
+  const double d2 = warpSum(t.d2);
+  const double mx = warpMax(t.mx);
+  const std::uint32_t nfIn = warpSumU(t.nfIn);
+  const std::uint32_t nfOut = warpSumU(t.nonfiniteOutputs());
+  if (lane == 0) {
+    red[warp][0] = a2;
+    red[warp][1] = b2;
+    red[warp][2] = d2;
+    red[warp][3] = mx;
+    red[warp][4] = double(nfIn);
+    red[warp][5] = double(nfOut);
+  }
+  __syncthreads();
+  const int stride = kResultHead + K;
+  double* dst = l.partials + (row[kPwTile0] + tileInPiece) * std::uint64_t(stride);
+  for (int q = tid; q < stride; q += kThreads) {
+    double w[kWarps];
+#pragma unroll
+    for (int i = 0; i < kWarps; ++i) w[i] = red[i][q];
+    dst[q] = isMaxQuantity(q) ? combineWarpsMax(w) : combineWarps(w);
+  }
+  __syncthreads();  // red is reused by the block's next tile
+}
+
+// Grid-stride over the launch's tiles; the dtype is per piece (uniform within a block's tile).
+template <int AR, int KF>
+__global__ void __launch_bounds__(kThreads, KF ? 3 : 2) tilesKernel(TileLaunch l) {
+  __shared__ double red[kWarps][kResultHead + kMaxOutputs];
+  for (std::uint32_t i = blockIdx.x; i < l.nTiles; i += gridDim.x) {
+    const TileRef r = l.tiles[i];
+    const std::uint64_t* row = l.table + std::uint64_t(r.piece) * std::uint64_t(pieceStride(KF ? 1 : l.k));
+    switch (int(row[kPwDtype])) {
+      case kBF16:
+        tile<kBF16, AR, KF>(l, row, r.tile, red);
+        break;
+      case kF16:
+        tile<kF16, AR, KF>(l, row, r.tile, red);
+        break;
+      case kF32:
+        tile<kF32, AR, KF>(l, row, r.tile, red);
+        break;
+      default:
+        tile<kF64, AR, KF>(l, row, r.tile, red);
+        break;
+    }
+  }
+}
+
+// One block per segment (grid-stride): each quantity summed over the segment's tile rows, thread i taking rows
+// i, i + 256, ... in order, then the warp tree and the fixed combination of the eight warps.
+__global__ void __launch_bounds__(kThreads) reduceKernel(ReduceLaunch l) {
+  __shared__ double red[kWarps];
+  const int tid = int(threadIdx.x);
+  const int lane = tid & 31;
+  const int warp = tid >> 5;
+  const int stride = kResultHead + l.k;
+  for (std::uint32_t s = blockIdx.x; s < l.nSegments; s += gridDim.x) {
+    const std::uint64_t t0 = l.segTiles[2 * s];
+    const std::uint64_t nt = l.segTiles[2 * s + 1];
+    for (int q = 0; q < stride; ++q) {
+      const bool isMax = isMaxQuantity(q);
+      double v = 0.0;
+      for (std::uint64_t i = std::uint64_t(tid); i < nt; i += kThreads) {
+        const double x = l.partials[(t0 + i) * std::uint64_t(stride) + std::uint64_t(q)];
+        v = isMax ? (x > v ? x : v) : add(v, x);
+      }
+      v = isMax ? warpMax(v) : warpSum(v);
+      if (lane == 0) red[warp] = v;
+      __syncthreads();
+      if (tid == 0) l.results[std::uint64_t(s) * std::uint64_t(stride) + std::uint64_t(q)] =
+          isMax ? combineWarpsMax(red) : combineWarps(red);
+      __syncthreads();
+    }
+  }
+}
+
+template <int AR, int KF>
+int blocksPerSm() {
+  int n = 0;
+  if (cudaOccupancyMaxActiveBlocksPerMultiprocessor(&n, tilesKernel<AR, KF>, kThreads, 0) != cudaSuccess) return 0;
+  return n;
+}
+
+}  // namespace
+
+int tileBlocksPerSm(int arith, int k) {
+  if (arith == kFp32) return k == 1 ? blocksPerSm<kFp32, 1>() : blocksPerSm<kFp32, 0>();
+  return k == 1 ? blocksPerSm<kTorch, 1>() : blocksPerSm<kTorch, 0>();
+}
+
+cudaError_t launchTiles(int arith, const TileLaunch& l, int grid, cudaStream_t stream) {
+  if (l.nTiles == 0) return cudaSuccess;
+  const dim3 g(unsigned(grid < 1 ? 1 : grid));
+  if (arith == kFp32) {
+    if (l.k == 1)
+      tilesKernel<kFp32, 1><<<g, kThreads, 0, stream>>>(l);
+    else
+      tilesKernel<kFp32, 0><<<g, kThreads, 0, stream>>>(l);
+  } else {
+    if (l.k == 1)
+      tilesKernel<kTorch, 1><<<g, kThreads, 0, stream>>>(l);
+    else
+      tilesKernel<kTorch, 0><<<g, kThreads, 0, stream>>>(l);
+  }
+  return cudaGetLastError();
+}
+
+cudaError_t launchReduce(const ReduceLaunch& l, int grid, cudaStream_t stream) {
+  if (l.nSegments == 0) return cudaSuccess;
+  reduceKernel<<<dim3(unsigned(grid < 1 ? 1 : grid)), kThreads, 0, stream>>>(l);
+  return cudaGetLastError();
+}
+
+}  // namespace expo_cuda

@@ -1,0 +1,18 @@
+// The two device kernels as the host pipeline, the standalone test and the benchmark call them.
+#pragma once
+
+#include <cuda_runtime_api.h>
+
+#include <cstdint>
+
+#include "tile.cuh"
+
+namespace expo_cuda {
+
+// Blocks per SM the tile kernel for (arith, k) keeps resident; 0 on error (the CUDA error is returned by the
+// launch that follows).
+int tileBlocksPerSm(int arith, int k);
+cudaError_t launchTiles(int arith, const TileLaunch& l, int grid, cudaStream_t stream);
+cudaError_t launchReduce(const ReduceLaunch& l, int grid, cudaStream_t stream);
+
+}  // namespace expo_cuda

@@ -1,0 +1,51 @@
+// The whole CUDA pipeline on the host: plan, pack, the kernels' exact per-thread code and reductions
+// (emulate.h), unpack; host memory stands in for the staging and device buffers. Gives the bits the GPU must
+// give, statistics included.
+#pragma once
+
+#include <cstdlib>
+#include <cstring>
+#include <vector>
+
+#include "../../src/job.h"
+#include "../emulate.h"
+#include "../plan.h"
+
+namespace expo_test {
+
+struct Aligned {
+  std::uint8_t* p = nullptr;
+  explicit Aligned(std::size_t n) { p = static_cast<std::uint8_t*>(std::aligned_alloc(256, expo_cuda::alignUp(n, 256))); }
+  ~Aligned() { std::free(p); }
+  Aligned(const Aligned&) = delete;
+  Aligned& operator=(const Aligned&) = delete;
+};
+
+inline bool runEmulated(const expo::Job& job, std::uint64_t regionCap, unsigned shift, std::uint8_t poison, char* err) {
+  if (!expo::checkShape(job, err)) return false;
+  std::vector<expo::SegArgs> segs(expo::segmentCount(job));
+  for (std::size_t i = 0; i < segs.size(); ++i)
+    if (!expo::prepareSegment(job, i, segs[i], err)) return false;
+  const expo_cuda::Plan plan = expo_cuda::makePlan(segs, job.k, regionCap, shift);
+  const int stride = expo_cuda::kResultHead + job.k;
+  Aligned in(expo_cuda::inCapacity(job.k, regionCap));
+  Aligned out(std::size_t(job.k) * regionCap);
+  std::vector<double> partials(std::size_t(plan.totalTiles) * stride, -2.0);
+  std::vector<expo_cuda::CopyOp> copies;
+  for (std::size_t c = 0; c < plan.chunks.size(); ++c) {
+    std::memset(in.p, 0xCD, plan.chunks[c].inBytes);
+    std::memset(out.p, poison, std::size_t(job.k) * regionCap);
+    copies.clear();
+    expo_cuda::packChunk(plan, c, segs, in.p, copies);
+    for (const auto& op : copies) std::memcpy(op.dst, op.src, op.n);
+    expo_cuda::emulate::runTiles(job.arith, expo_cuda::launchOf(plan, c, in.p, out.p, partials.data()));
+    copies.clear();
+    expo_cuda::unpackChunk(plan, c, segs, out.p, copies);
+    for (const auto& op : copies) std::memcpy(op.dst, op.src, op.n);
+  }
+  expo_cuda::ReduceLaunch rl{plan.segTiles.data(), std::uint32_t(segs.size()), job.k, partials.data(), job.results};
+  expo_cuda::emulate::runReduce(rl);
+  return true;
+}
+
+}  // namespace expo_test

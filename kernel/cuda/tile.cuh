@@ -1,0 +1,293 @@
+// One tile of one segment piece, as one CUDA thread sees it: the loads, the outputs and the thread's own
+// statistics. Shared by the device kernel (kernels.cu) and its host emulation (emulate.h), so the emulation
+// runs exactly the per-thread code and element order the GPU runs.
+//
+// Work decomposition (in the manner of Apex's multi_tensor_apply): a launch covers many pieces (segments or
+// parts of segments) listed in a table in device memory; every piece is cut into tiles of kTileBytes of each
+// input; a block of kThreads threads takes a tile at a time (grid-stride over the launch's tiles). In a tile,
+// thread t handles the 16-byte vectors t, t + 256, t + 512, t + 768: 16-byte loads and stores when the
+// addresses are 16-byte aligned, element by element otherwise (the same elements in the same order either
+// way, so the statistics do not depend on alignment). A segment's tiles are numbered from its first element,
+// so where a request is cut into chunks or launches changes nothing either: each tile's partial sums go to
+// its own row, and a second kernel reduces a segment's rows in a fixed order. The statistics are therefore a
+// function of the request alone: the same bits run to run, on any GPU, for any grid size or chunk size.
+#pragma once
+
+#include "arith.cuh"
+
+namespace expo_cuda {
+
+constexpr int kThreads = 256;
+constexpr int kWarps = kThreads / 32;
+constexpr int kVecPerThread = 4;
+constexpr int kTileBytes = kThreads * kVecPerThread * 16;  // 16 KiB of each input per tile
+
+EXPO_HDC constexpr std::uint64_t tileElems(int dtype) { return std::uint64_t(kTileBytes / dtypeSize(dtype)); }
+
+// A piece row in the launch table, as 64-bit words: byte offsets of its first element in the a, b and out
+// buffers, its element count, the global index of its first tile (its partial-sums row), its dtype, then K
+// alphas: float bits (zero-extended) for BF16/F16/F32, double bits for F64.
+enum PieceWord : int { kPwA = 0, kPwB = 1, kPwOut = 2, kPwCount = 3, kPwTile0 = 4, kPwDtype = 5, kPieceHead = 6 };
+EXPO_HDC constexpr int pieceStride(int k) { return kPieceHead + k; }
+
+// Which piece a tile of the launch belongs to, and its index within that piece.
+struct TileRef {
+  std::uint32_t piece;
+  std::uint32_t tile;
+};
+
+struct alignas(16) Vec16 {
+  std::uint32_t w[4];
+};
+
+#if defined(__CUDA_ARCH__)
+#define EXPO_UNROLL _Pragma("unroll")
+#else
+#define EXPO_UNROLL
+#endif
+
+EXPO_HD bool aligned16(const void* p) { return (reinterpret_cast<std::uintptr_t>(p) & 15u) == 0; }
+
+EXPO_HD Vec16 load16(const std::uint8_t* p) {
+  Vec16 v;
+#if defined(__CUDA_ARCH__)
+  const uint4 u = __ldcs(reinterpret_cast<const uint4*>(p));  // streaming: each byte is read once
+  v.w[0] = u.x;
+  v.w[1] = u.y;
+  v.w[2] = u.z;
+  v.w[3] = u.w;
+#else
+  std::memcpy(v.w, p, 16);
+#endif
+  return v;
+}
+
+EXPO_HD void store16(std::uint8_t* p, const Vec16& v) {
+#if defined(__CUDA_ARCH__)
+  __stcs(reinterpret_cast<uint4*>(p), make_uint4(v.w[0], v.w[1], v.w[2], v.w[3]));
+#else
+  std::memcpy(p, v.w, 16);
+#endif
+}
+
+// Element e of a 16-byte vector holding SZ-byte elements (little-endian), as raw bits.
+template <int SZ>
+EXPO_HD std::uint64_t getElem(const Vec16& v, int e) {
+  if constexpr (SZ == 2) {
+    return (v.w[e >> 1] >> (16 * (e & 1))) & 0xFFFFu;
+  } else if constexpr (SZ == 4) {
+    return v.w[e];
+  } else {
+    return std::uint64_t(v.w[2 * e]) | (std::uint64_t(v.w[2 * e + 1]) << 32);
+  }
+}
+
+template <int SZ>
+EXPO_HD void setElem(Vec16& v, int e, std::uint64_t bits) {
+  if constexpr (SZ == 2) {
+    const int sh = 16 * (e & 1);
+    v.w[e >> 1] = (v.w[e >> 1] & ~(0xFFFFu << sh)) | (std::uint32_t(bits & 0xFFFFu) << sh);
+  } else if constexpr (SZ == 4) {
+    v.w[e] = std::uint32_t(bits);
+  } else {
+    v.w[2 * e] = std::uint32_t(bits);
+    v.w[2 * e + 1] = std::uint32_t(bits >> 32);
+  }
+}
+
+// Typed scalar accesses; buffers hold whole elements at element-aligned addresses (the host lays them out).
+template <int SZ>
+EXPO_HD std::uint64_t loadElem(const std::uint8_t* p) {
+  if constexpr (SZ == 2) {
+    return *reinterpret_cast<const std::uint16_t*>(p);
+  } else if constexpr (SZ == 4) {
+    return *reinterpret_cast<const std::uint32_t*>(p);
+  } else {
+    return *reinterpret_cast<const std::uint64_t*>(p);
+  }
+}
+
+template <int SZ>
+EXPO_HD void storeElem(std::uint8_t* p, std::uint64_t bits) {
+  if constexpr (SZ == 2) {
+    *reinterpret_cast<std::uint16_t*>(p) = std::uint16_t(bits);
+  } else if constexpr (SZ == 4) {
+    *reinterpret_cast<std::uint32_t*>(p) = std::uint32_t(bits);
+  } else {
+    *reinterpret_cast<std::uint64_t*>(p) = bits;
+  }
+}
+
+template <int DT>
+EXPO_HD typename Io<DT>::W alphaFromBits(std::uint64_t bits) {
+  if constexpr (DT == kF64) {
+    return u2d(bits);
+  } else {
+    return u2f(std::uint32_t(bits));
+  }
+}
+
+// One thread's share of one tile: its inputs (kept in registers across the K outputs) and its statistics.
+template <int DT>
+struct ThreadTile {
+  static constexpr int kSize = dtypeSize(DT);
+  static constexpr int kLanes = 16 / kSize;  // elements per 16-byte vector
+  using IO = Io<DT>;
+  using W = typename IO::W;
+
+  Vec16 a[kVecPerThread];
+  Vec16 b[kVecPerThread];
+  int n[kVecPerThread];  // valid elements in each vector slot (0 past the tile's end)
+  std::uint32_t finite;  // bit j * kLanes + e: both inputs of that element are finite
+  std::uint32_t nfOut;   // bit set: finite inputs, a non-finite output for some alpha
+  double a2, b2, d2, mx;
+  std::uint32_t nfIn;
+
+  // Loads the thread's vectors of the tile (pa, pb: the tile's first element; cnt: elements in the tile) and
+  // sums Σa², Σb², Σ(a−b)², max |a−b| and the non-finite inputs, element by element in (vector, lane) order.
+  EXPO_HD void load(const std::uint8_t* pa, const std::uint8_t* pb, std::uint32_t cnt, int tid) {
+    const bool va = aligned16(pa);
+    const bool vb = aligned16(pb);
+    EXPO_UNROLL
+    for (int j = 0; j < kVecPerThread; ++j) {
+      const std::uint32_t first = std::uint32_t(tid + kThreads * j) * kLanes;
+      const std::uint32_t left = cnt > first ? cnt - first : 0;
+      n[j] = left < std::uint32_t(kLanes) ? int(left) : kLanes;
+      const std::uint8_t* qa = pa + std::size_t(first) * kSize;
+      const std::uint8_t* qb = pb + std::size_t(first) * kSize;
+      if (n[j] == kLanes && va) {
+        a[j] = load16(qa);
+      } else {
+        a[j] = Vec16{{0, 0, 0, 0}};
+        EXPO_UNROLL
+        for (int e = 0; e < kLanes; ++e)
+          if (e < n[j]) setElem<kSize>(a[j], e, loadElem<kSize>(qa + e * kSize));
+      }
+      if (n[j] == kLanes && vb) {
+        b[j] = load16(qb);
+      } else {
+        b[j] = Vec16{{0, 0, 0, 0}};
+        EXPO_UNROLL
+        for (int e = 0; e < kLanes; ++e)
+          if (e < n[j]) setElem<kSize>(b[j], e, loadElem<kSize>(qb + e * kSize));
+      }
+    }
+    finite = nfOut = 0;
+    nfIn = 0;
+    a2 = b2 = d2 = mx = 0.0;
+    EXPO_UNROLL
+    for (int j = 0; j < kVecPerThread; ++j) {
+      EXPO_UNROLL
+      for (int e = 0; e < kLanes; ++e) {
+        if (e >= n[j]) continue;
+        const W x = IO::widenBits(typename IO::Bits(getElem<kSize>(a[j], e)));
+        const W y = IO::widenBits(typename IO::Bits(getElem<kSize>(b[j], e)));
+        if (!(isFinite(x) && isFinite(y))) {
+          ++nfIn;
+          continue;
+        }
+        finite |= 1u << (j * kLanes + e);
+        const double dx = widen(x);
+        const double dy = widen(y);
+        const double dd = sub(dx, dy);
+        a2 = sumSquare(a2, dx);
+        b2 = sumSquare(b2, dy);
+        d2 = sumSquare(d2, dd);
+        const double ad = absBits(dd);
+        if (ad > mx) mx = ad;
+      }
+    }
+  }
+
+  // Writes output k of the thread's elements at po (the tile's first output element) and returns the thread's
+  // Σout² for it (finite outputs of finite inputs), noting non-finite outputs of finite inputs.
+  template <int AR>
+  EXPO_HD double output(W alpha, std::uint8_t* po, int tid) {
+#if defined(__CUDA_ARCH__)
+    // Opaque to the optimizer: with K > 1 it would otherwise hoist every widened input out of the caller's
+    // loop over the outputs and spill; recomputing them from the raw words is cheaper.
+    EXPO_UNROLL
+    for (int j = 0; j < kVecPerThread; ++j) {
+      EXPO_UNROLL
+      for (int i = 0; i < 4; ++i) asm volatile("" : "+r"(a[j].w[i]), "+r"(b[j].w[i]));
+    }
+#endif
+    const bool vo = aligned16(po);
+    double o2 = 0.0;
+    EXPO_UNROLL
+    for (int j = 0; j < kVecPerThread; ++j) {
+      if (n[j] == 0) continue;
+      Vec16 o{{0, 0, 0, 0}};
+      EXPO_UNROLL
+      for (int e = 0; e < kLanes; ++e) {
+        if (e >= n[j]) continue;
+        const W x = IO::widenBits(typename IO::Bits(getElem<kSize>(a[j], e)));
+        const W y = IO::widenBits(typename IO::Bits(getElem<kSize>(b[j], e)));
+        const typename IO::Bits bits = IO::round(result<DT, AR>(x, sub(x, y), alpha));
+        setElem<kSize>(o, e, bits);
+        const std::uint32_t bit = 1u << (j * kLanes + e);
+        if (finite & bit) {
+          const W ow = IO::widenBits(bits);
+          if (isFinite(ow))
+            o2 = sumSquare(o2, widen(ow));
+          else
+            nfOut |= bit;
+        }
+      }
+      std::uint8_t* q = po + std::size_t(std::uint32_t(tid + kThreads * j) * kLanes) * kSize;
+      if (n[j] == kLanes && vo) {
+        store16(q, o);
+      } else {
+        EXPO_UNROLL
+        for (int e = 0; e < kLanes; ++e)
+          if (e < n[j]) storeElem<kSize>(q + e * kSize, getElem<kSize>(o, e));
+      }
+    }
+    return o2;
+  }
+
+  EXPO_HD std::uint32_t nonfiniteOutputs() const {
+    std::uint32_t c = 0;
+    for (std::uint32_t m = nfOut; m; m &= m - 1) ++c;
+    return c;
+  }
+};
+
+// One launch of the tile kernel over device buffers. table: the piece rows (pieceStride(k) words each);
+// tiles: nTiles entries; every piece offset is relative to a, b and out; output j of a piece is at
+// out + j * outStride + its out offset. partials: (kResultHead + k) doubles per global tile.
+struct TileLaunch {
+  const std::uint64_t* table;
+  const TileRef* tiles;
+  std::uint32_t nTiles;
+  int k;
+  const std::uint8_t* a;
+  const std::uint8_t* b;
+  std::uint8_t* out;
+  std::uint64_t outStride;
+  double* partials;
+};
+
+// Per segment: its first global tile and its tile count (2 words); results: (kResultHead + k) per segment.
+struct ReduceLaunch {
+  const std::uint64_t* segTiles;
+  std::uint32_t nSegments;
+  int k;
+  const double* partials;
+  double* results;
+};
+
+// The fixed combination of the eight warps' values in a block (sums; max for maxAbsDiff).
+EXPO_HD double combineWarps(const double* w) {
+  return add(add(add(w[0], w[1]), add(w[2], w[3])), add(add(w[4], w[5]), add(w[6], w[7])));
+}
+EXPO_HD double combineWarpsMax(const double* w) {
+  double m = w[0];
+  for (int i = 1; i < kWarps; ++i) m = w[i] > m ? w[i] : m;
+  return m;
+}
+
+// Result/partial-row quantity q is a maximum (maxAbsDiff) rather than a sum.
+EXPO_HD bool isMaxQuantity(int q) { return q == 3; }
+
+}  // namespace expo_cuda
