@@ -9,6 +9,10 @@ import { runCommand } from "./commands/run.js";
 import { statsCommand } from "./commands/stats.js";
 import { verifyCommand } from "./commands/verify.js";
 
+// Reads, kernel calls, hashes and writes of several units share the libuv pool; 4 threads (the
+// default) would queue them behind each other. Set before the pool's first use.
+process.env.UV_THREADPOOL_SIZE ??= "12";
+
 let usageFailure = false;
 try {
   await yargs(hideBin(process.argv))

@@ -9,7 +9,8 @@
         "src/kernel_scalar.cc",
         "src/kernel_avx2.cc",
         "src/kernel_avx512.cc",
-        "src/cuda_loader.cc"
+        "src/cuda_loader.cc",
+        "src/sha256.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS", "NODE_ADDON_API_DISABLE_DEPRECATED"],

@@ -40,6 +40,7 @@ interface Addon {
   setSimd(simd: Simd | "auto"): Simd;
   memcpy(dst: Uint8Array, src: Uint8Array): void;
   cudaProbe(libraryPath: string): CudaStatus;
+  sha256(chunks: Uint8Array[]): Promise<Buffer>;
 }
 
 export interface CudaStatus {
@@ -203,6 +204,11 @@ export function kernelInfo(): KernelInfo {
 /** Chooses the code path ("auto": the best the CPU has); throws if the CPU lacks it. Returns the path now used. */
 export function setKernelSimd(simd: Simd | "auto"): Simd {
   return load().setSimd(simd);
+}
+
+/** SHA-256 of the concatenated chunks, computed on the libuv pool (Node's own OpenSSL). */
+export function sha256(chunks: Uint8Array[]): Promise<Buffer> {
+  return load().sha256(chunks);
 }
 
 /** Plain memcpy in native code, single thread: the baseline the kernel's throughput is compared with. */

@@ -30,6 +30,7 @@ export class S3Storage implements Storage {
   private clientPromise?: Promise<{ client: S3Client; sdk: Sdk }>;
   private readonly settings: ReturnType<typeof s3Settings>;
   private readonly partChecksums: boolean;
+  readonly wantsPartSha256: boolean;
   /** ETags pinned for reads (from stat or from the plan). */
   private readonly pinned = new Map<string, string>();
 
@@ -40,6 +41,7 @@ export class S3Storage implements Storage {
     this.location = `s3://${bucket}${prefix ? `/${prefix}` : ""}`;
     this.settings = s3Settings();
     this.partChecksums = this.settings.partChecksums;
+    this.wantsPartSha256 = this.partChecksums;
   }
 
   async exists(): Promise<boolean> {

@@ -1,7 +1,6 @@
-import { createHash } from "node:crypto";
-import { setImmediate } from "node:timers/promises";
 import type { JobContext, PartReport } from "../coordinator/leaseService.js";
 import type { WorkUnit } from "../coordinator/plan.js";
+import { sha256 as nativeSha256 } from "../kernel/extrapolate.js";
 import type { Storage } from "../storage/types.js";
 
 /** Writes the unit's part to every output (part 1 prefixed with that output's header). */
@@ -19,9 +18,12 @@ export async function uploadUnit(
       const data = (outs[k] as Buffer).subarray(0, length);
       const chunks = unit.partNumber === 1 ? [shard.header, data] : [data];
       const offset = unit.partNumber === 1 ? 0 : shard.header.length + unit.dataStart;
-      const sha256 = await sha256Hex(chunks);
       const storage = outputs[k] as Storage;
-      const written = await storage.writePart(unit.shard, shard.uploadId, unit.partNumber, offset, chunks, sha256);
+      // Hashed on the libuv pool, beside the write unless the store wants the checksum with the part.
+      const hashing = nativeSha256(chunks).then((d) => d.toString("hex"));
+      const checksum = storage.wantsPartSha256 ? await hashing : undefined;
+      const written = await storage.writePart(unit.shard, shard.uploadId, unit.partNumber, offset, chunks, checksum);
+      const sha256 = await hashing;
       const size = chunks.reduce((n, c) => n + c.length, 0);
       return {
         output: k,
@@ -35,21 +37,3 @@ export async function uploadUnit(
     }),
   );
 }
-
-/**
- * SHA-256 in slices with a turn of the event loop between them: hashing a 64 MiB part must not hold
- * up the reads and writes of the other units in flight. (WebCrypto's off-thread digest copies its
- * input, which costs more memory and time than it saves here.)
- */
-async function sha256Hex(chunks: Buffer[]): Promise<string> {
-  const hash = createHash("sha256");
-  for (const chunk of chunks) {
-    for (let at = 0; at < chunk.length; at += HASH_SLICE) {
-      hash.update(chunk.subarray(at, at + HASH_SLICE));
-      await setImmediate();
-    }
-  }
-  return hash.digest("hex");
-}
-
-const HASH_SLICE = 4 * 1024 * 1024;

@@ -16,6 +16,7 @@
 #include "cuda_loader.h"
 #include "isa.h"
 #include "job.h"
+#include "sha256.h"
 
 namespace expo {
 namespace {
@@ -216,6 +217,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("setSimd", Napi::Function::New(env, SetSimd, "setSimd"));
   exports.Set("memcpy", Napi::Function::New(env, Memcpy, "memcpy"));
   exports.Set("cudaProbe", Napi::Function::New(env, CudaProbeJs, "cudaProbe"));
+  exports.Set("sha256", Napi::Function::New(env, Sha256, "sha256"));
   return exports;
 }
 
