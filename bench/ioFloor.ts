@@ -34,3 +34,14 @@ async function copy(from: string, to: string | undefined, buffer: Buffer): Promi
     await dst?.close();
   }
 }
+
+// Run as a program (`node dist/bench/ioFloor.js BASE ALIGNED OUT`), so the floor is timed as a
+// process, like `llm-expo run`.
+if (
+  process.argv[1] &&
+  import.meta.url.endsWith(process.argv[1].split("/").pop() as string) &&
+  process.argv.length === 5
+) {
+  const [base, aligned, out] = process.argv.slice(2) as [string, string, string];
+  await ioFloor(base, aligned, out);
+}

@@ -13,9 +13,19 @@ export interface Measured {
 
 /** Runs the CLI in a child process; fails on a non-zero exit. */
 export function runMeasured(args: string[]): Promise<Measured> {
+  return measure([CLI, ...args]);
+}
+
+/** Runs another compiled bench program (a file beside this one) in a child process. */
+export function runProgram(file: string, args: string[]): Promise<Measured> {
+  return measure([join(dirname(fileURLToPath(import.meta.url)), file), ...args]);
+}
+
+function measure(argv: string[]): Promise<Measured> {
+  const args = argv.slice(1);
   return new Promise((resolve, reject) => {
     const started = performance.now();
-    const child = spawn(process.execPath, [CLI, ...args], { stdio: ["ignore", "ignore", "pipe"] });
+    const child = spawn(process.execPath, argv, { stdio: ["ignore", "ignore", "pipe"] });
     let stderr = "";
     let peakRss = 0;
     child.stderr.on("data", (d) => {

@@ -146,6 +146,16 @@ for (const [name, start] of servers) {
       assert.deepEqual(await listKeys(client, "outputs", "never/"), []);
     });
 
+    it("demo runs against S3 with --dir", async (t) => {
+      if (skip(t)) return;
+      const r = await runCli(["demo", "--dir", "s3://outputs/demo", "--size", "6MiB"], env);
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stdout, /verify {6}OK/);
+      assert.ok(
+        (await listKeys(client, "outputs", "demo/expo-0.3/")).some((k) => k.endsWith("model.safetensors.index.json")),
+      );
+    });
+
     it("mixes local and S3 locations", async (t) => {
       if (skip(t)) return;
       const a = await runCli(
