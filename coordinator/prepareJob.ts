@@ -1,6 +1,7 @@
 // Everything that can be checked before a byte is written: both checkpoints' structure, the
 // pairing, the output locations, and the plan. Any problem here is a UsageError (exit 2).
-import { realpath } from "node:fs/promises";
+import { constants } from "node:fs";
+import { access, realpath, stat } from "node:fs/promises";
 import { basename, dirname, join, resolve, sep } from "node:path";
 import { UsageError } from "../checkpoint/errors.js";
 import { loadCheckpoint } from "../checkpoint/loadCheckpoint.js";
@@ -61,10 +62,30 @@ async function checkOutputs(spec: JobSpec, outputs: Storage[], inputs: Storage[]
   }
   if (!forWriting) return;
   for (const [k, o] of outputs.entries()) {
+    if (!o.location.startsWith("s3://")) await checkLocalWritable(spec.outs[k] as string, o.location);
     if (!(await o.exists())) continue;
     const committed = (await o.stat(INDEX_FILE)) ?? (await o.stat(SINGLE_FILE));
     if (committed && !spec.overwrite) {
       throw new UsageError(`${spec.outs[k]}: already holds a checkpoint (use --overwrite to replace it)`);
+    }
+  }
+}
+
+/** A local output's folder, or the nearest existing folder above it, must be a writable folder. */
+async function checkLocalWritable(given: string, location: string): Promise<void> {
+  let dir = location;
+  for (;;) {
+    try {
+      const s = await stat(dir);
+      if (!s.isDirectory()) throw new UsageError(`${given}: ${dir} is not a folder`);
+      await access(dir, constants.W_OK);
+      return;
+    } catch (e) {
+      if (e instanceof UsageError) throw e;
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code !== "ENOENT" && code !== "ENOTDIR") throw new UsageError(`${given}: ${dir} is not writable (${code})`);
+      if (dirname(dir) === dir) return;
+      dir = dirname(dir);
     }
   }
 }

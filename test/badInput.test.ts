@@ -3,7 +3,7 @@
 import assert from "node:assert/strict";
 import { existsSync } from "node:fs";
 import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { describe, it } from "node:test";
 import { runCli } from "./support/runCli.js";
 import { tempDir } from "./support/tempDir.js";
@@ -235,6 +235,15 @@ const cases: Case[] = [
     name: "--out equal to an input",
     breakIt: async ({ aligned }) => ["--out", aligned],
     says: ["dpo", "same folder as input"],
+  },
+  {
+    name: "--out under a file",
+    breakIt: async ({ out }) => {
+      const file = join(dirname(out), "a-file");
+      await writeFile(file, "not a folder");
+      return ["--out", join(file, "expo")];
+    },
+    says: ["a-file/expo", "a-file is not a folder"],
   },
   {
     name: "--out inside an input",
