@@ -22,7 +22,6 @@ export function runProgram(file: string, args: string[]): Promise<Measured> {
 }
 
 function measure(argv: string[]): Promise<Measured> {
-  const args = argv.slice(1);
   return new Promise((resolve, reject) => {
     const started = performance.now();
     const child = spawn(process.execPath, argv, { stdio: ["ignore", "ignore", "pipe"] });
@@ -43,7 +42,8 @@ function measure(argv: string[]): Promise<Measured> {
     child.on("close", (code) => {
       clearInterval(timer);
       const seconds = (performance.now() - started) / 1000;
-      if (code !== 0) reject(new Error(`llm-expo ${args[0]} exited ${code}: ${stderr.trim().split("\n").pop()}`));
+      if (code !== 0)
+        reject(new Error(`${argv.slice(0, 2).join(" ")} exited ${code}: ${stderr.trim().split("\n").pop()}`));
       else resolve({ seconds, peakRss });
     });
   });

@@ -138,12 +138,13 @@ export class Coordinator extends EventEmitter implements LeaseService {
   }
 
   private checkFinished(): void {
-    if (this.table.failure?.unitId === -1) {
-      this.settle(this.table.failure.error);
-    } else if (this.table.failure) {
-      const unit = this.plan.units[this.table.failure.unitId];
+    const failure = this.table.failure;
+    if (failure) {
+      const unit = failure.unitId === undefined ? undefined : this.plan.units[failure.unitId];
       this.settle(
-        `unit ${this.table.failure.unitId} (${unit?.shard} part ${unit?.partNumber}) failed after ${this.table.attemptsOf(this.table.failure.unitId)} attempt(s): ${this.table.failure.error}`,
+        unit
+          ? `unit ${unit.id} (${unit.shard} part ${unit.partNumber}) failed after ${this.table.attemptsOf(unit.id)} attempt(s): ${failure.error}`
+          : failure.error,
       );
     } else if (this.table.finished) {
       this.settle(undefined);

@@ -31,8 +31,8 @@ export class LeaseTable {
   private readonly queue: number[] = [];
   private readonly byLease = new Map<string, number>();
   private readonly now: () => number;
-  /** Set when a unit exhausted its attempts: the job has failed with this unit's error. */
-  failure?: { unitId: number; error: string };
+  /** Set when the job failed: the unit that exhausted its attempts (none when cancelled), and why. */
+  failure?: { unitId?: number; error: string };
   retries = 0;
 
   constructor(
@@ -102,7 +102,7 @@ export class LeaseTable {
 
   /** Fails the job from outside (cancellation): no more leases, current holders' reports are ignored. */
   cancel(reason: string): void {
-    this.failure ??= { unitId: -1, error: reason };
+    this.failure ??= { error: reason };
   }
 
   /** Requeues units whose lease deadline passed. */

@@ -1,10 +1,10 @@
 // `llm-expo verify`: recompute all (or a sample of) an output's units from its inputs and compare
 // bits; check the index, shard sizes and headers, the copied files and the report's checksums.
-import { createHash } from "node:crypto";
 import { ITEMSIZE } from "../checkpoint/dtypes.js";
 import { UsageError } from "../checkpoint/errors.js";
 import { loadCheckpoint } from "../checkpoint/loadCheckpoint.js";
 import { type Checkpoint, INDEX_FILE } from "../checkpoint/types.js";
+import { sha256 } from "../kernel/extrapolate.js";
 import { openStorage } from "../storage/openStorage.js";
 import type { Storage } from "../storage/types.js";
 import { computeUnits } from "../worker/computeUnits.js";
@@ -95,9 +95,7 @@ export async function verifyOutput(options: VerifyOptions): Promise<VerifyResult
         const offset = unit.partNumber === 1 ? 0 : shard.dataStart + unit.dataStart;
         await outStorage.readRange(unit.shard, offset, headerBytes + length, actual, 0);
         const part = partsOf.get(unit.shard)?.[unit.partNumber - 1];
-        const sha = createHash("sha256")
-          .update(actual.subarray(0, headerBytes + length))
-          .digest("hex");
+        const sha = (await sha256([actual.subarray(0, headerBytes + length)])).toString("hex");
         if (!part || part.sha256 !== sha) {
           problem(
             `${where}: part ${unit.partNumber}: SHA-256 ${sha} differs from ${part?.sha256 ?? "(missing)"} in ${REPORT_FILE}`,

@@ -17,25 +17,20 @@ export interface KernelInfo {
   maxOutputs: number;
 }
 
+/** The addon's extrapolate arguments (async and sync take the same). */
+type ExtrapolateArgs = [
+  arith: Arith,
+  aligned: Uint8Array,
+  base: Uint8Array,
+  outs: Uint8Array[],
+  desc: Float64Array,
+  results: Float64Array,
+  device?: KernelDevice,
+];
+
 interface Addon {
-  extrapolate(
-    arith: Arith,
-    aligned: Uint8Array,
-    base: Uint8Array,
-    outs: Uint8Array[],
-    desc: Float64Array,
-    results: Float64Array,
-    device?: KernelDevice,
-  ): Promise<Float64Array>;
-  extrapolateSync(
-    arith: Arith,
-    aligned: Uint8Array,
-    base: Uint8Array,
-    outs: Uint8Array[],
-    desc: Float64Array,
-    results: Float64Array,
-    device?: KernelDevice,
-  ): Float64Array;
+  extrapolate(...args: ExtrapolateArgs): Promise<Float64Array>;
+  extrapolateSync(...args: ExtrapolateArgs): Float64Array;
   info(): KernelInfo;
   setSimd(simd: Simd | "auto"): Simd;
   memcpy(dst: Uint8Array, src: Uint8Array): void;

@@ -256,26 +256,8 @@ describe("llm-expo end to end", () => {
 
   it("Ctrl-C aborts the job: exit 1, nothing left at --out", async () => {
     const out = join(root, "interrupted");
-    const child = spawn(
-      process.execPath,
-      [
-        CLI,
-        "run",
-        "--base",
-        sft,
-        "--aligned",
-        dpo,
-        "--alpha",
-        "0.3",
-        "--out",
-        out,
-        "--unit-size",
-        "4KiB",
-        "--concurrency",
-        "1",
-      ],
-      { stdio: ["ignore", "ignore", "pipe"] },
-    );
+    const args = [CLI, ...jobArgs("run", sft, dpo, out), "--unit-size", "4KiB", "--concurrency", "1"];
+    const child = spawn(process.execPath, args, { stdio: ["ignore", "ignore", "pipe"] });
     let stderr = "";
     child.stderr.on("data", (d) => {
       stderr += d;

@@ -5,7 +5,7 @@ import type { Arith } from "../kernel/types.js";
 import type { Storage } from "../storage/types.js";
 import { computeUnit, type SegmentResult } from "./computeUnit.js";
 import { fetchUnit } from "./fetchUnit.js";
-import { allocateUnitBuffers, type UnitBuffers } from "./unitBuffers.js";
+import { UnitBufferPool, type UnitBuffers } from "./unitBuffers.js";
 
 export interface ComputeUnitsInput {
   units: readonly WorkUnit[];
@@ -23,17 +23,17 @@ export async function computeUnits(
   input: ComputeUnitsInput,
   visit: (unit: WorkUnit, buffers: UnitBuffers, segments: SegmentResult[]) => Promise<void> | void,
 ): Promise<void> {
-  const free: UnitBuffers[] = [];
+  const pool = new UnitBufferPool(input.maxUnitBytes, input.maxBaseBytes, input.outputs);
   const queue = new PQueue({ concurrency: input.concurrency });
   const tasks = input.units.map((unit) =>
     queue.add(async () => {
-      const buffers = free.pop() ?? allocateUnitBuffers(input.maxUnitBytes, input.maxBaseBytes, input.outputs);
+      const buffers = pool.take();
       try {
         await fetchUnit(unit, input.aligned, input.base, buffers);
         const segments = await computeUnit(unit, input.arith, buffers);
         await visit(unit, buffers, segments);
       } finally {
-        free.push(buffers);
+        pool.give(buffers);
       }
     }),
   );

@@ -11,7 +11,7 @@ import { ObjectChangedError } from "../storage/s3Errors.js";
 import type { Storage } from "../storage/types.js";
 import { computeUnit, type SegmentResult } from "./computeUnit.js";
 import { fetchUnit } from "./fetchUnit.js";
-import { allocateUnitBuffers, type UnitBuffers } from "./unitBuffers.js";
+import { UnitBufferPool, type UnitBuffers } from "./unitBuffers.js";
 import { uploadUnit } from "./uploadUnit.js";
 
 export interface WorkerOptions {
@@ -30,7 +30,7 @@ export async function runWorker(service: LeaseService, options: WorkerOptions): 
   const outputs = job.outputs.map((o) => openStorage(o.location));
   for (const [file, etag] of Object.entries(job.inputVersions.aligned)) aligned.pin(file, etag);
   for (const [file, etag] of Object.entries(job.inputVersions.base)) base.pin(file, etag);
-  const free: UnitBuffers[] = [];
+  const pool = new UnitBufferPool(job.maxUnitBytes, job.maxBaseBytes, job.outputs.length);
   const queue = new PQueue({ concurrency: options.concurrency });
   try {
     for (;;) {
@@ -41,12 +41,12 @@ export async function runWorker(service: LeaseService, options: WorkerOptions): 
         await sleep(reply.retryMs);
         continue;
       }
-      const buffers = free.pop() ?? allocateUnitBuffers(job.maxUnitBytes, job.maxBaseBytes, job.outputs.length);
+      const buffers = pool.take();
       void queue.add(async () => {
         try {
           await processLease(service, job, reply.leaseId, reply.unit, { aligned, base, outputs, buffers });
         } finally {
-          free.push(buffers);
+          pool.give(buffers);
         }
       });
     }

@@ -17,3 +17,22 @@ export function allocateUnitBuffers(maxUnitBytes: number, maxBaseBytes: number, 
       : Array.from({ length: outputs }, () => Buffer.allocUnsafeSlow(Math.max(1, maxUnitBytes)));
   return { aligned, base, outs };
 }
+
+/** Buffers for units in flight: a finished unit's buffers serve the next one. */
+export class UnitBufferPool {
+  private readonly free: UnitBuffers[] = [];
+
+  constructor(
+    private readonly maxUnitBytes: number,
+    private readonly maxBaseBytes: number,
+    private readonly outputs: number,
+  ) {}
+
+  take(): UnitBuffers {
+    return this.free.pop() ?? allocateUnitBuffers(this.maxUnitBytes, this.maxBaseBytes, this.outputs);
+  }
+
+  give(buffers: UnitBuffers): void {
+    this.free.push(buffers);
+  }
+}

@@ -1,12 +1,12 @@
 // Real S3 servers on 127.0.0.1 for the integration suite: s3rver (from npm, always available) and
 // MinIO (built by .ci/run with `go install`; found through MINIO_BIN or ~/.cache/llm-expo/bin).
 import { type ChildProcess, spawn } from "node:child_process";
-import { existsSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { createRequire } from "node:module";
-import { homedir, tmpdir } from "node:os";
+import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
+import { createBuckets, createReadOnlyUser, findTool } from "./minioAdmin.js";
 
 export interface S3Server {
   name: "s3rver" | "minio";
@@ -19,11 +19,6 @@ export interface S3Server {
 }
 
 const require = createRequire(import.meta.url);
-
-export function minioBinary(): string | undefined {
-  const candidates = [process.env.MINIO_BIN, join(homedir(), ".cache", "llm-expo", "bin", "minio")];
-  return candidates.find((c): c is string => Boolean(c && existsSync(c)));
-}
 
 export async function startS3rver(buckets: string[]): Promise<S3Server> {
   const dir = await mkdtemp(join(tmpdir(), "llm-expo-s3rver-"));
@@ -69,7 +64,7 @@ export async function startS3rver(buckets: string[]): Promise<S3Server> {
 }
 
 export async function startMinio(buckets: string[]): Promise<S3Server | undefined> {
-  const bin = minioBinary();
+  const bin = findTool("MINIO_BIN", "minio");
   if (!bin) return undefined;
   const dir = await mkdtemp(join(tmpdir(), "llm-expo-minio-"));
   const port = 19000 + Math.floor(Math.random() * 1000);
@@ -108,7 +103,6 @@ export async function startMinio(buckets: string[]): Promise<S3Server | undefine
     if (i > 150) throw new Error("MinIO did not become ready");
     await sleep(100);
   }
-  const { createBuckets, createReadOnlyUser } = await import("./minioAdmin.js");
   await createBuckets(env, buckets);
   const readOnly = await createReadOnlyUser(endpoint, root);
   return {
