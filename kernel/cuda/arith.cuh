@@ -73,12 +73,40 @@ EXPO_HD std::uint64_t d2u(double f) {
 #endif
 }
 
-// Classification on the bits: no dependence on math-library flags.
-EXPO_HD bool isNaN(float x) { return (f2u(x) & 0x7FFFFFFFu) > 0x7F800000u; }
+// Classification on the bits: no dependence on math-library flags. On the device the same predicates as one
+// IEEE comparison each (an unordered compare for NaN, |x| < inf for finite: false for NaN and both
+// infinities), which the compiler cannot relax (no fast-math flag is ever used) and which are one instruction
+// instead of a mask and an integer compare.
+EXPO_HD bool isNaN(float x) {
+#if defined(__CUDA_ARCH__)
+  return isnan(x);
+#else
+  return (f2u(x) & 0x7FFFFFFFu) > 0x7F800000u;
+#endif
+}
 EXPO_HD bool isNaN(double x) { return (d2u(x) & 0x7FFFFFFFFFFFFFFFull) > 0x7FF0000000000000ull; }
-EXPO_HD bool isFinite(float x) { return (f2u(x) & 0x7F800000u) != 0x7F800000u; }
-EXPO_HD bool isFinite(double x) { return (d2u(x) & 0x7FF0000000000000ull) != 0x7FF0000000000000ull; }
-EXPO_HD double absBits(double x) { return u2d(d2u(x) & 0x7FFFFFFFFFFFFFFFull); }
+EXPO_HD bool isFinite(float x) {
+#if defined(__CUDA_ARCH__)
+  return fabsf(x) < __int_as_float(0x7F800000);
+#else
+  return (f2u(x) & 0x7F800000u) != 0x7F800000u;
+#endif
+}
+EXPO_HD bool isFinite(double x) {
+#if defined(__CUDA_ARCH__)
+  return fabs(x) < __longlong_as_double(0x7FF0000000000000ll);
+#else
+  return (d2u(x) & 0x7FF0000000000000ull) != 0x7FF0000000000000ull;
+#endif
+}
+// |x| by clearing the sign bit (fabs does exactly that on the device).
+EXPO_HD double absBits(double x) {
+#if defined(__CUDA_ARCH__)
+  return fabs(x);
+#else
+  return u2d(d2u(x) & 0x7FFFFFFFFFFFFFFFull);
+#endif
+}
 
 // ---- IEEE operations, each rounded once to nearest even --------------------------------------------------
 

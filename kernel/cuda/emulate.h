@@ -1,5 +1,6 @@
-// The CUDA kernels of kernels.cu run on the host, thread by thread, with the same per-thread code (tile.cuh),
-// the same warp trees and the same block combination: outputs and statistics are the bits the GPU produces.
+// The CUDA kernels of kernels.cu run on the host, thread by thread, with the same per-thread code (tile.cuh,
+// the same choice between its general and fast paths), the same warp trees and the same combination of a
+// tile's warp rows: outputs and statistics are the bits the GPU produces.
 // Used to check the device arithmetic against the CPU kernel where there is no GPU (CI), and on a GPU to check
 // that the device statistics are exactly these bits.
 #pragma once
@@ -38,41 +39,61 @@ void tile(const TileLaunch& l, const std::uint64_t* row, std::uint32_t tileInPie
   const std::uint64_t first = std::uint64_t(tileInPiece) * tileElems(DT);
   const std::uint64_t left = row[kPwCount] - first;
   const std::uint32_t cnt = std::uint32_t(left < tileElems(DT) ? left : tileElems(DT));
-  std::vector<ThreadTile<DT>> t(kThreads);
-  for (int tid = 0; tid < kThreads; ++tid) t[tid].load(l.a + row[kPwA] + first * sz, l.b + row[kPwB] + first * sz, cnt, tid);
-  double red[kWarps][kResultHead + kMaxOutputs];
+  const std::uint8_t* pa = l.a + row[kPwA] + first * sz;
+  const std::uint8_t* pb = l.b + row[kPwB] + first * sz;
   std::uint8_t* po = l.out + row[kPwOut] + first * sz;
+  const int stride = kResultHead + K;
+  // Warp w's partial row of the tile.
+  double* rows = l.partials + (row[kPwTile0] + tileInPiece) * std::uint64_t(kWarps) * std::uint64_t(stride);
+  std::vector<ThreadTile<DT>> t(kThreads);
   double v[32];
   std::uint32_t u[32];
-  for (int k = 0; k < K; ++k) {
-    const auto alpha = alphaFromBits<DT>(row[kPieceHead + k]);
-    for (int w = 0; w < kWarps; ++w) {
-      for (int lane = 0; lane < 32; ++lane)
-        v[lane] = t[w * 32 + lane].template output<AR>(alpha, po + std::uint64_t(k) * l.outStride, w * 32 + lane);
-      red[w][kResultHead + k] = warpSum(v);
+  // The device's choice of path (kernels.cu: tile).
+  if (fullTile<DT>(cnt, pa, pb, po)) {
+    if (K == 1) {
+      for (int w = 0; w < kWarps; ++w) {
+        for (int lane = 0; lane < 32; ++lane)
+          t[w * 32 + lane].template fusedFull<AR>(pa, pb, alphaFromBits<DT>(row[kPieceHead]), po, w * 32 + lane,
+                                                  nullptr, v[lane]);
+        rows[std::uint64_t(w) * stride + kResultHead] = warpSum(v);
+      }
+    } else {
+      for (int tid = 0; tid < kThreads; ++tid) t[tid].loadFull(pa, pb, tid, nullptr);
+      for (int k = 0; k < K; ++k) {
+        const auto alpha = alphaFromBits<DT>(row[kPieceHead + k]);
+        for (int w = 0; w < kWarps; ++w) {
+          for (int lane = 0; lane < 32; ++lane)
+            v[lane] = t[w * 32 + lane].template outputFull<AR>(alpha, po + std::uint64_t(k) * l.outStride, w * 32 + lane);
+          rows[std::uint64_t(w) * stride + kResultHead + k] = warpSum(v);
+        }
+      }
+    }
+  } else {
+    for (int tid = 0; tid < kThreads; ++tid) t[tid].load(pa, pb, cnt, tid);
+    for (int k = 0; k < K; ++k) {
+      const auto alpha = alphaFromBits<DT>(row[kPieceHead + k]);
+      for (int w = 0; w < kWarps; ++w) {
+        for (int lane = 0; lane < 32; ++lane)
+          v[lane] = t[w * 32 + lane].template output<AR>(alpha, po + std::uint64_t(k) * l.outStride, w * 32 + lane);
+        rows[std::uint64_t(w) * stride + kResultHead + k] = warpSum(v);
+      }
     }
   }
   for (int w = 0; w < kWarps; ++w) {
     const ThreadTile<DT>* tw = &t[w * 32];
+    double* dst = rows + std::uint64_t(w) * stride;
     for (int i = 0; i < 32; ++i) v[i] = tw[i].a2;
-    red[w][0] = warpSum(v);
+    dst[0] = warpSum(v);
     for (int i = 0; i < 32; ++i) v[i] = tw[i].b2;
-    red[w][1] = warpSum(v);
+    dst[1] = warpSum(v);
     for (int i = 0; i < 32; ++i) v[i] = tw[i].d2;
-    red[w][2] = warpSum(v);
+    dst[2] = warpSum(v);
     for (int i = 0; i < 32; ++i) v[i] = tw[i].mx;
-    red[w][3] = warpMax(v);
-    for (int i = 0; i < 32; ++i) u[i] = tw[i].nfIn;
-    red[w][4] = double(warpSumU(u));
-    for (int i = 0; i < 32; ++i) u[i] = tw[i].nonfiniteOutputs();
-    red[w][5] = double(warpSumU(u));
-  }
-  const int stride = kResultHead + K;
-  double* dst = l.partials + (row[kPwTile0] + tileInPiece) * std::uint64_t(stride);
-  for (int q = 0; q < stride; ++q) {
-    double w[kWarps];
-    for (int i = 0; i < kWarps; ++i) w[i] = red[i][q];
-    dst[q] = isMaxQuantity(q) ? combineWarpsMax(w) : combineWarps(w);
+    dst[3] = warpMax(v);
+    for (int i = 0; i < 32; ++i) u[i] = packCounts(tw[i].nfIn, tw[i].nonfiniteOutputs());
+    const std::uint32_t counts = warpSumU(u);
+    dst[4] = double(counts & 0xFFFFu);
+    dst[5] = double(counts >> 16);
   }
 }
 
@@ -118,7 +139,11 @@ inline void runReduce(const ReduceLaunch& l) {
       for (int tid = 0; tid < kThreads; ++tid) {
         double x = 0.0;
         for (std::uint64_t i = std::uint64_t(tid); i < nt; i += kThreads) {
-          const double p = l.partials[(t0 + i) * std::uint64_t(stride) + std::uint64_t(q)];
+          // The tile's value: the fixed combination of its eight warp rows.
+          const double* pr = l.partials + (t0 + i) * std::uint64_t(kWarps) * std::uint64_t(stride) + std::uint64_t(q);
+          double w[kWarps];
+          for (int j = 0; j < kWarps; ++j) w[j] = pr[std::uint64_t(j) * std::uint64_t(stride)];
+          const double p = isMax ? combineWarpsMax(w) : combineWarps(w);
           x = isMax ? (p > x ? p : x) : add(x, p);
         }
         v[tid] = x;

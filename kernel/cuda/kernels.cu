@@ -33,7 +33,7 @@ __device__ __forceinline__ std::uint32_t warpSumU(std::uint32_t v) {
 
 template <int DT, int AR, int KF>
 __device__ __forceinline__ void tile(const TileLaunch& l, const std::uint64_t* row, std::uint32_t tileInPiece,
-                                     double (*red)[kResultHead + kMaxOutputs]) {
+                                     Vec16* stage) {
   constexpr int sz = dtypeSize(DT);
   const int K = KF ? 1 : l.k;
   const int tid = int(threadIdx.x);
@@ -42,67 +42,81 @@ __device__ __forceinline__ void tile(const TileLaunch& l, const std::uint64_t* r
   const std::uint64_t first = std::uint64_t(tileInPiece) * tileElems(DT);
   const std::uint64_t left = row[kPwCount] - first;
   const std::uint32_t cnt = std::uint32_t(left < tileElems(DT) ? left : tileElems(DT));
+  const std::uint8_t* pa = l.a + row[kPwA] + first * sz;
+  const std::uint8_t* pb = l.b + row[kPwB] + first * sz;
+  std::uint8_t* po = l.out + row[kPwOut] + first * sz;
+  const int stride = kResultHead + K;
+  // This warp's partial row of the tile (no block-level combination: the reduce kernel does it).
+  double* dst = l.partials + ((row[kPwTile0] + tileInPiece) * std::uint64_t(kWarps) + std::uint64_t(warp)) *
+                                 std::uint64_t(stride);
 
   ThreadTile<DT> t;
-  t.load(l.a + row[kPwA] + first * sz, l.b + row[kPwB] + first * sz, cnt, tid);
-  std::uint8_t* po = l.out + row[kPwOut] + first * sz;
-  for (int k = 0; k < K; ++k) {
-    const auto alpha = alphaFromBits<DT>(row[kPieceHead + k]);
-    const double o2 = warpSum(t.template output<AR>(alpha, po + std::uint64_t(k) * l.outStride, tid));
-    if (lane == 0) red[warp][kResultHead + k] = o2;
+  if (fullTile<DT>(cnt, pa, pb, po)) {
+    if (KF) {
+      double o2;
+      t.template fusedFull<AR>(pa, pb, alphaFromBits<DT>(row[kPieceHead]), po, tid, stage, o2);
+      o2 = warpSum(o2);
+      if (lane == 0) dst[kResultHead] = o2;
+    } else {
+      t.loadFull(pa, pb, tid, stage);
+      for (int k = 0; k < K; ++k) {
+        const auto alpha = alphaFromBits<DT>(row[kPieceHead + k]);
+        const double o2 = warpSum(t.template outputFull<AR>(alpha, po + std::uint64_t(k) * l.outStride, tid));
+        if (lane == 0) dst[kResultHead + k] = o2;
+      }
+    }
+  } else {
+    t.load(pa, pb, cnt, tid);
+    for (int k = 0; k < K; ++k) {
+      const auto alpha = alphaFromBits<DT>(row[kPieceHead + k]);
+      const double o2 = warpSum(t.template output<AR>(alpha, po + std::uint64_t(k) * l.outStride, tid));
+      if (lane == 0) dst[kResultHead + k] = o2;
+    }
   }
   const double a2 = warpSum(t.a2);
   const double b2 = warpSum(t.b2);
   const double d2 = warpSum(t.d2);
   const double mx = warpMax(t.mx);
-  const std::uint32_t nfIn = warpSumU(t.nfIn);
-  const std::uint32_t nfOut = warpSumU(t.nonfiniteOutputs());
+  const std::uint32_t counts = warpSumU(packCounts(t.nfIn, t.nonfiniteOutputs()));
   if (lane == 0) {
-    red[warp][0] = a2;
-    red[warp][1] = b2;
-    red[warp][2] = d2;
-    red[warp][3] = mx;
-    red[warp][4] = double(nfIn);
-    red[warp][5] = double(nfOut);
+    dst[0] = a2;
+    dst[1] = b2;
+    dst[2] = d2;
+    dst[3] = mx;
+    dst[4] = double(counts & 0xFFFFu);
+    dst[5] = double(counts >> 16);
   }
-  __syncthreads();
-  const int stride = kResultHead + K;
-  double* dst = l.partials + (row[kPwTile0] + tileInPiece) * std::uint64_t(stride);
-  for (int q = tid; q < stride; q += kThreads) {
-    double w[kWarps];
-#pragma unroll
-    for (int i = 0; i < kWarps; ++i) w[i] = red[i][q];
-    dst[q] = isMaxQuantity(q) ? combineWarpsMax(w) : combineWarps(w);
-  }
-  __syncthreads();  // red is reused by the block's next tile
 }
 
-// Grid-stride over the launch's tiles; the dtype is per piece (uniform within a block's tile).
+// Grid-stride over the launch's tiles; the dtype is per piece (uniform within a block's tile). No barrier:
+// each warp writes its own partial rows and each thread reads back only its own slots of the load stage, so
+// warps run free of each other.
 template <int AR, int KF>
-__global__ void __launch_bounds__(kThreads, KF ? 3 : 2) tilesKernel(TileLaunch l) {
-  __shared__ double red[kWarps][kResultHead + kMaxOutputs];
+__global__ void __launch_bounds__(kThreads, KF ? 4 : 3) tilesKernel(TileLaunch l) {
+  __shared__ Vec16 stage[kStageVecs];
   for (std::uint32_t i = blockIdx.x; i < l.nTiles; i += gridDim.x) {
     const TileRef r = l.tiles[i];
     const std::uint64_t* row = l.table + std::uint64_t(r.piece) * std::uint64_t(pieceStride(KF ? 1 : l.k));
     switch (int(row[kPwDtype])) {
       case kBF16:
-        tile<kBF16, AR, KF>(l, row, r.tile, red);
+        tile<kBF16, AR, KF>(l, row, r.tile, stage);
         break;
       case kF16:
-        tile<kF16, AR, KF>(l, row, r.tile, red);
+        tile<kF16, AR, KF>(l, row, r.tile, stage);
         break;
       case kF32:
-        tile<kF32, AR, KF>(l, row, r.tile, red);
+        tile<kF32, AR, KF>(l, row, r.tile, stage);
         break;
       default:
-        tile<kF64, AR, KF>(l, row, r.tile, red);
+        tile<kF64, AR, KF>(l, row, r.tile, stage);
         break;
     }
   }
 }
 
-// One block per segment (grid-stride): each quantity summed over the segment's tile rows, thread i taking rows
-// i, i + 256, ... in order, then the warp tree and the fixed combination of the eight warps.
+// One block per segment (grid-stride): each quantity summed over the segment's tiles, thread i taking tiles
+// i, i + 256, ... in order, each tile's value the fixed combination of its eight warp rows; then the warp tree
+// and the fixed combination of the eight warps.
 __global__ void __launch_bounds__(kThreads) reduceKernel(ReduceLaunch l) {
   __shared__ double red[kWarps];
   const int tid = int(threadIdx.x);
@@ -116,7 +130,11 @@ __global__ void __launch_bounds__(kThreads) reduceKernel(ReduceLaunch l) {
       const bool isMax = isMaxQuantity(q);
       double v = 0.0;
       for (std::uint64_t i = std::uint64_t(tid); i < nt; i += kThreads) {
-        const double x = l.partials[(t0 + i) * std::uint64_t(stride) + std::uint64_t(q)];
+        const double* p = l.partials + (t0 + i) * std::uint64_t(kWarps) * std::uint64_t(stride) + std::uint64_t(q);
+        double w[kWarps];
+#pragma unroll
+        for (int j = 0; j < kWarps; ++j) w[j] = p[std::uint64_t(j) * std::uint64_t(stride)];
+        const double x = isMax ? combineWarpsMax(w) : combineWarps(w);
         v = isMax ? (x > v ? x : v) : add(v, x);
       }
       v = isMax ? warpMax(v) : warpSum(v);

@@ -10,9 +10,16 @@
 //        the caller's buffers
 //
 // so the host copies of one chunk, the upload of the next, the kernel of another and the download of a third
-// overlap (the copy engines for each direction and the SMs run concurrently). The per-tile partial sums stay on
-// the device for the whole request; one reduction kernel at the end turns them into per-segment statistics.
-// Staging through pinned buffers also means a failed request never leaves DMA writing into caller memory.
+// overlap (the copy engines for each direction and the SMs run concurrently). The host copies of a slot's
+// finished chunk and of its next chunk go to the copy threads as one list (one hand-off per chunk). The per-tile
+// partial sums stay on the device for the whole request; one reduction kernel at the end turns them into
+// per-segment statistics.
+//
+// When every caller buffer of a request is page-locked (cudaMallocHost, cudaHostRegister) there is no host
+// copy: a chunk's data go by DMA straight between the caller's buffers and the slot's device buffers (runs of
+// pieces contiguous on both sides as one copy each; a chunk of many small scattered pieces is staged as
+// above). Only the piece table and tile map go through the pinned staging. On an error every stream is
+// synchronized before the call returns, so no DMA is left writing into caller memory either way.
 #include <cuda_runtime_api.h>
 
 #include <dlfcn.h>
@@ -208,8 +215,45 @@ struct Slot {
   std::uint8_t* dOut = nullptr;
   cudaStream_t stream = nullptr;
   cudaEvent_t done = nullptr;
-  long chunk = -1;  // the chunk in flight, -1 when free
+  long chunk = -1;      // the chunk in flight, -1 when free
+  bool direct = false;  // its data went by DMA from and to the caller's buffers (nothing to unpack)
 };
+
+// Whether [p, p + n) is page-locked host memory (its first and last byte; a range that is not is still
+// correct to DMA from, only slower).
+bool pinned(const void* p, std::size_t n) {
+  if (!p || n == 0) return true;
+  for (const void* q : {p, static_cast<const void*>(static_cast<const std::uint8_t*>(p) + (n - 1))}) {
+    cudaPointerAttributes a;
+    if (cudaPointerGetAttributes(&a, q) != cudaSuccess) {
+      cudaGetLastError();  // not sticky: clear it
+      return false;
+    }
+    if (a.type != cudaMemoryTypeHost) return false;
+  }
+  return true;
+}
+
+// Joins copies that continue each other on both sides into one; returns the number of copies left.
+std::size_t mergeRuns(std::vector<CopyOp>& ops) {
+  std::size_t n = 0;
+  for (std::size_t i = 0; i < ops.size(); ++i) {
+    if (n > 0) {
+      CopyOp& last = ops[n - 1];
+      if (static_cast<const std::uint8_t*>(last.src) + last.n == ops[i].src &&
+          static_cast<std::uint8_t*>(last.dst) + last.n == ops[i].dst) {
+        last.n += ops[i].n;
+        continue;
+      }
+    }
+    ops[n++] = ops[i];
+  }
+  ops.resize(n);
+  return n;
+}
+
+// A chunk goes direct when its runs are few: each DMA has a fixed cost of a few microseconds.
+constexpr std::size_t kMaxDirectRuns = 64;
 
 // A pinned host buffer and its device twin, grown on demand.
 template <class T>
@@ -303,15 +347,35 @@ struct expo_cuda_ctx {
     return int(tiles < most ? tiles : most);
   }
 
-  // Waits for the chunk in slot s and copies its outputs to the caller's buffers.
+  // Waits for the chunk in slot s and lists the copies of its outputs to the caller's buffers (none when it
+  // went direct), appending to `copies`.
   void finish(Slot& s, const expo_cuda::Plan& plan, const std::vector<expo::SegArgs>& segs,
               std::vector<CopyOp>& copies) {
     if (s.chunk < 0) return;
     CU(cudaEventSynchronize(s.done));
-    copies.clear();
-    expo_cuda::unpackChunk(plan, std::size_t(s.chunk), segs, s.hOut, copies);
-    pool.run(copies);
+    if (!s.direct) expo_cuda::unpackChunk(plan, std::size_t(s.chunk), segs, s.hOut, copies);
     s.chunk = -1;
+  }
+
+  // Chunk c by DMA between the caller's (page-locked) buffers and slot s's device buffers, if its data make few
+  // enough runs: the table and tile map through the staging, the data straight from and to the caller.
+  bool sendDirect(Slot& s, std::size_t c, const expo_cuda::Plan& plan, const std::vector<expo::SegArgs>& segs,
+                  int arith, int k) {
+    const expo_cuda::Chunk& ch = plan.chunks[c];
+    std::vector<CopyOp> up, down;
+    expo_cuda::packChunk(plan, c, segs, s.hIn, up);
+    expo_cuda::unpackChunk(plan, c, segs, s.hOut, down);
+    if (mergeRuns(up) > kMaxDirectRuns || mergeRuns(down) > kMaxDirectRuns) return false;
+    CU(cudaMemcpyAsync(s.dIn, s.hIn, ch.aOff, cudaMemcpyHostToDevice, s.stream));
+    for (const CopyOp& op : up)
+      CU(cudaMemcpyAsync(s.dIn + (static_cast<std::uint8_t*>(op.dst) - s.hIn), op.src, op.n, cudaMemcpyHostToDevice,
+                         s.stream));
+    const expo_cuda::TileLaunch l = expo_cuda::launchOf(plan, c, s.dIn, s.dOut, dPartials);
+    CU(expo_cuda::launchTiles(arith, l, gridFor(arith, k, ch.nTiles), s.stream));
+    for (const CopyOp& op : down)
+      CU(cudaMemcpyAsync(op.dst, s.dOut + (static_cast<const std::uint8_t*>(op.src) - s.hOut), op.n,
+                         cudaMemcpyDeviceToHost, s.stream));
+    return true;
   }
 
   void run(int arith, const expo::Job& job, const std::vector<expo::SegArgs>& segs) {
@@ -320,37 +384,49 @@ struct expo_cuda_ctx {
     const std::uint64_t region = regionCapFor(k);
     const expo_cuda::Plan plan = expo_cuda::makePlan(segs, k, region, shift);
     reserveSlots(expo_cuda::inCapacity(k, region), std::uint64_t(k) * region);
-    reservePartials(std::size_t(plan.totalTiles) * std::size_t(stride) + 1);
+    reservePartials(std::size_t(expo_cuda::partialDoubles(plan.totalTiles, k)) + 1);
     segTiles.reserve(plan.segTiles.size() + 2);
     results.reserve(segs.size() * std::size_t(stride) + 1);
+    bool direct = pinned(job.aligned.p, job.aligned.len) && pinned(job.base.p, job.base.len);
+    for (int j = 0; j < k && direct; ++j) direct = pinned(job.outs[j].p, job.outs[j].len);
 
     std::vector<CopyOp> copies;
     try {
       for (std::size_t c = 0; c < plan.chunks.size(); ++c) {
         Slot& s = slots[c % kSlots];
-        finish(s, plan, segs, copies);
-        const expo_cuda::Chunk& ch = plan.chunks[c];
         copies.clear();
-        expo_cuda::packChunk(plan, c, segs, s.hIn, copies);
-        pool.run(copies);
-        CU(cudaMemcpyAsync(s.dIn, s.hIn, ch.inBytes, cudaMemcpyHostToDevice, s.stream));
-        const expo_cuda::TileLaunch l = expo_cuda::launchOf(plan, c, s.dIn, s.dOut, dPartials);
-        CU(expo_cuda::launchTiles(arith, l, gridFor(arith, k, ch.nTiles), s.stream));
-        if (k == 1 || ch.dataBytes == region) {
-          CU(cudaMemcpyAsync(s.hOut, s.dOut, std::uint64_t(k - 1) * region + ch.dataBytes, cudaMemcpyDeviceToHost,
-                             s.stream));
-        } else {
-          for (int j = 0; j < k; ++j)
-            CU(cudaMemcpyAsync(s.hOut + std::uint64_t(j) * region, s.dOut + std::uint64_t(j) * region, ch.dataBytes,
-                               cudaMemcpyDeviceToHost, s.stream));
+        finish(s, plan, segs, copies);  // the outputs of the slot's previous chunk
+        const expo_cuda::Chunk& ch = plan.chunks[c];
+        s.direct = direct && sendDirect(s, c, plan, segs, arith, k);
+        if (!s.direct) {
+          expo_cuda::packChunk(plan, c, segs, s.hIn, copies);
+          pool.run(copies);  // unpack the old chunk and pack the new one in one hand-off
+          copies.clear();
+          CU(cudaMemcpyAsync(s.dIn, s.hIn, ch.inBytes, cudaMemcpyHostToDevice, s.stream));
+          const expo_cuda::TileLaunch l = expo_cuda::launchOf(plan, c, s.dIn, s.dOut, dPartials);
+          CU(expo_cuda::launchTiles(arith, l, gridFor(arith, k, ch.nTiles), s.stream));
+          if (k == 1 || ch.dataBytes == region) {
+            CU(cudaMemcpyAsync(s.hOut, s.dOut, std::uint64_t(k - 1) * region + ch.dataBytes, cudaMemcpyDeviceToHost,
+                               s.stream));
+          } else {
+            for (int j = 0; j < k; ++j)
+              CU(cudaMemcpyAsync(s.hOut + std::uint64_t(j) * region, s.dOut + std::uint64_t(j) * region,
+                                 ch.dataBytes, cudaMemcpyDeviceToHost, s.stream));
+          }
+        } else if (!copies.empty()) {
+          pool.run(copies);
+          copies.clear();
         }
         CU(cudaEventRecord(s.done, s.stream));
         s.chunk = long(c);
       }
+      copies.clear();
       for (std::size_t i = 0; i < kSlots; ++i) {
         // In chunk order: the oldest slot first.
         const std::size_t at = plan.chunks.size() + i;
         finish(slots[at % kSlots], plan, segs, copies);
+        pool.run(copies);
+        copies.clear();
       }
       if (!segs.empty()) {
         Slot& s = slots[0];

@@ -9,8 +9,17 @@
 // addresses are 16-byte aligned, element by element otherwise (the same elements in the same order either
 // way, so the statistics do not depend on alignment). A segment's tiles are numbered from its first element,
 // so where a request is cut into chunks or launches changes nothing either: each tile's partial sums go to
-// its own row, and a second kernel reduces a segment's rows in a fixed order. The statistics are therefore a
-// function of the request alone: the same bits run to run, on any GPU, for any grid size or chunk size.
+// its own rows (one per warp: the tile kernel has no block-level barrier), and a second kernel combines a
+// tile's eight warp rows and then a segment's tiles in a fixed order. The statistics are therefore a function
+// of the request alone: the same bits run to run, on any GPU, for any grid size or chunk size.
+//
+// Two per-thread code paths compute the same elements in the same order with the same arithmetic: the general
+// one (load/output: any element count, any alignment, per-element branches) and the fast one for a full tile
+// whose addresses are all 16-byte aligned (loadFull/outputFull, and fusedFull for K = 1: one pass that loads,
+// sums and writes), branch-free: a pair with a non-finite input contributes +0 to every sum and to the maximum
+// (which leaves them bit for bit as skipping it did: the sums and the maximum are never -0 or NaN). The device
+// and the host emulation pick the path by the same test (fullTile), so the emulation runs exactly what the GPU
+// runs.
 #pragma once
 
 #include "arith.cuh"
@@ -40,11 +49,35 @@ struct alignas(16) Vec16 {
   std::uint32_t w[4];
 };
 
+// The shared-memory stage of the fast path's loads: a and b vectors of every thread of a block (32 KiB).
+constexpr int kStageVecs = 2 * kVecPerThread * kThreads;
+
 #if defined(__CUDA_ARCH__)
 #define EXPO_UNROLL _Pragma("unroll")
 #else
 #define EXPO_UNROLL
 #endif
+
+EXPO_HD std::uint32_t popCount(std::uint32_t m) {
+#if defined(__CUDA_ARCH__)
+  return std::uint32_t(__popc(m));
+#else
+  std::uint32_t c = 0;
+  for (; m; m &= m - 1) ++c;
+  return c;
+#endif
+}
+
+// An optimization barrier on the device (no effect on the value): keeps a select on the narrow working value
+// where it is written instead of letting the compiler move it past the widening to fp64.
+EXPO_HD void keepSelect(float& x) {
+#if defined(__CUDA_ARCH__)
+  asm volatile("" : "+f"(x));
+#else
+  (void)x;
+#endif
+}
+EXPO_HD void keepSelect(double& x) { (void)x; }
 
 EXPO_HD bool aligned16(const void* p) { return (reinterpret_cast<std::uintptr_t>(p) & 15u) == 0; }
 
@@ -143,6 +176,36 @@ struct ThreadTile {
   double a2, b2, d2, mx;
   std::uint32_t nfIn;
 
+  // The statistics of one element pair, branch-free: a pair with a non-finite input adds fma(0, 0, s) = s to
+  // each sum and |0 - 0| = 0 to the maximum, i.e. changes nothing (the sums start at +0 and stay >= +0, the
+  // maximum starts at +0), exactly as skipping it does in load(). Returns whether both inputs are finite.
+  // (The caller counts the non-finite pairs: nfIn.)
+  EXPO_HD bool statPair(W x, W y) {
+    const bool fin = isFinite(x) && isFinite(y);
+    W xs = fin ? x : W(0);
+    W ys = fin ? y : W(0);
+    keepSelect(xs);  // select the narrow value, then widen (not: widen both, then select two words each)
+    keepSelect(ys);
+    const double dx = widen(xs);
+    const double dy = widen(ys);
+    const double dd = sub(dx, dy);
+    a2 = sumSquare(a2, dx);
+    b2 = sumSquare(b2, dy);
+    d2 = sumSquare(d2, dd);
+    const double ad = absBits(dd);
+    mx = ad > mx ? ad : mx;
+    return fin;
+  }
+
+  EXPO_HD void clearStats() {
+    finite = nfOut = 0;
+    nfIn = 0;
+    a2 = b2 = d2 = mx = 0.0;
+  }
+
+  EXPO_HD W elemA(int j, int e) const { return IO::widenBits(typename IO::Bits(getElem<kSize>(a[j], e))); }
+  EXPO_HD W elemB(int j, int e) const { return IO::widenBits(typename IO::Bits(getElem<kSize>(b[j], e))); }
+
   // Loads the thread's vectors of the tile (pa, pb: the tile's first element; cnt: elements in the tile) and
   // sums Σa², Σb², Σ(a−b)², max |a−b| and the non-finite inputs, element by element in (vector, lane) order.
   EXPO_HD void load(const std::uint8_t* pa, const std::uint8_t* pb, std::uint32_t cnt, int tid) {
@@ -172,9 +235,7 @@ struct ThreadTile {
           if (e < n[j]) setElem<kSize>(b[j], e, loadElem<kSize>(qb + e * kSize));
       }
     }
-    finite = nfOut = 0;
-    nfIn = 0;
-    a2 = b2 = d2 = mx = 0.0;
+    clearStats();
     EXPO_UNROLL
     for (int j = 0; j < kVecPerThread; ++j) {
       EXPO_UNROLL
@@ -246,16 +307,138 @@ struct ThreadTile {
     return o2;
   }
 
-  EXPO_HD std::uint32_t nonfiniteOutputs() const {
-    std::uint32_t c = 0;
-    for (std::uint32_t m = nfOut; m; m &= m - 1) ++c;
-    return c;
+  // ---- the fast path: a full tile (tileElems elements), a, b and every output 16-byte aligned -------------
+
+  // The thread's eight 16-byte vectors of a full aligned tile. On the device they go through the block's
+  // shared-memory stage (kStageVecs vectors; each thread reads back only the slots it wrote itself, so no
+  // barrier) by asynchronous copies, all eight in flight at once: plain loads would be spread through the
+  // computation by the assembler, one load latency per vector. On the host (emulation) plain copies.
+  EXPO_HD void loadVectors(const std::uint8_t* pa, const std::uint8_t* pb, int tid, Vec16* stage) {
+#if defined(__CUDA_ARCH__)
+    const std::uint32_t base = std::uint32_t(__cvta_generic_to_shared(stage));
+    EXPO_UNROLL
+    for (int j = 0; j < kVecPerThread; ++j) {
+      const std::size_t at = std::size_t(std::uint32_t(tid + kThreads * j) * 16u);
+      const std::uint32_t sa = base + std::uint32_t((2 * j) * kThreads + tid) * 16u;
+      const std::uint32_t sb = base + std::uint32_t((2 * j + 1) * kThreads + tid) * 16u;
+      asm volatile("cp.async.cg.shared.global [%0], [%1], 16;" ::"r"(sa), "l"(pa + at) : "memory");
+      asm volatile("cp.async.cg.shared.global [%0], [%1], 16;" ::"r"(sb), "l"(pb + at) : "memory");
+    }
+    asm volatile("cp.async.commit_group;" ::: "memory");
+    asm volatile("cp.async.wait_group 0;" ::: "memory");
+    EXPO_UNROLL
+    for (int j = 0; j < kVecPerThread; ++j) {
+      a[j] = stage[(2 * j) * kThreads + tid];
+      b[j] = stage[(2 * j + 1) * kThreads + tid];
+      n[j] = kLanes;
+    }
+#else
+    (void)stage;
+    EXPO_UNROLL
+    for (int j = 0; j < kVecPerThread; ++j) {
+      const std::size_t at = std::size_t(std::uint32_t(tid + kThreads * j) * 16u);
+      a[j] = load16(pa + at);
+      b[j] = load16(pb + at);
+      n[j] = kLanes;
+    }
+#endif
   }
+
+  // load() for a full aligned tile: all loads first (eight 16-byte loads in flight), then the statistics in
+  // the same (vector, lane) order, branch-free.
+  EXPO_HD void loadFull(const std::uint8_t* pa, const std::uint8_t* pb, int tid, Vec16* stage) {
+    loadVectors(pa, pb, tid, stage);
+    clearStats();
+    EXPO_UNROLL
+    for (int j = 0; j < kVecPerThread; ++j) {
+      EXPO_UNROLL
+      for (int e = 0; e < kLanes; ++e)
+        if (statPair(elemA(j, e), elemB(j, e))) finite |= 1u << (j * kLanes + e);
+    }
+    nfIn = std::uint32_t(kVecPerThread * kLanes) - popCount(finite);
+  }
+
+  // output() for a full aligned tile (after loadFull), branch-free: a non-finite output of finite inputs sets
+  // its bit in nfOut; the others add their square (or +0) to the sum.
+  template <int AR>
+  EXPO_HD double outputFull(W alpha, std::uint8_t* po, int tid) {
+#if defined(__CUDA_ARCH__)
+    EXPO_UNROLL
+    for (int j = 0; j < kVecPerThread; ++j) {
+      EXPO_UNROLL
+      for (int i = 0; i < 4; ++i) asm volatile("" : "+r"(a[j].w[i]), "+r"(b[j].w[i]));
+    }
+#endif
+    double o2 = 0.0;
+    EXPO_UNROLL
+    for (int j = 0; j < kVecPerThread; ++j) {
+      Vec16 o{{0, 0, 0, 0}};
+      EXPO_UNROLL
+      for (int e = 0; e < kLanes; ++e) {
+        const W x = elemA(j, e);
+        const W y = elemB(j, e);
+        const typename IO::Bits bits = IO::round(result<DT, AR>(x, sub(x, y), alpha));
+        setElem<kSize>(o, e, bits);
+        const W ow = IO::widenBits(bits);
+        const std::uint32_t bit = 1u << (j * kLanes + e);
+        const bool fin = (finite & bit) != 0;
+        const bool okOut = isFinite(ow);
+        if (fin && !okOut) nfOut |= bit;
+        W os = fin && okOut ? ow : W(0);
+        keepSelect(os);
+        o2 = sumSquare(o2, widen(os));
+      }
+      store16(po + std::size_t(std::uint32_t(tid + kThreads * j) * 16u), o);
+    }
+    return o2;
+  }
+
+  // K = 1 on a full aligned tile in one pass: per element the statistics (statPair), the output and its
+  // square, in the order of load() and output(); o2 receives the thread's Σout².
+  template <int AR>
+  EXPO_HD void fusedFull(const std::uint8_t* pa, const std::uint8_t* pb, W alpha, std::uint8_t* po, int tid,
+                         Vec16* stage, double& o2) {
+    loadVectors(pa, pb, tid, stage);
+    clearStats();
+    double s = 0.0;
+    EXPO_UNROLL
+    for (int j = 0; j < kVecPerThread; ++j) {
+      Vec16 o{{0, 0, 0, 0}};
+      EXPO_UNROLL
+      for (int e = 0; e < kLanes; ++e) {
+        const W x = elemA(j, e);
+        const W y = elemB(j, e);
+        const bool fin = statPair(x, y);
+        const std::uint32_t bit = 1u << (j * kLanes + e);
+        if (fin) finite |= bit;
+        const typename IO::Bits bits = IO::round(result<DT, AR>(x, sub(x, y), alpha));
+        setElem<kSize>(o, e, bits);
+        const W ow = IO::widenBits(bits);
+        const bool okOut = isFinite(ow);
+        if (fin && !okOut) nfOut |= bit;
+        W os = fin && okOut ? ow : W(0);
+        keepSelect(os);
+        s = sumSquare(s, widen(os));
+      }
+      store16(po + std::size_t(std::uint32_t(tid + kThreads * j) * 16u), o);
+    }
+    nfIn = std::uint32_t(kVecPerThread * kLanes) - popCount(finite);
+    o2 = s;
+  }
+
+  EXPO_HD std::uint32_t nonfiniteOutputs() const { return popCount(nfOut); }
 };
+
+// The fast path's condition, the same on the device and in the emulation (uniform across a block).
+template <int DT>
+EXPO_HD bool fullTile(std::uint32_t cnt, const std::uint8_t* pa, const std::uint8_t* pb, const std::uint8_t* po) {
+  return cnt == tileElems(DT) && aligned16(pa) && aligned16(pb) && aligned16(po);
+}
 
 // One launch of the tile kernel over device buffers. table: the piece rows (pieceStride(k) words each);
 // tiles: nTiles entries; every piece offset is relative to a, b and out; output j of a piece is at
-// out + j * outStride + its out offset. partials: (kResultHead + k) doubles per global tile.
+// out + j * outStride + its out offset (outStride a multiple of 16). partials: kWarps rows of (kResultHead + k)
+// doubles per global tile, row w holding warp w's values (partialDoubles).
 struct TileLaunch {
   const std::uint64_t* table;
   const TileRef* tiles;
@@ -277,7 +460,15 @@ struct ReduceLaunch {
   double* results;
 };
 
-// The fixed combination of the eight warps' values in a block (sums; max for maxAbsDiff).
+// Doubles of per-tile partial rows for `tiles` tiles and K outputs: one row per warp.
+EXPO_HDC constexpr std::uint64_t partialDoubles(std::uint64_t tiles, int k) {
+  return tiles * std::uint64_t(kWarps) * std::uint64_t(kResultHead + k);
+}
+
+// The two counts of a thread or warp travel in one word through the warp tree (each is at most 1024 per warp).
+EXPO_HD std::uint32_t packCounts(std::uint32_t nfIn, std::uint32_t nfOut) { return nfIn | (nfOut << 16); }
+
+// The fixed combination of a tile's eight warp values (sums; max for maxAbsDiff), done by the reduce kernel.
 EXPO_HD double combineWarps(const double* w) {
   return add(add(add(w[0], w[1]), add(w[2], w[3])), add(add(w[4], w[5]), add(w[6], w[7])));
 }

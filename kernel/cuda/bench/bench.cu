@@ -106,12 +106,13 @@ void kernelBench(double gib) {
   std::size_t free = 0, total = 0;
   CK(cudaMemGetInfo(&free, &total));
   std::uint64_t bytes = std::uint64_t(gib * kGiB) / expo_cuda::kTileBytes * expo_cuda::kTileBytes;
-  const std::uint64_t need3 = 3 * bytes + (bytes / expo_cuda::kTileBytes) * 64 + (64u << 20);
+  const std::uint64_t perTile3 = expo_cuda::partialDoubles(1, 3) * sizeof(double);  // partial rows per tile, K = 3
+  const std::uint64_t need3 = 3 * bytes + (bytes / expo_cuda::kTileBytes) * perTile3 + (64u << 20);
   if (need3 > free) {
     bytes = (free - (256u << 20)) / 3 / expo_cuda::kTileBytes * expo_cuda::kTileBytes;
     std::printf("  (only %.1f GiB free on the device: %.2f GiB per buffer)\n", free / kGiB, bytes / kGiB);
   }
-  const bool k3 = 5 * bytes + (bytes / expo_cuda::kTileBytes) * 96 + (256u << 20) <= free;
+  const bool k3 = 5 * bytes + (bytes / expo_cuda::kTileBytes) * perTile3 + (256u << 20) <= free;
   const std::uint64_t n = bytes / 2;
   std::uint8_t* buf = nullptr;
   CK(cudaMalloc(&buf, (k3 ? 5 : 3) * bytes));
@@ -143,7 +144,7 @@ void kernelBench(double gib) {
   double* partials = nullptr;
   CK(cudaMalloc(&dRefs, refs.size() * sizeof(expo_cuda::TileRef)));
   CK(cudaMalloc(&dTable, sizeof table));
-  CK(cudaMalloc(&partials, std::size_t(tiles) * (expo_cuda::kResultHead + 3) * sizeof(double)));
+  CK(cudaMalloc(&partials, std::size_t(expo_cuda::partialDoubles(tiles, 3)) * sizeof(double)));
   CK(cudaMemcpy(dRefs, refs.data(), refs.size() * sizeof(expo_cuda::TileRef), cudaMemcpyHostToDevice));
   CK(cudaMemcpy(dTable, table, sizeof table, cudaMemcpyHostToDevice));
 
@@ -281,6 +282,18 @@ void pipelineBench(double gib) {
   std::snprintf(name, sizeof name, "staged pipeline, %llu calls of 64 MiB, pinned buffers",
                 (unsigned long long)(bytes / unit));
   add(name, 3.0 * bytes, tPinned, ratioText(tBoth / tPinned, 0.7), ">= 0.7 of pinned copies");
+  // For information: the pageable 64 MiB calls with other chunk sizes and copy thread counts (the knobs of
+  // expo_cuda_tune), then the defaults again.
+  const struct {
+    int chunkMiB, threads;
+  } knobs[] = {{8, 16}, {16, 8}, {16, 16}, {4, 8}};
+  for (const auto& kn : knobs) {
+    if (expo_cuda_tune(ctx, std::size_t(kn.chunkMiB) << 20, 0, kn.threads) != 0) continue;
+    const double t = timeHost(reps, [&] { perUnit(pa, pb, po); });
+    std::snprintf(name, sizeof name, "  same, pageable, chunk %d MiB, %d copy threads", kn.chunkMiB, kn.threads);
+    add(name, 3.0 * bytes, t, ratioText(tBoth / t, 0), "(information)");
+  }
+  expo_cuda_tune(ctx, 0, 0, 0);
   expo_cuda_close(ctx);
   std::free(pa);
   std::free(pb);

@@ -4,13 +4,16 @@
 //     arithmetic modes, K = 1 in place and K = 3 separate outputs, segments of every size around the tile size
 //     at unaligned host offsets, and a 64 MiB unit-sized request of many tensors
 //   - each through the C interface (expo_cuda_extrapolate) with the default and a two-tile chunk size, with
-//     and without the misaligned (element-wise) device layout, output buffers poisoned with two different bytes
+//     and without the misaligned (element-wise) device layout, from pageable and from page-locked caller
+//     buffers (the pipeline's direct DMA path), output buffers poisoned with two different bytes
 //   - outputs compared bit for bit with the CPU kernel (the best SIMD path of this CPU); counts and max|a-b|
 //     exactly; sums to the tolerance of gen.h; and every statistic exactly equal to the host emulation of the
 //     kernels (emulated_pipeline.h) and to the other runs (deterministic whatever the chunking or alignment)
 //   - refusals: a descriptor past a buffer, K = 0
 //
 // Exit status: 0 all passed, 1 a mismatch or error, 77 no CUDA device visible.
+#include <cuda_runtime_api.h>
+
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -72,6 +75,41 @@ Request unitRequest(Gen& g, int arith, int k, bool inPlace, int dtype, std::uint
   return r;
 }
 
+// Page-locked copies of a job's buffers (aligned, base, the outputs unless in place).
+struct PinnedJob {
+  expo::Job job;
+  std::vector<void*> held;
+  bool ok = true;
+
+  std::uint8_t* copy(const expo::Span& s) {
+    void* p = nullptr;
+    if (cudaMallocHost(&p, s.len ? s.len : 1) != cudaSuccess) {
+      ok = false;
+      return nullptr;
+    }
+    held.push_back(p);
+    if (s.len) std::memcpy(p, s.p, s.len);
+    return static_cast<std::uint8_t*>(p);
+  }
+
+  explicit PinnedJob(const expo::Job& j) : job(j) {
+    job.aligned.p = copy(j.aligned);
+    job.base.p = copy(j.base);
+    for (int i = 0; i < j.k && ok; ++i)
+      job.outs[i].p = j.outs[i].p == j.aligned.p ? job.aligned.p : copy(j.outs[i]);
+  }
+  void copyBack(const expo::Job& j) const {
+    std::memcpy(j.aligned.p, job.aligned.p, j.aligned.len);
+    for (int i = 0; i < j.k; ++i)
+      if (j.outs[i].p != j.aligned.p) std::memcpy(j.outs[i].p, job.outs[i].p, j.outs[i].len);
+  }
+  ~PinnedJob() {
+    for (void* p : held) cudaFreeHost(p);
+  }
+  PinnedJob(const PinnedJob&) = delete;
+  PinnedJob& operator=(const PinnedJob&) = delete;
+};
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -93,8 +131,10 @@ int main(int argc, char** argv) {
   struct Cfg {
     std::size_t chunk;  // 0: default
     int misalign;
+    bool pinned;  // caller buffers in page-locked memory: the pipeline's direct DMA path
   };
-  const Cfg cfgs[] = {{0, 0}, {2 * std::size_t(expo_cuda::kTileBytes), 0}, {0, 1}, {2 * std::size_t(expo_cuda::kTileBytes), 1}};
+  const std::size_t two = 2 * std::size_t(expo_cuda::kTileBytes);
+  const Cfg cfgs[] = {{0, 0, false}, {two, 0, false}, {0, 1, false}, {two, 1, false}, {0, 0, true}, {two, 1, true}};
   Compare cmp;
   std::uint64_t runs = 0, elements = 0;
   Gen g(7140);
@@ -129,10 +169,21 @@ int main(int argc, char** argv) {
         Bound b;
         bind(r, b, outs, al.data());
         char where[200];
-        std::snprintf(where, sizeof where, "%s %s K=%d%s chunk=%zu misalign=%d poison=%02x", label,
-                      r.arith ? "torch" : "fp32", r.k, r.inPlace ? " in place" : "", cfg.chunk, cfg.misalign, poison);
+        std::snprintf(where, sizeof where, "%s %s K=%d%s chunk=%zu misalign=%d%s poison=%02x", label,
+                      r.arith ? "torch" : "fp32", r.k, r.inPlace ? " in place" : "", cfg.chunk, cfg.misalign,
+                      cfg.pinned ? " pinned" : "", poison);
         cmp.where = where;
-        if (runCuda(ctx, b.job) != 0) {
+        int rc = 0;
+        if (!cfg.pinned) {
+          rc = runCuda(ctx, b.job);
+        } else {
+          // The same request from page-locked copies of the caller's buffers, copied back for the comparison.
+          PinnedJob pj(b.job);
+          rc = pj.ok ? runCuda(ctx, pj.job) : -1;
+          if (pj.ok) pj.copyBack(b.job);
+          if (!pj.ok) std::fprintf(stderr, "  cudaMallocHost failed\n");
+        }
+        if (rc != 0) {
           ++failures;
           std::fprintf(stderr, "  FAIL %s: expo_cuda_extrapolate: %s\n", where, expo_cuda_last_error());
           continue;

@@ -27,10 +27,9 @@ inline bool runEmulated(const expo::Job& job, std::uint64_t regionCap, unsigned 
   for (std::size_t i = 0; i < segs.size(); ++i)
     if (!expo::prepareSegment(job, i, segs[i], err)) return false;
   const expo_cuda::Plan plan = expo_cuda::makePlan(segs, job.k, regionCap, shift);
-  const int stride = expo_cuda::kResultHead + job.k;
   Aligned in(expo_cuda::inCapacity(job.k, regionCap));
   Aligned out(std::size_t(job.k) * regionCap);
-  std::vector<double> partials(std::size_t(plan.totalTiles) * stride, -2.0);
+  std::vector<double> partials(std::size_t(expo_cuda::partialDoubles(plan.totalTiles, job.k)), -2.0);
   std::vector<expo_cuda::CopyOp> copies;
   for (std::size_t c = 0; c < plan.chunks.size(); ++c) {
     std::memset(in.p, 0xCD, plan.chunks[c].inBytes);

@@ -8,8 +8,11 @@
 // CUDA_VISIBLE_DEVICES="" hides the emulated device, as it would a real one.
 #include <cuda_runtime_api.h>
 
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
+#include <map>
+#include <mutex>
 
 #include "../emulate.h"
 #include "../launch.h"
@@ -86,12 +89,47 @@ cudaError_t cudaMalloc(void** p, size_t n) {
   *p = std::aligned_alloc(256, (n + 255) / 256 * 256);
   return *p ? cudaSuccess : cudaErrorMemoryAllocation;
 }
-cudaError_t cudaMallocHost(void** p, size_t n) { return cudaMalloc(p, n); }
 cudaError_t cudaFree(void* p) {
   std::free(p);
   return cudaSuccess;
 }
-cudaError_t cudaFreeHost(void* p) { return cudaFree(p); }
+
+// "Page-locked" host allocations, so that the pipeline's direct (no staging copy) path runs here too.
+namespace {
+std::mutex pinnedMu;
+std::map<std::uintptr_t, std::size_t> pinnedRanges;  // start -> bytes
+}  // namespace
+
+cudaError_t cudaMallocHost(void** p, size_t n) {
+  const cudaError_t e = cudaMalloc(p, n);
+  if (e == cudaSuccess) {
+    std::lock_guard<std::mutex> g(pinnedMu);
+    pinnedRanges[reinterpret_cast<std::uintptr_t>(*p)] = n;
+  }
+  return e;
+}
+cudaError_t cudaFreeHost(void* p) {
+  {
+    std::lock_guard<std::mutex> g(pinnedMu);
+    pinnedRanges.erase(reinterpret_cast<std::uintptr_t>(p));
+  }
+  return cudaFree(p);
+}
+cudaError_t cudaPointerGetAttributes(cudaPointerAttributes* a, const void* p) {
+  std::memset(a, 0, sizeof *a);
+  a->type = cudaMemoryTypeUnregistered;
+  const auto q = reinterpret_cast<std::uintptr_t>(p);
+  std::lock_guard<std::mutex> g(pinnedMu);
+  auto it = pinnedRanges.upper_bound(q);
+  if (it != pinnedRanges.begin()) {
+    --it;
+    if (q < it->first + it->second) {
+      a->type = cudaMemoryTypeHost;
+      a->hostPointer = const_cast<void*>(p);
+    }
+  }
+  return cudaSuccess;
+}
 cudaError_t cudaMemcpyAsync(void* dst, const void* src, size_t n, cudaMemcpyKind, cudaStream_t) {
   std::memcpy(dst, src, n);
   return cudaSuccess;
