@@ -2,12 +2,14 @@
 import yargs from "yargs";
 import { hideBin } from "yargs/helpers";
 import { exitCodeFor } from "../checkpoint/errors.js";
+import { coordinatorCommand } from "./commands/coordinator.js";
 import { demoCommand } from "./commands/demo.js";
 import { makeExampleCommand } from "./commands/makeExample.js";
 import { planCommand } from "./commands/plan.js";
 import { runCommand } from "./commands/run.js";
 import { statsCommand } from "./commands/stats.js";
 import { verifyCommand } from "./commands/verify.js";
+import { workerCommand } from "./commands/worker.js";
 
 // Reads, kernel calls, hashes and writes of several units share the libuv pool; 4 threads (the
 // default) would queue them behind each other. Set before the pool's first use.
@@ -28,6 +30,8 @@ try {
     .command(planCommand)
     .command(verifyCommand)
     .command(statsCommand)
+    .command(coordinatorCommand)
+    .command(workerCommand)
     .command(makeExampleCommand)
     .command(demoCommand)
     .demandCommand(1, "give a command (see --help)")

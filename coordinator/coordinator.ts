@@ -1,15 +1,22 @@
-// The coordinator of one job: opens the output uploads, serves leases, collects unit reports and
-// finalizes (or aborts). It implements the transport-neutral LeaseService that workers call.
+// The coordinator of one job: opens (or, resuming, reuses) the output uploads, serves leases,
+// journals and collects unit reports. It implements the transport-neutral LeaseService that the
+// gRPC server exposes. Events: "unit" (an accepted UnitReport), "attemptFailed" (AttemptFailure),
+// "stale" ({ unitId?, leaseId, workerId }: a report for a lease that is no longer current).
 import { EventEmitter } from "node:events";
 import type { Storage } from "../storage/types.js";
 import type { JobSpec } from "./jobSpec.js";
-import type { JobContext, LeaseReply, LeaseService, UnitReport } from "./leaseService.js";
-import { LeaseTable } from "./leaseTable.js";
+import type { Journal, JournalRecord } from "./journal.js";
+import type { JobContext, JobState, JobStatus, LeaseReply, LeaseService, UnitReport } from "./leaseService.js";
+import { type AttemptFailure, LeaseTable } from "./leaseTable.js";
 import type { JobPlan } from "./plan.js";
+import type { Resume } from "./replayJournal.js";
 
 export interface CoordinatorOptions {
+  jobId: string;
   leaseTtlMs: number;
   maxAttempts: number;
+  /** Records finished units and failed attempts; a Complete is acknowledged once journaled. */
+  journal?: Pick<Journal, "append">;
 }
 
 export interface Progress {
@@ -19,16 +26,22 @@ export interface Progress {
   bytesWritten: number;
 }
 
+/** How long a wait reply asks a worker to wait before asking again. */
+const WAIT_MS = 250;
+
 export class Coordinator extends EventEmitter implements LeaseService {
   readonly table: LeaseTable;
   readonly reports = new Map<number, UnitReport>();
   /** uploads[k][shard] = upload id of output k's shard. */
   private uploads: Array<Record<string, string>> = [];
   private readonly expiry: NodeJS.Timeout;
+  private readonly seen = new Map<string, number>();
   private settle!: (failure?: string) => void;
   /** Resolves with undefined when every unit is done, or with the failing unit's error. */
   readonly finished: Promise<string | undefined>;
   readonly progress: Progress;
+  private jobState: JobState = "running";
+  private jobError?: string;
 
   constructor(
     readonly spec: JobSpec,
@@ -49,24 +62,39 @@ export class Coordinator extends EventEmitter implements LeaseService {
     this.progress = { unitsDone: 0, unitsTotal: plan.units.length, bytesRead: 0, bytesWritten: 0 };
   }
 
-  /** Opens one multipart upload per output shard. */
-  async start(): Promise<void> {
-    this.uploads = await Promise.all(
-      this.plan.outputs.map(async (o, k) => {
-        const ids: Record<string, string> = {};
-        for (const s of o.shards) ids[s.file] = await (this.outputs[k] as Storage).createMultipart(s.file, s.size);
-        return ids;
-      }),
-    );
-    if (this.plan.units.length === 0) this.settle(undefined);
+  get jobId(): string {
+    return this.options.jobId;
+  }
+
+  /** Opens one multipart upload per output shard, or takes over a journal's uploads and finished units. */
+  async start(resume?: Resume): Promise<void> {
+    if (resume) {
+      this.uploads = resume.uploads;
+      for (const [unitId, report] of resume.reports) {
+        this.table.markDone(unitId);
+        this.record(report);
+      }
+      for (const [unitId, attempts] of resume.attempts) this.table.restoreAttempts(unitId, attempts);
+    } else {
+      this.uploads = await Promise.all(
+        this.plan.outputs.map(async (o, k) => {
+          const ids: Record<string, string> = {};
+          for (const s of o.shards) ids[s.file] = await (this.outputs[k] as Storage).createMultipart(s.file, s.size);
+          return ids;
+        }),
+      );
+    }
+    this.checkFinished();
   }
 
   uploadIds(): Array<Record<string, string>> {
     return this.uploads;
   }
 
-  async describeJob(): Promise<JobContext> {
+  async describeJob(workerId: string): Promise<JobContext> {
+    this.saw(workerId);
     return {
+      jobId: this.jobId,
       base: this.spec.base,
       aligned: this.spec.aligned,
       arith: this.spec.arith,
@@ -87,39 +115,72 @@ export class Coordinator extends EventEmitter implements LeaseService {
     };
   }
 
-  async lease(_workerId: string): Promise<LeaseReply> {
-    if (this.table.failure) return { kind: "failed", error: this.table.failure.error };
+  async lease(workerId: string): Promise<LeaseReply> {
+    this.saw(workerId);
+    if (this.table.failure || this.jobState === "failed") return { kind: "failed", error: this.failureMessage() };
+    this.checkExpired();
     const grant = this.table.lease();
-    this.checkFinished();
-    const failure = this.table.failure as { error: string } | undefined;
-    if (failure) return { kind: "failed", error: failure.error };
-    if (!grant) return this.table.finished ? { kind: "done" } : { kind: "wait", retryMs: 100 };
+    if (!grant) {
+      if (this.table.failure) return { kind: "failed", error: this.failureMessage() };
+      return this.table.finished ? { kind: "done" } : { kind: "wait", retryMs: WAIT_MS };
+    }
     const unit = this.plan.units[grant.unitId];
     if (!unit) throw new Error(`unit ${grant.unitId} is not in the plan`);
     return { kind: "unit", leaseId: grant.leaseId, unit, deadline: grant.deadline, attempt: grant.attempt };
   }
 
-  async heartbeat(leaseId: string): Promise<boolean> {
+  async heartbeat(leaseId: string, workerId: string): Promise<boolean> {
+    this.saw(workerId);
     return this.table.heartbeat(leaseId) !== undefined;
   }
 
-  async complete(leaseId: string, report: UnitReport): Promise<void> {
+  async complete(leaseId: string, report: UnitReport, workerId: string): Promise<boolean> {
+    this.saw(workerId);
     const unitId = this.table.unitOf(leaseId);
-    if (unitId === undefined || unitId !== report.unitId || !this.table.complete(leaseId)) return;
-    this.reports.set(unitId, report);
-    this.progress.unitsDone++;
-    this.progress.bytesRead += report.bytes.aligned + report.bytes.base;
-    this.progress.bytesWritten += report.bytes.written;
+    if (unitId === undefined || unitId !== report.unitId || !this.table.complete(leaseId)) {
+      this.emit("stale", { unitId: report.unitId, leaseId, workerId });
+      return false;
+    }
+    this.record(report);
+    await this.journal({ type: "unit", report });
     this.emit("unit", report);
     this.checkFinished();
+    return true;
   }
 
-  async fail(leaseId: string, error: string, retryable: boolean): Promise<void> {
-    const unitId = this.table.unitOf(leaseId);
-    if (unitId === undefined) return;
-    this.table.fail(leaseId, error, retryable);
-    this.emit("unitFailed", { unitId, error, retryable });
+  async fail(leaseId: string, error: string, retryable: boolean, workerId: string): Promise<boolean> {
+    this.saw(workerId);
+    const failure = this.table.fail(leaseId, error, retryable);
+    if (!failure) {
+      this.emit("stale", { leaseId, workerId });
+      return false;
+    }
+    await this.attemptFailed([failure]);
     this.checkFinished();
+    return true;
+  }
+
+  status(): JobStatus {
+    const counts = this.table.counts();
+    const horizon = Date.now() - 2 * this.options.leaseTtlMs;
+    let workers = 0;
+    for (const t of this.seen.values()) if (t >= horizon) workers++;
+    return {
+      jobId: this.jobId,
+      state: this.jobState,
+      ...(this.jobError === undefined ? {} : { error: this.jobError }),
+      units: { ...counts, total: this.table.size },
+      bytesRead: this.progress.bytesRead,
+      bytesWritten: this.progress.bytesWritten,
+      retries: this.table.retries,
+      workers,
+    };
+  }
+
+  /** The runner's verdict once it has committed the output (done) or aborted it (failed). */
+  setOutcome(state: "done" | "failed", error?: string): void {
+    this.jobState = state;
+    this.jobError = error;
   }
 
   /** Stops the job: workers are told it failed, and the runner aborts every upload. */
@@ -132,21 +193,53 @@ export class Coordinator extends EventEmitter implements LeaseService {
     clearInterval(this.expiry);
   }
 
+  private record(report: UnitReport): void {
+    this.reports.set(report.unitId, report);
+    this.progress.unitsDone++;
+    this.progress.bytesRead += report.bytes.aligned + report.bytes.base;
+    this.progress.bytesWritten += report.bytes.written;
+  }
+
+  private async journal(...records: JournalRecord[]): Promise<void> {
+    try {
+      await this.options.journal?.append(...records);
+    } catch (e) {
+      // Progress that cannot be recorded cannot be resumed: stop rather than run on unrecorded.
+      this.cancel((e as Error).message);
+    }
+  }
+
+  private async attemptFailed(failures: AttemptFailure[]): Promise<void> {
+    for (const f of failures) this.emit("attemptFailed", f);
+    await this.journal(
+      ...failures.map((f) => ({ type: "retry" as const, unitId: f.unitId, attempt: f.attempt, error: f.error })),
+    );
+  }
+
+  private saw(workerId: string): void {
+    this.seen.set(workerId, Date.now());
+  }
+
   private checkExpired(): void {
-    this.table.expire();
+    const expired = this.table.expire();
+    if (expired.length > 0) void this.attemptFailed(expired);
     this.checkFinished();
   }
 
-  private checkFinished(): void {
+  private failureMessage(): string {
     const failure = this.table.failure;
-    if (failure) {
-      const unit = failure.unitId === undefined ? undefined : this.plan.units[failure.unitId];
-      this.settle(
-        unit
-          ? `unit ${unit.id} (${unit.shard} part ${unit.partNumber}) failed after ${this.table.attemptsOf(unit.id)} attempt(s): ${failure.error}`
-          : failure.error,
-      );
+    if (!failure) return this.jobError ?? "";
+    const unit = failure.unitId === undefined ? undefined : this.plan.units[failure.unitId];
+    return unit
+      ? `unit ${unit.id} (${unit.shard} part ${unit.partNumber}) failed after ${this.table.attemptsOf(unit.id)} attempt(s): ${failure.error}`
+      : failure.error;
+  }
+
+  private checkFinished(): void {
+    if (this.table.failure) {
+      this.settle(this.failureMessage());
     } else if (this.table.finished) {
+      if (this.jobState === "running") this.jobState = "finalizing";
       this.settle(undefined);
     }
   }

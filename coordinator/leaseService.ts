@@ -1,10 +1,13 @@
-// The transport-neutral contract between coordinator and workers. In one process the worker
-// calls the coordinator directly; over the network the same calls travel as gRPC.
+// The transport-neutral contract between coordinator and workers. The worker's calls travel as
+// gRPC (proto/llm_expo/v1/coordinator.proto); tests may also call a Coordinator directly.
 import type { Arith, SegmentStats } from "../kernel/types.js";
+import type { UnitState } from "./leaseTable.js";
 import type { WorkUnit } from "./plan.js";
 
 /** What a worker needs to know about the job, fetched once. */
 export interface JobContext {
+  /** The job's identity (spec and input versions); a restarted coordinator of the same job keeps it. */
+  jobId: string;
   base: string;
   aligned: string;
   arith: Arith;
@@ -27,6 +30,21 @@ export type LeaseReply =
   | { kind: "done" }
   | { kind: "failed"; error: string };
 
+/** running: units are leased; finalizing: every unit is done, the output is being committed. */
+export type JobState = "running" | "finalizing" | "done" | "failed";
+
+export interface JobStatus {
+  jobId: string;
+  state: JobState;
+  error?: string;
+  units: Record<UnitState | "total", number>;
+  bytesRead: number;
+  bytesWritten: number;
+  retries: number;
+  /** Workers heard from within two lease TTLs. */
+  workers: number;
+}
+
 export interface PartReport {
   output: number;
   partNumber: number;
@@ -48,10 +66,11 @@ export interface UnitReport {
 }
 
 export interface LeaseService {
-  describeJob(): Promise<JobContext>;
+  describeJob(workerId: string): Promise<JobContext>;
   lease(workerId: string): Promise<LeaseReply>;
   /** false when the lease is no longer current (the unit was re-leased). */
-  heartbeat(leaseId: string): Promise<boolean>;
-  complete(leaseId: string, report: UnitReport): Promise<void>;
-  fail(leaseId: string, error: string, retryable: boolean): Promise<void>;
+  heartbeat(leaseId: string, workerId: string): Promise<boolean>;
+  /** false when the report was ignored: the lease is no longer current. */
+  complete(leaseId: string, report: UnitReport, workerId: string): Promise<boolean>;
+  fail(leaseId: string, error: string, retryable: boolean, workerId: string): Promise<boolean>;
 }

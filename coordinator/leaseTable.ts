@@ -20,6 +20,14 @@ export interface Grant {
   attempt: number;
 }
 
+/** A unit that went back to the queue (or failed the job): a failed attempt or an expired lease. */
+export interface AttemptFailure {
+  unitId: number;
+  attempt: number;
+  error: string;
+  requeued: boolean;
+}
+
 export interface LeaseTableOptions {
   ttlMs: number;
   maxAttempts: number;
@@ -30,7 +38,10 @@ export class LeaseTable {
   private readonly entries = new Map<number, Entry>();
   private readonly queue: number[] = [];
   private readonly byLease = new Map<string, number>();
+  private readonly count: Record<UnitState, number> = { pending: 0, leased: 0, done: 0, failed: 0 };
   private readonly now: () => number;
+  /** No lease deadline is earlier than this: expire() has nothing to do before then. */
+  private earliestDeadline = Number.POSITIVE_INFINITY;
   /** Set when the job failed: the unit that exhausted its attempts (none when cancelled), and why. */
   failure?: { unitId?: number; error: string };
   retries = 0;
@@ -44,27 +55,35 @@ export class LeaseTable {
       this.entries.set(id, { state: "pending", attempts: 0 });
       this.queue.push(id);
     }
+    this.count.pending = unitIds.length;
   }
 
-  /** Marks units finished in an earlier run (journal replay). */
+  /** Journal replay: a unit finished by an earlier coordinator of this job. */
   markDone(unitId: number): void {
     const e = this.entries.get(unitId);
-    if (!e) return;
-    e.state = "done";
+    if (!e || e.state !== "pending") return;
+    this.setState(e, "done");
     const i = this.queue.indexOf(unitId);
     if (i >= 0) this.queue.splice(i, 1);
   }
 
+  /** Journal replay: attempts an earlier coordinator of this job already spent on a pending unit. */
+  restoreAttempts(unitId: number, attempts: number): void {
+    const e = this.entries.get(unitId);
+    if (e && e.state === "pending") e.attempts = Math.max(e.attempts, attempts);
+  }
+
+  /** The next pending unit; expired leases are requeued by expire(), which the caller runs first. */
   lease(): Grant | undefined {
-    this.expire();
     if (this.failure) return undefined;
     const unitId = this.queue.shift();
     if (unitId === undefined) return undefined;
     const e = this.entries.get(unitId) as Entry;
-    e.state = "leased";
+    this.setState(e, "leased");
     e.attempts++;
     e.leaseId = randomBytes(12).toString("hex");
     e.deadline = this.now() + this.options.ttlMs;
+    this.earliestDeadline = Math.min(this.earliestDeadline, e.deadline);
     this.byLease.set(e.leaseId, unitId);
     return { unitId, leaseId: e.leaseId, deadline: e.deadline, attempt: e.attempts };
   }
@@ -86,18 +105,18 @@ export class LeaseTable {
   complete(leaseId: string): boolean {
     const e = this.current(leaseId);
     if (!e) return false;
-    e.state = "done";
+    this.setState(e, "done");
     this.release(leaseId, e);
     return true;
   }
 
-  fail(leaseId: string, error: string, retryable: boolean): boolean {
+  /** undefined (and nothing changes) when the lease is stale. */
+  fail(leaseId: string, error: string, retryable: boolean): AttemptFailure | undefined {
     const e = this.current(leaseId);
-    if (!e) return false;
+    if (!e) return undefined;
     const unitId = this.byLease.get(leaseId) as number;
     this.release(leaseId, e);
-    this.retryOrFail(unitId, e, error, retryable);
-    return true;
+    return this.retryOrFail(unitId, e, error, retryable);
   }
 
   /** Fails the job from outside (cancellation): no more leases, current holders' reports are ignored. */
@@ -105,29 +124,40 @@ export class LeaseTable {
     this.failure ??= { error: reason };
   }
 
-  /** Requeues units whose lease deadline passed. */
-  expire(): void {
+  /** Requeues units whose lease deadline passed; returns them. */
+  expire(): AttemptFailure[] {
     const now = this.now();
+    if (now <= this.earliestDeadline) return [];
+    const expired: AttemptFailure[] = [];
+    let earliest = Number.POSITIVE_INFINITY;
     for (const [unitId, e] of this.entries) {
-      if (e.state === "leased" && (e.deadline as number) < now) {
+      if (e.state !== "leased") continue;
+      const deadline = e.deadline as number;
+      if (deadline < now) {
         this.release(e.leaseId as string, e);
-        this.retryOrFail(unitId, e, `lease expired (attempt ${e.attempts})`, true);
+        expired.push(this.retryOrFail(unitId, e, `lease expired (attempt ${e.attempts})`, true));
+      } else {
+        earliest = Math.min(earliest, deadline);
       }
     }
+    this.earliestDeadline = earliest;
+    return expired;
   }
 
-  counts(): Record<UnitState, number> {
-    const c: Record<UnitState, number> = { pending: 0, leased: 0, done: 0, failed: 0 };
-    for (const e of this.entries.values()) c[e.state]++;
-    return c;
+  counts(): Readonly<Record<UnitState, number>> {
+    return this.count;
   }
 
   attemptsOf(unitId: number): number {
     return this.entries.get(unitId)?.attempts ?? 0;
   }
 
+  get size(): number {
+    return this.entries.size;
+  }
+
   get finished(): boolean {
-    return this.failure !== undefined || this.counts().done === this.entries.size;
+    return this.failure !== undefined || this.count.done === this.entries.size;
   }
 
   private current(leaseId: string): Entry | undefined {
@@ -137,21 +167,28 @@ export class LeaseTable {
     return e.state === "leased" && e.leaseId === leaseId ? e : undefined;
   }
 
+  private setState(e: Entry, state: UnitState): void {
+    this.count[e.state]--;
+    this.count[state]++;
+    e.state = state;
+  }
+
   private release(leaseId: string, e: Entry): void {
     this.byLease.delete(leaseId);
     e.leaseId = undefined;
     e.deadline = undefined;
   }
 
-  private retryOrFail(unitId: number, e: Entry, error: string, retryable: boolean): void {
+  private retryOrFail(unitId: number, e: Entry, error: string, retryable: boolean): AttemptFailure {
     e.lastError = error;
     if (retryable && e.attempts < this.options.maxAttempts) {
-      e.state = "pending";
+      this.setState(e, "pending");
       this.queue.push(unitId);
       this.retries++;
-      return;
+      return { unitId, attempt: e.attempts, error, requeued: true };
     }
-    e.state = "failed";
+    this.setState(e, "failed");
     this.failure ??= { unitId, error };
+    return { unitId, attempt: e.attempts, error, requeued: false };
   }
 }

@@ -1,5 +1,6 @@
 // A worker: lease a unit, fetch, compute, upload, report; several units in flight (p-queue) so
-// one unit's reads overlap another's compute and writes. Exits when the coordinator says done.
+// one unit's reads overlap another's compute and writes, as many as --concurrency and the memory
+// budget allow. Ends when the coordinator says the job is done or failed, or when asked to stop.
 import { once } from "node:events";
 import { setTimeout as sleep } from "node:timers/promises";
 import PQueue from "p-queue";
@@ -11,49 +12,115 @@ import { ObjectChangedError } from "../storage/s3Errors.js";
 import type { Storage } from "../storage/types.js";
 import { computeUnit, type SegmentResult } from "./computeUnit.js";
 import { fetchUnit } from "./fetchUnit.js";
-import { UnitBufferPool, type UnitBuffers } from "./unitBuffers.js";
+import type { TestFaults } from "./testFaults.js";
+import { UnitBufferPool, type UnitBuffers, unitBufferBytes } from "./unitBuffers.js";
 import { uploadUnit } from "./uploadUnit.js";
+
+export interface WorkerObserver {
+  started(unit: WorkUnit): void;
+  finished(report: UnitReport, accepted: boolean): void;
+  failed(unit: WorkUnit, error: string): void;
+}
 
 export interface WorkerOptions {
   workerId: string;
-  /** Units in flight at once; each holds its own buffers. */
+  /** Units in flight at most; each holds its own buffers. */
   concurrency: number;
+  /** Bytes the units' buffers may take together (undefined: no limit beyond concurrency). */
+  memoryBudget?: number;
+  /** Once aborted: lease nothing more, finish the units in hand within drainMs, release the rest. */
+  stop?: AbortSignal;
+  drainMs?: number;
+  observer?: WorkerObserver;
+  faults?: TestFaults;
+  /** Called once the job is known, with the number of units this worker will keep in flight. */
+  onStart?: (job: JobContext, concurrency: number) => void;
 }
+
+export type WorkerOutcome =
+  | { kind: "done" }
+  | { kind: "failed"; error: string }
+  | { kind: "stopped"; released: number };
 
 /** Raised for unit failures that a retry cannot fix (the job's non-finite policy). */
 export class PermanentUnitError extends Error {}
 
-export async function runWorker(service: LeaseService, options: WorkerOptions): Promise<void> {
-  const job = await service.describeJob();
+export async function runWorker(service: LeaseService, options: WorkerOptions): Promise<WorkerOutcome> {
+  const job = await service.describeJob(options.workerId);
+  const concurrency = unitsInFlight(job, options);
+  options.onStart?.(job, concurrency);
   const aligned = openStorage(job.aligned);
   const base = openStorage(job.base);
   const outputs = job.outputs.map((o) => openStorage(o.location));
   for (const [file, etag] of Object.entries(job.inputVersions.aligned)) aligned.pin(file, etag);
   for (const [file, etag] of Object.entries(job.inputVersions.base)) base.pin(file, etag);
   const pool = new UnitBufferPool(job.maxUnitBytes, job.maxBaseBytes, job.outputs.length);
-  const queue = new PQueue({ concurrency: options.concurrency });
+  const queue = new PQueue({ concurrency });
+  const held = new Map<string, WorkUnit>();
+  const stopped = options.stop
+    ? new Promise<"stop">((resolve) => {
+        if (options.stop?.aborted) resolve("stop");
+        options.stop?.addEventListener("abort", () => resolve("stop"), { once: true });
+      })
+    : new Promise<"stop">(() => {});
+  let outcome: WorkerOutcome | undefined;
   try {
-    for (;;) {
-      while (queue.pending + queue.size >= options.concurrency) await once(queue as never, "next");
-      const reply = await service.lease(options.workerId);
-      if (reply.kind === "done" || reply.kind === "failed") break;
-      if (reply.kind === "wait") {
-        await sleep(reply.retryMs);
+    while (!outcome) {
+      if (queue.pending + queue.size >= concurrency) {
+        if ((await Promise.race([once(queue as never, "next"), stopped])) === "stop") break;
         continue;
       }
-      const buffers = pool.take();
-      void queue.add(async () => {
-        try {
-          await processLease(service, job, reply.leaseId, reply.unit, { aligned, base, outputs, buffers });
-        } finally {
-          pool.give(buffers);
-        }
-      });
+      if (options.stop?.aborted) break;
+      const reply = await service.lease(options.workerId);
+      if (reply.kind === "done") outcome = { kind: "done" };
+      else if (reply.kind === "failed") outcome = { kind: "failed", error: reply.error };
+      else if (reply.kind === "wait") await Promise.race([sleep(reply.retryMs), stopped]);
+      else {
+        const { leaseId, unit } = reply;
+        held.set(leaseId, unit);
+        const buffers = pool.take();
+        void queue.add(async () => {
+          try {
+            await processLease(service, job, leaseId, unit, { aligned, base, outputs, buffers }, options);
+          } finally {
+            held.delete(leaseId);
+            pool.give(buffers);
+          }
+        });
+      }
     }
-    await queue.onIdle();
+    if (outcome) {
+      await queue.onIdle();
+      return outcome;
+    }
+    // Asked to stop: finish what is in hand if it fits the drain time, release the rest.
+    const drained = await Promise.race([queue.onIdle().then(() => true), sleep(options.drainMs ?? 20_000, false)]);
+    if (drained) return { kind: "stopped", released: 0 };
+    const release = [...held.keys()];
+    await Promise.all(
+      release.map((leaseId) =>
+        service.fail(leaseId, "worker stopped before finishing the unit", true, options.workerId).catch(() => false),
+      ),
+    );
+    return { kind: "stopped", released: release.length };
   } finally {
-    await Promise.all([aligned.close(), base.close(), ...outputs.map((o) => o.close())]);
+    if (!options.stop?.aborted || queue.pending === 0) {
+      await Promise.all([aligned.close(), base.close(), ...outputs.map((o) => o.close())]);
+    }
   }
+}
+
+/** --concurrency, lowered to what the memory budget holds; at least one unit must fit. */
+function unitsInFlight(job: JobContext, options: WorkerOptions): number {
+  const perUnit = unitBufferBytes(job.maxUnitBytes, job.maxBaseBytes, job.outputs.length);
+  if (options.memoryBudget === undefined) return options.concurrency;
+  const fit = Math.floor(options.memoryBudget / perUnit);
+  if (fit < 1) {
+    throw new UsageError(
+      `--memory-budget ${options.memoryBudget} bytes: one unit of this job needs ${perUnit} bytes of buffers (raise the budget or plan the job with a smaller --unit-size)`,
+    );
+  }
+  return Math.min(options.concurrency, fit);
 }
 
 interface UnitIo {
@@ -69,12 +136,19 @@ async function processLease(
   leaseId: string,
   unit: WorkUnit,
   io: UnitIo,
+  options: WorkerOptions,
 ): Promise<void> {
-  const heartbeat = setInterval(() => void service.heartbeat(leaseId).catch(() => undefined), job.leaseTtlMs / 3);
+  const { workerId, observer, faults } = options;
+  const heartbeat = setInterval(
+    () => void service.heartbeat(leaseId, workerId).catch(() => undefined),
+    job.leaseTtlMs / 3,
+  );
+  observer?.started(unit);
   try {
     const t0 = performance.now();
     await fetchUnit(unit, io.aligned, io.base, io.buffers);
     const t1 = performance.now();
+    if (faults) await faults.beforeCompute(unit);
     const segments = await computeUnit(unit, job.arith, io.buffers);
     checkNonfinite(unit, segments, job);
     const t2 = performance.now();
@@ -91,11 +165,12 @@ async function processLease(
       },
       seconds: { fetch: (t1 - t0) / 1000, compute: (t2 - t1) / 1000, upload: (t3 - t2) / 1000 },
     };
-    await service.complete(leaseId, report);
+    observer?.finished(report, await service.complete(leaseId, report, workerId));
   } catch (e) {
     const message = e instanceof Error ? e.message : String(e);
     const permanent = e instanceof PermanentUnitError || e instanceof ObjectChangedError || e instanceof UsageError;
-    await service.fail(leaseId, message, !permanent);
+    observer?.failed(unit, message);
+    await service.fail(leaseId, message, !permanent, workerId);
   } finally {
     clearInterval(heartbeat);
   }

@@ -8,6 +8,11 @@ export interface UnitBuffers {
   outs: Buffer[];
 }
 
+/** Bytes one in-flight unit's buffers take. */
+export function unitBufferBytes(maxUnitBytes: number, maxBaseBytes: number, outputs: number): number {
+  return Math.max(1, maxUnitBytes) * (outputs === 1 ? 1 : 1 + outputs) + Math.max(1, maxBaseBytes);
+}
+
 export function allocateUnitBuffers(maxUnitBytes: number, maxBaseBytes: number, outputs: number): UnitBuffers {
   const aligned = Buffer.allocUnsafeSlow(Math.max(1, maxUnitBytes));
   const base = Buffer.allocUnsafeSlow(Math.max(1, maxBaseBytes));

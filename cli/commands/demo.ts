@@ -3,13 +3,13 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { ArgumentsCamelCase, Argv, CommandModule } from "yargs";
 import { prepareJob } from "../../coordinator/prepareJob.js";
-import { runLocalJob } from "../../coordinator/runLocalJob.js";
 import { verifyOutput } from "../../coordinator/verifyOutput.js";
 import { makeExamplePair } from "../../example/makeExamplePair.js";
 import { DEFAULT_UNIT_SIZE } from "../jobOptions.js";
 import { createLogger, type Level } from "../logger.js";
 import { formatBytes, parseSize } from "../parseSize.js";
 import { followProgress } from "../progressBar.js";
+import { runWithWorkers } from "../runWithWorkers.js";
 
 interface DemoArgs {
   dir?: string;
@@ -59,9 +59,12 @@ export const demoCommand: CommandModule<object, DemoArgs> = {
       });
       let stop = () => {};
       const started = performance.now();
-      const [report] = await runLocalJob(job, {
+      const [report] = await runWithWorkers(job, {
         workers: 1,
         concurrency: 2,
+        device: "auto",
+        log,
+        logLevel: argv.logLevel,
         onCoordinator: (c) => {
           stop = followProgress(c, log);
         },

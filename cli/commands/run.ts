@@ -2,14 +2,16 @@ import type { ArgumentsCamelCase, Argv, CommandModule } from "yargs";
 import { UsageError } from "../../checkpoint/errors.js";
 import type { ExpoReport } from "../../coordinator/buildReport.js";
 import { prepareJob } from "../../coordinator/prepareJob.js";
-import { runLocalJob } from "../../coordinator/runLocalJob.js";
 import { type DeviceChoice, selectDevice } from "../../kernel/selectDevice.js";
 import { type JobArgs, jobOptions, resolveJobSpec } from "../jobOptions.js";
+import { type LeaseArgs, leaseOptions, leaseSettings } from "../leaseOptions.js";
 import { createLogger, type Level } from "../logger.js";
 import { formatBytes } from "../parseSize.js";
 import { followProgress } from "../progressBar.js";
+import { runWithWorkers } from "../runWithWorkers.js";
 
-interface RunArgs extends JobArgs {
+interface RunArgs extends JobArgs, LeaseArgs {
+  metricsPort?: number;
   json?: boolean;
   logLevel: Level;
   device: DeviceChoice;
@@ -20,22 +22,25 @@ interface RunArgs extends JobArgs {
 export function executionOptions<T>(y: Argv<T>) {
   return y
     .option("device", { choices: ["auto", "cpu", "cuda"] as const, default: "auto" as const })
-    .option("workers", { type: "number", default: 1, describe: "workers" })
+    .option("workers", { type: "number", default: 1, describe: "worker processes" })
     .option("concurrency", {
       type: "number",
       default: 2,
       describe: "units in flight per worker (each holds its own buffers)",
-    });
+    })
+    .option("metrics-port", { type: "number", describe: "serve the coordinator's Prometheus /metrics on 127.0.0.1" });
 }
 
 export const runCommand: CommandModule<object, RunArgs> = {
   command: "run",
   describe: "extrapolate: write θ1 + α(θ1 − θ0) for each --alpha",
-  builder: (y) => executionOptions(jobOptions(y)) as unknown as Argv<RunArgs>,
+  builder: (y) => executionOptions(leaseOptions(jobOptions(y))) as unknown as Argv<RunArgs>,
   handler: async (argv: ArgumentsCamelCase<RunArgs>) => {
     const log = createLogger({ json: argv.json, level: argv.logLevel });
     const spec = await resolveJobSpec(argv);
+    // Fails here, before anything is written, when --device cuda cannot be honoured.
     selectDevice(argv.device);
+    const settings = leaseSettings(argv);
     // Keep-alive sockets for every unit in flight: an aligned read, base reads and a part upload each.
     process.env.LLM_EXPO_S3_MAX_SOCKETS ??= String(Math.max(16, argv.workers * argv.concurrency * 6));
     const job = await prepareJob(spec);
@@ -46,14 +51,16 @@ export const runCommand: CommandModule<object, RunArgs> = {
     );
     const started = performance.now();
     let stop = () => {};
-    const reports = await runLocalJob(job, {
+    const reports = await runWithWorkers(job, {
+      ...settings,
       workers: positive(argv.workers, "--workers"),
       concurrency: positive(argv.concurrency, "--concurrency"),
+      device: argv.device,
+      log,
+      logLevel: argv.logLevel,
+      ...(argv.metricsPort === undefined ? {} : { metricsPort: argv.metricsPort }),
       onCoordinator: (c) => {
         stop = followProgress(c, log);
-        c.on("unitFailed", (f: { unitId: number; error: string; retryable: boolean }) =>
-          log.warn(`unit ${f.unitId} failed: ${f.error}`, { retryable: f.retryable }),
-        );
       },
     }).finally(() => stop());
     const seconds = (performance.now() - started) / 1000;
@@ -66,7 +73,7 @@ export function positive(n: number, flag: string): number {
   return n;
 }
 
-function printSummary(reports: ExpoReport[], seconds: number, bytesRead: number, json: boolean): void {
+export function printSummary(reports: ExpoReport[], seconds: number, bytesRead: number, json: boolean): void {
   if (json) {
     const summary = reports.map((r) => ({
       output: r.output.location,
