@@ -160,6 +160,11 @@ export class Coordinator extends EventEmitter implements LeaseService {
     return true;
   }
 
+  /** The job's state alone (what every Heartbeat, Complete and Fail reply carries): cheaper than status(). */
+  get state(): JobState {
+    return this.jobState;
+  }
+
   status(): JobStatus {
     const counts = this.table.counts();
     const horizon = Date.now() - 2 * this.options.leaseTtlMs;

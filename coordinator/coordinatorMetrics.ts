@@ -1,8 +1,9 @@
 // The coordinator's metrics: job totals from every accepted unit report, units by state, workers,
 // retries, and the norm statistics computed exactly as expo-report.json computes them (in unit
 // order, over the units finished so far), so the last scrape shows the report's numbers.
-import { Counter, collectDefaultMetrics, Gauge, Registry } from "prom-client";
+import { Counter, Gauge, Registry } from "prom-client";
 import type { Checkpoint } from "../checkpoint/types.js";
+import { registerProcessMetrics } from "../metrics/processMetrics.js";
 import { unitMetrics } from "../metrics/unitMetrics.js";
 import { aggregateStatistics } from "./buildReport.js";
 import type { Coordinator } from "./coordinator.js";
@@ -12,7 +13,7 @@ import type { AttemptFailure } from "./leaseTable.js";
 export function coordinatorMetrics(coordinator: Coordinator, aligned: Checkpoint): Registry {
   const registry = new Registry();
   registry.setDefaultLabels({ role: "coordinator" });
-  collectDefaultMetrics({ register: registry });
+  registerProcessMetrics(registry);
   const units = unitMetrics(registry);
   coordinator.on("unit", (r: UnitReport) => units.observe(r));
   const retries = new Counter({

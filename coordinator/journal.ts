@@ -107,6 +107,8 @@ export class Journal {
 /** A local file appended to and fdatasync'ed per flush. */
 class FileLog implements Log {
   readonly where: string;
+  /** The folder exists: made by an earlier write (remove() forgets it). */
+  private made = false;
 
   constructor(private readonly dir: string) {
     this.where = join(dir, JOURNAL_FILE);
@@ -122,8 +124,16 @@ class FileLog implements Log {
   }
 
   async write(text: string): Promise<void> {
-    await mkdir(dirname(this.where), { recursive: true });
-    const fh = await open(this.where, "a");
+    if (!this.made) {
+      await mkdir(dirname(this.where), { recursive: true });
+      this.made = true;
+    }
+    const fh = await open(this.where, "a").catch(async (e: NodeJS.ErrnoException) => {
+      if (e.code !== "ENOENT") throw e;
+      // The folder went away since the last write: make it again, as the first write did.
+      await mkdir(dirname(this.where), { recursive: true });
+      return open(this.where, "a");
+    });
     try {
       await fh.writeFile(text);
       await fh.datasync();
@@ -133,6 +143,7 @@ class FileLog implements Log {
   }
 
   async remove(): Promise<void> {
+    this.made = false;
     await rm(this.where, { force: true });
     await rmdir(this.dir).catch(() => undefined);
   }

@@ -28,6 +28,22 @@ export interface AttemptFailure {
   requeued: boolean;
 }
 
+/** Random lease ids (12 bytes, hex) cut from one larger random draw: one getrandom call per 512 leases. */
+const ID_BYTES = 12;
+const ID_POOL = ID_BYTES * 512;
+let idPool = Buffer.alloc(0);
+let idNext = ID_POOL;
+
+function newLeaseId(): string {
+  if (idNext >= ID_POOL) {
+    idPool = randomBytes(ID_POOL);
+    idNext = 0;
+  }
+  const id = idPool.toString("hex", idNext, idNext + ID_BYTES);
+  idNext += ID_BYTES;
+  return id;
+}
+
 export interface LeaseTableOptions {
   ttlMs: number;
   maxAttempts: number;
@@ -81,7 +97,7 @@ export class LeaseTable {
     const e = this.entries.get(unitId) as Entry;
     this.setState(e, "leased");
     e.attempts++;
-    e.leaseId = randomBytes(12).toString("hex");
+    e.leaseId = newLeaseId();
     e.deadline = this.now() + this.options.ttlMs;
     this.earliestDeadline = Math.min(this.earliestDeadline, e.deadline);
     this.byLease.set(e.leaseId, unitId);

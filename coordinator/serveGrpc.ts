@@ -65,7 +65,7 @@ export async function serveGrpc(coordinator: Coordinator, options: GrpcServeOpti
         (e: unknown) => callback({ code: grpc.status.INTERNAL, details: e instanceof Error ? e.message : String(e) }),
       );
     };
-  const state = () => stateToWire(coordinator.status().state);
+  const state = () => stateToWire(coordinator.state);
   const handlers: Record<string, Handler> = {
     DescribeJob: async (_r, worker) => jobContextToWire(await coordinator.describeJob(worker)),
     Lease: async (_r, worker) => leaseReplyToWire(await coordinator.lease(worker)),

@@ -3,11 +3,14 @@
 // must be bit-identical to a single-process run. Workers are slowed with the documented test-only
 // switch LLM_EXPO_TEST_FAULTS (delay-ms) so that a kill lands while a unit is in flight.
 import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { existsSync, readdirSync, readFileSync, utimesSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, utimesSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
+import * as grpc from "@grpc/grpc-js";
+import { COORDINATOR_SERVICE, healthDefinition } from "../proto/serviceDefinitions.js";
 import { CliProcess, startCoordinator, startWorker } from "./support/processes.js";
 import { runCli } from "./support/runCli.js";
 import { tempDir } from "./support/tempDir.js";
@@ -49,7 +52,13 @@ describe("coordinator and workers as separate processes", () => {
     return c;
   };
   const worker = (port: number, extra: string[] = [], env: NodeJS.ProcessEnv = SLOW) =>
-    track(startWorker(port, ["--coordinator-timeout", "20", ...extra], env));
+    track(
+      startWorker(
+        port,
+        extra.includes("--coordinator-timeout") ? extra : ["--coordinator-timeout", "20", ...extra],
+        env,
+      ),
+    );
 
   /** The output equals the single-process run's, byte for byte, and its report's statistics too. */
   const assertSameAsReference = async (out: string) => {
@@ -274,5 +283,66 @@ describe("coordinator and workers as separate processes", () => {
     assert.match(w.stderr, /--memory-budget 65536 bytes: one unit of this job needs \d+ bytes/);
     c.proc.kill("SIGINT");
     await c.proc.exited;
+  });
+
+  it("TLS: a worker trusting the coordinator's CA completes the job; a plaintext worker cannot connect", async () => {
+    const dir = await tempDir();
+    const ssl = (...args: string[]) => execFileSync("openssl", args, { cwd: dir, stdio: "pipe" });
+    const ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
+    ssl("req", "-x509", ...ec, "-keyout", "ca.key", "-out", "ca.pem", "-days", "1", "-subj", "/CN=llm-expo test CA");
+    ssl("req", ...ec, "-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=coordinator");
+    writeFileSync(join(dir, "san.ext"), "subjectAltName=IP:127.0.0.1,DNS:localhost\n");
+    ssl(
+      "x509",
+      "-req",
+      "-in",
+      "server.csr",
+      "-CA",
+      "ca.pem",
+      "-CAkey",
+      "ca.key",
+      "-CAcreateserial",
+      "-out",
+      "server.pem",
+      "-days",
+      "1",
+      "-extfile",
+      "san.ext",
+    );
+    const out = newOut();
+    const c = await coordinator(out, {
+      extra: ["--tls-cert", join(dir, "server.pem"), "--tls-key", join(dir, "server.key"), "--linger", "2"],
+    });
+    const plain = worker(c.grpcPort, ["--coordinator-timeout", "2"], AUTH);
+    const secure = worker(c.grpcPort, ["--tls-ca", join(dir, "ca.pem")], AUTH);
+    assert.equal((await secure.exited).code, 0, secure.stderr);
+    assert.equal((await c.proc.exited).code, 0, c.proc.stderr);
+    await assertSameAsReference(out);
+    const { code } = await plain.exited;
+    assert.equal(code, 1, plain.stderr);
+    assert.match(plain.stderr, /coordinator at 127\.0\.0\.1:\d+ unreachable for \d+ s/);
+  });
+
+  it("serves the standard gRPC health service without a token (for probes)", async () => {
+    const out = newOut();
+    const c = await coordinator(out, { extra: ["--linger", "0"] });
+    const client = new grpc.Client(`127.0.0.1:${c.grpcPort}`, grpc.credentials.createInsecure());
+    const check = (service: string) =>
+      new Promise<{ status: number }>((resolve, reject) => {
+        const m = healthDefinition.Check;
+        if (!m) throw new Error("no Check");
+        client.makeUnaryRequest(m.path, m.requestSerialize, m.responseDeserialize, { service }, (e, v) =>
+          e ? reject(e) : resolve(v as { status: number }),
+        );
+      });
+    try {
+      assert.equal((await check("")).status, 1, "SERVING");
+      assert.equal((await check(COORDINATOR_SERVICE)).status, 1, "SERVING");
+      await assert.rejects(check("no.such.Service"), (e: grpc.ServiceError) => e.code === grpc.status.NOT_FOUND);
+    } finally {
+      client.close();
+      c.proc.kill("SIGINT");
+      await c.proc.exited;
+    }
   });
 });

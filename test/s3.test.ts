@@ -53,6 +53,8 @@ for (const [name, start] of servers) {
     let root: string;
     let env: Record<string, string>;
     const skip = (t: TestContext) => {
+      if (!server && process.env.LLM_EXPO_REQUIRE_TOOLS)
+        assert.fail(`${name} not installed but LLM_EXPO_REQUIRE_TOOLS is set`);
       if (!server) t.skip(`${name} not installed (.ci/run builds it with go install)`);
       return !server;
     };

@@ -44,6 +44,11 @@ export interface ClientOptions {
   timeoutMs: number;
   /** Told about each outage once, when it starts and when it ends. */
   onOutage?: (message: string) => void;
+  /**
+   * Extra grpc-js channel options, e.g. `{ "grpc.use_local_subchannel_pool": 1 }` so that clients in one
+   * process open connections of their own instead of sharing one.
+   */
+  channelOptions?: grpc.ChannelOptions;
 }
 
 const CALL_DEADLINE_MS = 30_000;
@@ -70,6 +75,7 @@ export class CoordinatorClient implements LeaseService {
       "grpc.max_reconnect_backoff_ms": 2000,
       "grpc.keepalive_time_ms": 30_000,
       ...(options.tls?.serverName ? { "grpc.ssl_target_name_override": options.tls.serverName } : {}),
+      ...options.channelOptions,
     });
     if (options.token !== undefined) this.metadata.set("authorization", `Bearer ${options.token}`);
   }

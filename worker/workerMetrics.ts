@@ -1,13 +1,14 @@
 // A worker's own metrics: its units' bytes and phase times, units in flight and their outcomes.
-import { Counter, collectDefaultMetrics, Gauge, Registry } from "prom-client";
+import { Counter, Gauge, Registry } from "prom-client";
 import type { UnitReport } from "../coordinator/leaseService.js";
+import { registerProcessMetrics } from "../metrics/processMetrics.js";
 import { unitMetrics } from "../metrics/unitMetrics.js";
 import type { WorkerObserver } from "./runWorker.js";
 
 export function workerMetrics(): { registry: Registry; observer: WorkerObserver } {
   const registry = new Registry();
   registry.setDefaultLabels({ role: "worker" });
-  collectDefaultMetrics({ register: registry });
+  registerProcessMetrics(registry);
   const units = unitMetrics(registry);
   const inFlight = new Gauge({
     name: "expo_units",
