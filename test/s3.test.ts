@@ -7,6 +7,7 @@ import { join } from "node:path";
 import { after, before, describe, it, type TestContext } from "node:test";
 import type { S3Client } from "@aws-sdk/client-s3";
 import { startFaultProxy } from "./support/faultProxy.js";
+import { startCoordinator, startWorker } from "./support/processes.js";
 import { jobArgs, runCli } from "./support/runCli.js";
 import { getObject, listKeys, openUploads, putObject, testClient } from "./support/s3Objects.js";
 import { type S3Server, startMinio, startS3rver } from "./support/s3Servers.js";
@@ -156,6 +157,38 @@ for (const [name, start] of servers) {
       assert.ok(
         (await listKeys(client, "outputs", "demo/expo-0.3/")).some((k) => k.endsWith("model.safetensors.index.json")),
       );
+    });
+
+    it("a coordinator killed mid-job resumes from its journal under the S3 output prefix; same bytes, nothing left over", async (t) => {
+      if (skip(t)) return;
+      const auth = { ...env, LLM_EXPO_TOKEN: "s3-journal-test" };
+      const job = [
+        ...jobArgs("", "s3://models/pair/sft", "s3://models/pair/dpo", "s3://outputs/resumed").slice(1),
+        ...UNIT,
+      ];
+      const first = await startCoordinator(job, { env: auth });
+      const w = startWorker(first.grpcPort, ["--concurrency", "1", "--coordinator-timeout", "30"], {
+        ...auth,
+        LLM_EXPO_TEST_FAULTS: "delay-ms=700",
+      });
+      try {
+        await first.proc.waitFor((l) => l.msg === "unit done");
+        first.proc.kill("SIGKILL");
+        await first.proc.exited;
+        const journal = await listKeys(client, "outputs", "resumed/.expo/");
+        assert.ok(journal.length > 0 && journal.every((k) => /journal-\d{8}\.jsonl$/.test(k)), String(journal));
+        const second = await startCoordinator(job, { env: auth, port: first.grpcPort, extra: ["--linger", "1"] });
+        const resumed = await second.proc.waitFor((l) => l.msg.startsWith("resuming job"));
+        assert.ok((resumed.unitsDone as number) >= 1);
+        assert.equal((await w.exited).code, 0, w.stderr);
+        assert.equal((await second.proc.exited).code, 0, second.proc.stderr);
+        await assertSameAsLocal(client, join(root, "expo"), "outputs", "resumed");
+        assert.deepEqual(await listKeys(client, "outputs", "resumed/.expo/"), [], "journal removed after commit");
+        // s3rver does not list multipart uploads.
+        if (name === "MinIO") assert.deepEqual(await openUploads(client, "outputs"), []);
+      } finally {
+        w.kill("SIGKILL");
+      }
     });
 
     it("mixes local and S3 locations", async (t) => {
