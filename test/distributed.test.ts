@@ -176,6 +176,27 @@ describe("coordinator and workers as separate processes", () => {
     await assertSameAsReference(out);
   });
 
+  it("SIGTERM to the coordinator (pod eviction) keeps journal and uploads: started again, it finishes the job", async () => {
+    const out = newOut();
+    const first = await coordinator(out);
+    const w = worker(first.grpcPort);
+    await first.proc.waitFor((l) => l.msg === "unit done");
+    first.proc.kill("SIGTERM");
+    const { code } = await first.proc.exited;
+    assert.equal(code, 1);
+    assert.match(first.proc.stderr, /stopped by SIGTERM \(the job resumes when it is started again\)/);
+    assert.ok(existsSync(join(out, ".expo", "journal.jsonl")), "journal kept");
+    assert.ok(
+      readdirSync(join(out, ".expo")).some((f) => f.startsWith("upload-")),
+      "uploads kept",
+    );
+    const second = await coordinator(out, { port: first.grpcPort, extra: ["--linger", "2"] });
+    await second.proc.waitFor((l) => l.msg.startsWith("resuming job"));
+    assert.equal((await w.exited).code, 0, w.stderr);
+    assert.equal((await second.proc.exited).code, 0, second.proc.stderr);
+    await assertSameAsReference(out);
+  });
+
   it("a restarted coordinator refuses inputs that changed since its journal was started (exit 2, nothing touched)", async () => {
     const out = newOut();
     const first = await coordinator(out);
