@@ -26,6 +26,19 @@ try {
       global: true,
       default: "info" as const,
     })
+    .option("s3-endpoint", { type: "string", global: true, describe: "S3-compatible endpoint URL" })
+    .option("s3-path-style", { type: "boolean", global: true, describe: "path-style S3 addressing" })
+    .option("s3-part-checksums", {
+      type: "boolean",
+      global: true,
+      describe: "send SHA-256 part checksums (default on; --no-s3-part-checksums for stores that reject them)",
+    })
+    // As environment variables, so the worker processes `run` starts inherit them.
+    .middleware((argv) => {
+      if (typeof argv.s3Endpoint === "string") process.env.LLM_EXPO_S3_ENDPOINT = argv.s3Endpoint;
+      if (typeof argv.s3PathStyle === "boolean") process.env.LLM_EXPO_S3_PATH_STYLE = String(argv.s3PathStyle);
+      if (argv.s3PartChecksums === false) process.env.LLM_EXPO_S3_PART_CHECKSUMS = "off";
+    })
     .command(runCommand)
     .command(planCommand)
     .command(verifyCommand)

@@ -191,6 +191,22 @@ for (const [name, start] of servers) {
       }
     });
 
+    it("--s3-endpoint selects the server (workers started by run inherit it)", async (t) => {
+      if (skip(t) || !server) return;
+      const { AWS_ENDPOINT_URL: _, ...noEndpoint } = env;
+      const r = await runCli(
+        [
+          ...jobArgs("run", "s3://models/pair/sft", "s3://models/pair/dpo", "s3://outputs/by-flag"),
+          ...UNIT,
+          "--s3-endpoint",
+          server.endpoint,
+        ],
+        { ...noEndpoint, AWS_ENDPOINT_URL: "" },
+      );
+      assert.equal(r.code, 0, r.stderr);
+      await assertSameAsLocal(client, join(root, "expo"), "outputs", "by-flag");
+    });
+
     it("mixes local and S3 locations", async (t) => {
       if (skip(t)) return;
       const a = await runCli(
