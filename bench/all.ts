@@ -4,6 +4,8 @@ import { cpus, tmpdir, totalmem } from "node:os";
 import { join } from "node:path";
 import { formatBytes } from "../cli/parseSize.js";
 import { benchKernel } from "./kernel.js";
+import { benchLeaseThroughput } from "./leaseThroughput.js";
+import { benchLocalWorkers, formatLocalWorkers } from "./localWorkers.js";
 import { runMeasured } from "./runCommand.js";
 import { benchRunVsFloor } from "./runVsFloor.js";
 import { benchS3VsRaw } from "./s3VsRaw.js";
@@ -49,6 +51,15 @@ try {
     console.log(`${label}: peak RSS ${formatBytes(m.peakRss)} (target <= 600 MiB), ${m.seconds.toFixed(2)} s`);
     await rm(dir, { recursive: true, force: true });
   }
+
+  console.log("\n== distributed: planning a 70B-shaped job, lease round trips over gRPC ==");
+  await benchLeaseThroughput();
+
+  console.log("\n== distributed: run --workers 1 vs --workers 2, 512 MiB per model ==");
+  const pairW = join(root, "pair-workers");
+  await runMeasured(["make-example", pairW, "--size", "512MiB", "--seed", "4"]);
+  console.log(formatLocalWorkers(await benchLocalWorkers(pairW)));
+  await rm(pairW, { recursive: true, force: true });
 
   console.log("\n== S3 run vs raw transfer, MinIO on loopback, ~2 GiB pair ==");
   const s3 = await benchS3VsRaw();
