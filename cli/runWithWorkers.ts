@@ -98,9 +98,8 @@ export async function runWithWorkers(job: PreparedJob, options: LocalRunOptions)
       onListening: ({ grpc }) => spawnWorkers(grpc),
       ...(options.onCoordinator ? { onCoordinator: options.onCoordinator } : {}),
       stopped,
-      beforeAbort: waitForWorkers,
+      drainWorkers: waitForWorkers,
     });
-    await waitForWorkers();
     return reports;
   } finally {
     for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill("SIGKILL");

@@ -38,8 +38,11 @@ export interface ServeOptions {
   onCoordinator?: (c: Coordinator) => void;
   /** Resolves with a reason when the job can no longer finish (e.g. every local worker exited). */
   stopped?: Promise<string>;
-  /** Awaited before uploads are aborted (e.g. until local workers have exited). */
-  beforeAbort?: () => Promise<void>;
+  /**
+   * Awaited once the outcome is known, while the server still answers (e.g. until local workers have
+   * learnt it and exited): before uploads are aborted, and after the commit before shutting down.
+   */
+  drainWorkers?: () => Promise<void>;
 }
 
 /** Thrown when SIGTERM suspended the job: journal and uploads are kept for a restart. */
@@ -123,13 +126,14 @@ export async function serveJob(job: PreparedJob, options: ServeOptions): Promise
     const reports = await finalize(coordinator, job.aligned, job.base);
     coordinator.setOutcome("done");
     await journal.remove();
+    await options.drainWorkers?.();
     await linger(options.lingerMs);
     return reports;
   } catch (e) {
     const message = e instanceof Error ? e.message : String(e);
     coordinator.setOutcome("failed", message);
     if (!(e instanceof SuspendedError)) {
-      await options.beforeAbort?.();
+      await options.drainWorkers?.();
       await abortUploads(coordinator);
       await journal.remove().catch(() => undefined);
       if (grpc) await linger(options.lingerMs);
