@@ -1,5 +1,5 @@
 import { spawn } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -30,13 +30,19 @@ function measure(argv: string[]): Promise<Measured> {
     child.stderr.on("data", (d) => {
       stderr += d;
     });
+    // Peak RSS of the whole process tree (`run` starts worker processes): each process's own peak
+    // (VmHWM), summed. An upper bound of the tree's simultaneous peak.
+    const peaks = new Map<number, number>();
     const sample = () => {
-      try {
-        const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${child.pid}/status`, "utf8"));
-        if (m) peakRss = Math.max(peakRss, Number(m[1]) * 1024);
-      } catch {
-        // The process has exited between samples.
+      for (const pid of tree(child.pid as number)) {
+        try {
+          const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
+          if (m) peaks.set(pid, Math.max(peaks.get(pid) ?? 0, Number(m[1]) * 1024));
+        } catch {
+          // The process has exited between samples.
+        }
       }
+      peakRss = [...peaks.values()].reduce((a, b) => a + b, 0);
     };
     const timer = setInterval(sample, 20);
     child.on("close", (code) => {
@@ -47,4 +53,20 @@ function measure(argv: string[]): Promise<Measured> {
       else resolve({ seconds, peakRss });
     });
   });
+}
+
+/** pid and its descendants, from /proc/<pid>/task/<tid>/children. */
+function tree(pid: number): number[] {
+  const all = [pid];
+  for (let i = 0; i < all.length; i++) {
+    try {
+      for (const tid of readdirSync(`/proc/${all[i]}/task`)) {
+        const kids = readFileSync(`/proc/${all[i]}/task/${tid}/children`, "utf8").trim();
+        if (kids) all.push(...kids.split(" ").map(Number));
+      }
+    } catch {
+      // exited
+    }
+  }
+  return all;
 }

@@ -1,7 +1,6 @@
 // A worker: lease a unit, fetch, compute, upload, report; several units in flight (p-queue) so
 // one unit's reads overlap another's compute and writes, as many as --concurrency and the memory
 // budget allow. Ends when the coordinator says the job is done or failed, or when asked to stop.
-import { once } from "node:events";
 import { setTimeout as sleep } from "node:timers/promises";
 import PQueue from "p-queue";
 import { UsageError } from "../checkpoint/errors.js";
@@ -63,11 +62,18 @@ export async function runWorker(service: LeaseService, options: WorkerOptions): 
         options.stop?.addEventListener("abort", () => resolve("stop"), { once: true });
       })
     : new Promise<"stop">(() => {});
+  // Units in flight, counted here rather than read from the queue, so a slot is known to be taken
+  // the moment its lease is granted.
+  let inFlight = 0;
+  let slotFreed: () => void = () => {};
   let outcome: WorkerOutcome | undefined;
   try {
     while (!outcome) {
-      if (queue.pending + queue.size >= concurrency) {
-        if ((await Promise.race([once(queue as never, "next"), stopped])) === "stop") break;
+      if (inFlight >= concurrency) {
+        const freed = new Promise<"freed">((resolve) => {
+          slotFreed = () => resolve("freed");
+        });
+        if ((await Promise.race([freed, stopped])) === "stop") break;
         continue;
       }
       if (options.stop?.aborted) break;
@@ -79,12 +85,15 @@ export async function runWorker(service: LeaseService, options: WorkerOptions): 
         const { leaseId, unit } = reply;
         held.set(leaseId, unit);
         const buffers = pool.take();
+        inFlight++;
         void queue.add(async () => {
           try {
             await processLease(service, job, leaseId, unit, { aligned, base, outputs, buffers }, options);
           } finally {
             held.delete(leaseId);
             pool.give(buffers);
+            inFlight--;
+            slotFreed();
           }
         });
       }
@@ -165,7 +174,9 @@ async function processLease(
       },
       seconds: { fetch: (t1 - t0) / 1000, compute: (t2 - t1) / 1000, upload: (t3 - t2) / 1000 },
     };
-    observer?.finished(report, await service.complete(leaseId, report, workerId));
+    // Not inside `observer?.finished(...)`: optional chaining would skip the call when there is no observer.
+    const accepted = await service.complete(leaseId, report, workerId);
+    observer?.finished(report, accepted);
   } catch (e) {
     const message = e instanceof Error ? e.message : String(e);
     const permanent = e instanceof PermanentUnitError || e instanceof ObjectChangedError || e instanceof UsageError;

@@ -126,6 +126,7 @@ export const workerCommand: CommandModule<object, WorkerArgs> = {
             metrics.observer.finished(report, accepted);
             log.debug(accepted ? "unit done" : "unit done, but re-leased meanwhile: report ignored", {
               unitId: report.unitId,
+              seconds: report.seconds,
             });
           },
           failed: (unit, error) => {

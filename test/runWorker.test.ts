@@ -1,0 +1,99 @@
+// The worker's lease loop against an in-process coordinator (no transport): every unit is done
+// exactly once with no observer attached, at most --concurrency units are in flight, and a stop
+// request finishes or releases what the worker holds.
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { before, describe, it } from "node:test";
+import { Coordinator } from "../coordinator/coordinator.js";
+import type { LeaseService } from "../coordinator/leaseService.js";
+import { type PreparedJob, prepareJob } from "../coordinator/prepareJob.js";
+import { selectDevice } from "../kernel/selectDevice.js";
+import { runWorker } from "../worker/runWorker.js";
+import { runCli } from "./support/runCli.js";
+import { tempDir } from "./support/tempDir.js";
+
+describe("runWorker", () => {
+  let root: string;
+  let outs = 0;
+  const job = async (): Promise<PreparedJob> =>
+    prepareJob({
+      base: join(root, "sft"),
+      aligned: join(root, "dpo"),
+      alphas: [0.3],
+      outs: [join(root, `out-${++outs}`)],
+      arith: "fp32",
+      unitSize: 128 * 1024,
+      include: [],
+      exclude: [],
+      alphaRules: [],
+      onNonfinite: "error",
+      overwrite: false,
+    });
+  const close = (j: PreparedJob) =>
+    Promise.all([j.aligned.storage.close(), j.base.storage.close(), ...j.outputs.map((o) => o.close())]);
+  const coordinator = async (j: PreparedJob) => {
+    const c = new Coordinator(j.spec, j.plan, j.outputs, { jobId: "test", leaseTtlMs: 60_000, maxAttempts: 3 });
+    await c.start();
+    return c;
+  };
+
+  before(async () => {
+    selectDevice("cpu");
+    root = await tempDir();
+    const r = await runCli(["make-example", root, "--size", "2MiB", "--seed", "3"]);
+    assert.equal(r.code, 0, r.stderr);
+  });
+
+  it("does every unit once, with at most --concurrency in flight, and ends when told the job is done", async () => {
+    const j = await job();
+    const c = await coordinator(j);
+    let inFlight = 0;
+    let most = 0;
+    const counting: LeaseService = {
+      describeJob: (w) => c.describeJob(w),
+      lease: async (w) => {
+        const r = await c.lease(w);
+        if (r.kind === "unit") most = Math.max(most, ++inFlight);
+        return r;
+      },
+      heartbeat: (l, w) => c.heartbeat(l, w),
+      complete: async (l, r, w) => {
+        inFlight--;
+        return c.complete(l, r, w);
+      },
+      fail: (l, e, r, w) => c.fail(l, e, r, w),
+    };
+    const outcome = await runWorker(counting, { workerId: "w", concurrency: 3 });
+    c.close();
+    await close(j);
+    assert.deepEqual(outcome, { kind: "done" });
+    assert.equal(c.reports.size, j.plan.units.length);
+    assert.ok(j.plan.units.length > 6);
+    assert.equal(most, 3);
+  });
+
+  it("asked to stop, leases nothing more and finishes the units in hand", async () => {
+    const j = await job();
+    const c = await coordinator(j);
+    const stop = new AbortController();
+    let leased = 0;
+    const stopping: LeaseService = {
+      describeJob: (w) => c.describeJob(w),
+      lease: async (w) => {
+        const r = await c.lease(w);
+        if (r.kind === "unit" && ++leased === 2) stop.abort();
+        return r;
+      },
+      heartbeat: (l, w) => c.heartbeat(l, w),
+      complete: (l, r, w) => c.complete(l, r, w),
+      fail: (l, e, r, w) => c.fail(l, e, r, w),
+    };
+    const outcome = await runWorker(stopping, { workerId: "w", concurrency: 2, stop: stop.signal });
+    c.close();
+    await close(j);
+    assert.deepEqual(outcome, { kind: "stopped", released: 0 });
+    assert.equal(leased, 2);
+    assert.equal(c.reports.size, 2, "both units in hand were finished");
+    assert.equal(c.table.counts().pending, j.plan.units.length - 2);
+  });
+});
