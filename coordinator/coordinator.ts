@@ -6,7 +6,15 @@ import { EventEmitter } from "node:events";
 import type { Storage } from "../storage/types.js";
 import type { JobSpec } from "./jobSpec.js";
 import type { Journal, JournalRecord } from "./journal.js";
-import type { JobContext, JobState, JobStatus, LeaseReply, LeaseService, UnitReport } from "./leaseService.js";
+import type {
+  CompleteResult,
+  JobContext,
+  JobState,
+  JobStatus,
+  LeaseReply,
+  LeaseService,
+  UnitReport,
+} from "./leaseService.js";
 import { type AttemptFailure, LeaseTable } from "./leaseTable.js";
 import type { JobPlan } from "./plan.js";
 import type { Resume } from "./replayJournal.js";
@@ -134,18 +142,19 @@ export class Coordinator extends EventEmitter implements LeaseService {
     return this.table.heartbeat(leaseId) !== undefined;
   }
 
-  async complete(leaseId: string, report: UnitReport, workerId: string): Promise<boolean> {
+  async complete(leaseId: string, report: UnitReport, workerId: string, leaseNext = false): Promise<CompleteResult> {
     this.saw(workerId);
     const unitId = this.table.unitOf(leaseId);
-    if (unitId === undefined || unitId !== report.unitId || !this.table.complete(leaseId)) {
+    const accepted = unitId !== undefined && unitId === report.unitId && this.table.complete(leaseId);
+    if (accepted) {
+      this.record(report);
+      await this.journal({ type: "unit", report });
+      this.emit("unit", report);
+      this.checkFinished();
+    } else {
       this.emit("stale", { unitId: report.unitId, leaseId, workerId });
-      return false;
     }
-    this.record(report);
-    await this.journal({ type: "unit", report });
-    this.emit("unit", report);
-    this.checkFinished();
-    return true;
+    return leaseNext ? { accepted, next: await this.lease(workerId) } : { accepted };
   }
 
   async fail(leaseId: string, error: string, retryable: boolean, workerId: string): Promise<boolean> {

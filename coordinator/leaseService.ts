@@ -65,12 +65,20 @@ export interface UnitReport {
   seconds: { fetch: number; compute: number; upload: number };
 }
 
+export interface CompleteResult {
+  accepted: boolean;
+  next?: LeaseReply;
+}
+
 export interface LeaseService {
   describeJob(workerId: string): Promise<JobContext>;
   lease(workerId: string): Promise<LeaseReply>;
   /** false when the lease is no longer current (the unit was re-leased). */
   heartbeat(leaseId: string, workerId: string): Promise<boolean>;
-  /** false when the report was ignored: the lease is no longer current. */
-  complete(leaseId: string, report: UnitReport, workerId: string): Promise<boolean>;
+  /**
+   * accepted: false when the report was ignored (the lease is no longer current). With leaseNext, `next`
+   * is the worker's next lease, as lease() would answer: one round trip per unit in steady state.
+   */
+  complete(leaseId: string, report: UnitReport, workerId: string, leaseNext?: boolean): Promise<CompleteResult>;
   fail(leaseId: string, error: string, retryable: boolean, workerId: string): Promise<boolean>;
 }

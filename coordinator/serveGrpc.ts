@@ -73,10 +73,10 @@ export async function serveGrpc(coordinator: Coordinator, options: GrpcServeOpti
       current: await coordinator.heartbeat(r.leaseId, worker),
       state: state(),
     }),
-    Complete: async (r: { leaseId: string; report: WireUnitReport }, worker) => ({
-      accepted: await coordinator.complete(r.leaseId, reportFromWire(r.report), worker),
-      state: state(),
-    }),
+    Complete: async (r: { leaseId: string; report: WireUnitReport; leaseNext: boolean }, worker) => {
+      const { accepted, next } = await coordinator.complete(r.leaseId, reportFromWire(r.report), worker, r.leaseNext);
+      return { accepted, state: state(), ...(next ? { next: leaseReplyToWire(next) } : {}) };
+    },
     Fail: async (r: { leaseId: string; error: string; retryable: boolean }, worker) => ({
       accepted: await coordinator.fail(r.leaseId, r.error, r.retryable, worker),
       state: state(),

@@ -31,9 +31,11 @@ function method(service: protobuf.Service, name: string): MethodDefinition<unkno
     path: `/${service.fullName.replace(/^\./, "")}/${name}`,
     requestStream: Boolean(m.requestStream),
     responseStream: Boolean(m.responseStream),
-    requestSerialize: (v: unknown) => Buffer.from(request.encode(request.fromObject(v as object)).finish()),
+    // Encoded straight from the plain objects (wire.ts gives every field its proto type: numbers for
+    // 64-bit integers and enums, Buffers for bytes): fromObject() would copy each message first.
+    requestSerialize: (v: unknown) => Buffer.from(request.encode(v as protobuf.Message).finish()),
     requestDeserialize: (b: Buffer) => request.toObject(request.decode(b), TO_OBJECT),
-    responseSerialize: (v: unknown) => Buffer.from(response.encode(response.fromObject(v as object)).finish()),
+    responseSerialize: (v: unknown) => Buffer.from(response.encode(v as protobuf.Message).finish()),
     responseDeserialize: (b: Buffer) => response.toObject(response.decode(b), TO_OBJECT),
     originalName: name,
   };

@@ -44,11 +44,12 @@ describe("runWorker", () => {
     assert.equal(r.code, 0, r.stderr);
   });
 
-  it("does every unit once, with at most --concurrency in flight, and ends when told the job is done", async () => {
+  it("does every unit once, with at most --concurrency in flight, leasing the next unit with each Complete", async () => {
     const j = await job();
     const c = await coordinator(j);
     let inFlight = 0;
     let most = 0;
+    let viaComplete = 0;
     const counting: LeaseService = {
       describeJob: (w) => c.describeJob(w),
       lease: async (w) => {
@@ -57,9 +58,14 @@ describe("runWorker", () => {
         return r;
       },
       heartbeat: (l, w) => c.heartbeat(l, w),
-      complete: async (l, r, w) => {
+      complete: async (l, r, w, leaseNext) => {
         inFlight--;
-        return c.complete(l, r, w);
+        const result = await c.complete(l, r, w, leaseNext);
+        if (result.next?.kind === "unit") {
+          most = Math.max(most, ++inFlight);
+          viaComplete++;
+        }
+        return result;
       },
       fail: (l, e, r, w) => c.fail(l, e, r, w),
     };
@@ -70,6 +76,7 @@ describe("runWorker", () => {
     assert.equal(c.reports.size, j.plan.units.length);
     assert.ok(j.plan.units.length > 6);
     assert.equal(most, 3);
+    assert.equal(viaComplete, j.plan.units.length - 3, "after the first three, every unit came with a Complete");
   });
 
   it("asked to stop, leases nothing more and finishes the units in hand", async () => {
@@ -85,7 +92,7 @@ describe("runWorker", () => {
         return r;
       },
       heartbeat: (l, w) => c.heartbeat(l, w),
-      complete: (l, r, w) => c.complete(l, r, w),
+      complete: (l, r, w, next) => c.complete(l, r, w, next),
       fail: (l, e, r, w) => c.fail(l, e, r, w),
     };
     const outcome = await runWorker(stopping, { workerId: "w", concurrency: 2, stop: stop.signal });

@@ -6,6 +6,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import * as grpc from "@grpc/grpc-js";
 import { JobError, UsageError } from "../checkpoint/errors.js";
 import type {
+  CompleteResult,
   JobContext,
   JobState,
   JobStatus,
@@ -101,13 +102,20 @@ export class CoordinatorClient implements LeaseService {
     return this.noteState(reply)?.current ?? false;
   }
 
-  async complete(leaseId: string, report: UnitReport, workerId: string): Promise<boolean> {
-    const reply = await this.call<{ accepted: boolean; state: number }>("Complete", {
+  async complete(leaseId: string, report: UnitReport, workerId: string, leaseNext = false): Promise<CompleteResult> {
+    const reply = await this.call<{ accepted: boolean; state: number; next?: WireLeaseReply | null }>("Complete", {
       leaseId,
       workerId,
       report: reportToWire(report),
+      leaseNext,
     });
-    return this.noteState(reply)?.accepted ?? false;
+    // Gone after the job's units were all done: nothing more to lease.
+    if (!reply) return { accepted: false, ...(leaseNext ? { next: { kind: "done" as const } } : {}) };
+    this.noteState(reply);
+    if (!leaseNext || !reply.next) return { accepted: reply.accepted };
+    const next = leaseReplyFromWire(reply.next);
+    if (next.kind === "done") this.lastState = "finalizing";
+    return { accepted: reply.accepted, next };
   }
 
   async fail(leaseId: string, error: string, retryable: boolean, workerId: string): Promise<boolean> {

@@ -4,7 +4,7 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import PQueue from "p-queue";
 import { UsageError } from "../checkpoint/errors.js";
-import type { JobContext, LeaseService, UnitReport } from "../coordinator/leaseService.js";
+import type { JobContext, LeaseReply, LeaseService, UnitReport } from "../coordinator/leaseService.js";
 import type { WorkUnit } from "../coordinator/plan.js";
 import { openStorage } from "../storage/openStorage.js";
 import { ObjectChangedError } from "../storage/s3Errors.js";
@@ -82,15 +82,27 @@ export async function runWorker(service: LeaseService, options: WorkerOptions): 
       else if (reply.kind === "failed") outcome = { kind: "failed", error: reply.error };
       else if (reply.kind === "wait") await Promise.race([sleep(reply.retryMs), stopped]);
       else {
-        const { leaseId, unit } = reply;
-        held.set(leaseId, unit);
+        // A slot: this unit, then the next ones its Complete replies grant (one round trip per unit),
+        // until a reply has no unit for it or the worker is stopping.
+        let grant: { leaseId: string; unit: WorkUnit } | undefined = reply;
         const buffers = pool.take();
         inFlight++;
         void queue.add(async () => {
           try {
-            await processLease(service, job, leaseId, unit, { aligned, base, outputs, buffers }, options);
+            while (grant) {
+              const { leaseId, unit } = grant;
+              held.set(leaseId, unit);
+              const io = { aligned, base, outputs, buffers };
+              const next = await processLease(service, job, leaseId, unit, io, options, !options.stop?.aborted);
+              held.delete(leaseId);
+              grant = undefined;
+              if (next?.kind === "unit" && !outcome && !options.stop?.aborted) grant = next;
+              else if (next?.kind === "unit")
+                await service.fail(next.leaseId, "worker stopping", true, options.workerId);
+              else if (next?.kind === "done") outcome ??= { kind: "done" };
+              else if (next?.kind === "failed") outcome ??= { kind: "failed", error: next.error };
+            }
           } finally {
-            held.delete(leaseId);
             pool.give(buffers);
             inFlight--;
             slotFreed();
@@ -139,6 +151,7 @@ interface UnitIo {
   buffers: UnitBuffers;
 }
 
+/** Runs one unit and reports it; returns the next lease when one was asked for with the Complete. */
 async function processLease(
   service: LeaseService,
   job: JobContext,
@@ -146,7 +159,8 @@ async function processLease(
   unit: WorkUnit,
   io: UnitIo,
   options: WorkerOptions,
-): Promise<void> {
+  leaseNext: boolean,
+): Promise<LeaseReply | undefined> {
   const { workerId, observer, faults } = options;
   const heartbeat = setInterval(
     () => void service.heartbeat(leaseId, workerId).catch(() => undefined),
@@ -175,13 +189,15 @@ async function processLease(
       seconds: { fetch: (t1 - t0) / 1000, compute: (t2 - t1) / 1000, upload: (t3 - t2) / 1000 },
     };
     // Not inside `observer?.finished(...)`: optional chaining would skip the call when there is no observer.
-    const accepted = await service.complete(leaseId, report, workerId);
+    const { accepted, next } = await service.complete(leaseId, report, workerId, leaseNext);
     observer?.finished(report, accepted);
+    return next;
   } catch (e) {
     const message = e instanceof Error ? e.message : String(e);
     const permanent = e instanceof PermanentUnitError || e instanceof ObjectChangedError || e instanceof UsageError;
     observer?.failed(unit, message);
     await service.fail(leaseId, message, !permanent, workerId);
+    return undefined;
   } finally {
     clearInterval(heartbeat);
   }
