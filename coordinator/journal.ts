@@ -3,7 +3,7 @@
 // coordinator replays it and does not redo finished units. Appends are group-committed: every
 // record written while a flush is in progress goes into the next one, and append() resolves once
 // its records are durable (fdatasync locally; one PUT per flush on S3, where objects cannot grow).
-import { mkdir, open, readFile, rm, rmdir } from "node:fs/promises";
+import { type FileHandle, mkdir, open, readFile, rm, rmdir } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { UsageError } from "../checkpoint/errors.js";
 import { openStorage } from "../storage/openStorage.js";
@@ -32,6 +32,7 @@ interface Log {
   readLines(): Promise<string[] | undefined>;
   write(text: string): Promise<void>;
   remove(): Promise<void>;
+  close(): Promise<void>;
 }
 
 export const JOURNAL_FILE = "journal.jsonl";
@@ -97,6 +98,12 @@ export class Journal {
     }
   }
 
+  /** Releases the journal's file handle or client, keeping the journal (a suspended job resumes from it). */
+  async close(): Promise<void> {
+    while (this.flushing) await this.flushing.catch(() => undefined);
+    await this.log.close();
+  }
+
   /** Removes the journal once the output is committed (or aborted): waits for appends in flight. */
   async remove(): Promise<void> {
     while (this.flushing) await this.flushing.catch(() => undefined);
@@ -107,8 +114,7 @@ export class Journal {
 /** A local file appended to and fdatasync'ed per flush. */
 class FileLog implements Log {
   readonly where: string;
-  /** The folder exists: made by an earlier write (remove() forgets it). */
-  private made = false;
+  private fh?: FileHandle;
 
   constructor(private readonly dir: string) {
     this.where = join(dir, JOURNAL_FILE);
@@ -124,26 +130,22 @@ class FileLog implements Log {
   }
 
   async write(text: string): Promise<void> {
-    if (!this.made) {
+    // Opened once (O_APPEND) and kept: an open per flush cost more than the flush's own writing.
+    if (!this.fh) {
       await mkdir(dirname(this.where), { recursive: true });
-      this.made = true;
+      this.fh = await open(this.where, "a");
     }
-    const fh = await open(this.where, "a").catch(async (e: NodeJS.ErrnoException) => {
-      if (e.code !== "ENOENT") throw e;
-      // The folder went away since the last write: make it again, as the first write did.
-      await mkdir(dirname(this.where), { recursive: true });
-      return open(this.where, "a");
-    });
-    try {
-      await fh.writeFile(text);
-      await fh.datasync();
-    } finally {
-      await fh.close();
-    }
+    await this.fh.writeFile(text);
+    await this.fh.datasync();
+  }
+
+  async close(): Promise<void> {
+    await this.fh?.close();
+    this.fh = undefined;
   }
 
   async remove(): Promise<void> {
-    this.made = false;
+    await this.close();
     await rm(this.where, { force: true });
     await rmdir(this.dir).catch(() => undefined);
   }
@@ -183,5 +185,9 @@ class ObjectLog implements Log {
   async remove(): Promise<void> {
     for (const n of await this.names()) await this.storage.delete(n);
     await this.storage.close();
+  }
+
+  close(): Promise<void> {
+    return this.storage.close();
   }
 }

@@ -147,7 +147,7 @@ export async function serveJob(job: PreparedJob, options: ServeOptions): Promise
     process.off("SIGINT", onSignal);
     process.off("SIGTERM", onSignal);
     coordinator.close();
-    await Promise.all([grpc?.shutdown(), metrics?.close()]);
+    await Promise.all([grpc?.shutdown(), metrics?.close(), journal.close()]);
     await Promise.all([job.aligned.storage.close(), job.base.storage.close(), ...job.outputs.map((o) => o.close())]);
   }
 }
