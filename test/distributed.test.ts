@@ -197,6 +197,19 @@ describe("coordinator and workers as separate processes", () => {
     await assertSameAsReference(out);
   });
 
+  it("a coordinator gone for good: the worker gives up after --coordinator-timeout with one line (exit 1)", async () => {
+    const out = newOut();
+    const c = await coordinator(out);
+    const w = worker(c.grpcPort, ["--coordinator-timeout", "2", "--concurrency", "1"]);
+    await w.waitFor((l) => l.msg === "unit started");
+    c.proc.kill("SIGKILL");
+    const { code } = await w.exited;
+    assert.equal(code, 1, w.stderr);
+    const last = w.stderr.trim().split("\n").at(-1) ?? "";
+    assert.match(last, /^llm-expo: coordinator at 127\.0\.0\.1:\d+ unreachable for [23] s/);
+    assert.ok(!/\n\s+at /.test(w.stderr), "no stack trace");
+  });
+
   it("a restarted coordinator refuses inputs that changed since its journal was started (exit 2, nothing touched)", async () => {
     const out = newOut();
     const first = await coordinator(out);

@@ -67,8 +67,10 @@ export async function runWorker(service: LeaseService, options: WorkerOptions): 
   let inFlight = 0;
   let slotFreed: () => void = () => {};
   let outcome: WorkerOutcome | undefined;
+  // A slot that cannot reach the coordinator any more (past --coordinator-timeout) ends the worker.
+  let fatal: { error: unknown } | undefined;
   try {
-    while (!outcome) {
+    while (!outcome && !fatal) {
       if (inFlight >= concurrency) {
         const freed = new Promise<"freed">((resolve) => {
           slotFreed = () => resolve("freed");
@@ -102,6 +104,8 @@ export async function runWorker(service: LeaseService, options: WorkerOptions): 
               else if (next?.kind === "done") outcome ??= { kind: "done" };
               else if (next?.kind === "failed") outcome ??= { kind: "failed", error: next.error };
             }
+          } catch (error) {
+            fatal ??= { error };
           } finally {
             pool.give(buffers);
             inFlight--;
@@ -109,6 +113,10 @@ export async function runWorker(service: LeaseService, options: WorkerOptions): 
           }
         });
       }
+    }
+    if (fatal) {
+      await queue.onIdle();
+      throw fatal.error;
     }
     if (outcome) {
       await queue.onIdle();
