@@ -55,10 +55,10 @@ const cases: Array<{ name: string; file?: string }> = [
 ];
 
 describe("Helm chart helm/llm-expo", { skip: missing }, () => {
-  it("has example values for CPU, GPU, existing Secrets, IRSA and a PodMonitor", () => {
+  it("has example values for CPU, GPU, existing Secrets, IRSA, a PodMonitor and TLS", () => {
     assert.deepEqual(
       cases.map((c) => c.name),
-      ["defaults", "cpu", "existing-secret", "gpu", "irsa", "podmonitor"],
+      ["defaults", "cpu", "existing-secret", "gpu", "irsa", "podmonitor", "tls"],
     );
   });
 
@@ -127,7 +127,14 @@ describe("Helm chart helm/llm-expo", { skip: missing }, () => {
         assert.equal(flag(coordinator.args, "listen"), `0.0.0.0:${cPorts.grpc}`);
         assert.equal(Number(flag(coordinator.args, "metrics-port")), cPorts.metrics);
         for (const probe of ["startupProbe", "readinessProbe", "livenessProbe"]) {
-          assert.deepEqual(coordinator[probe].grpc, { port: cPorts.grpc }, `coordinator ${probe}`);
+          // gRPC health probes, except with TLS (Kubernetes gRPC probes cannot speak it): /healthz.
+          if (values.tls.existingSecret)
+            assert.deepEqual(
+              coordinator[probe].httpGet,
+              { path: "/healthz", port: cPorts.metrics },
+              `coordinator ${probe}`,
+            );
+          else assert.deepEqual(coordinator[probe].grpc, { port: cPorts.grpc }, `coordinator ${probe}`);
         }
         const worker = container(workerJob());
         assert.deepEqual(worker.ports, [{ name: "metrics", containerPort: values.metrics.port, protocol: "TCP" }]);
@@ -149,6 +156,8 @@ describe("Helm chart helm/llm-expo", { skip: missing }, () => {
           secrets.set(s.metadata.name, new Set(Object.keys(s.data ?? {})));
         // Secrets the values say exist beforehand, with the keys the values name.
         if (values.token.existingSecret) secrets.set(values.token.existingSecret, new Set([values.token.key]));
+        if (values.tls.existingSecret)
+          secrets.set(values.tls.existingSecret, new Set(["tls.crt", "tls.key", "ca.crt"]));
         if (values.s3.existingSecret) {
           const keys = [values.s3.accessKeyIdKey, values.s3.secretAccessKeyKey, values.s3.sessionTokenKey];
           secrets.set(values.s3.existingSecret, new Set(keys.filter(Boolean)));
@@ -213,6 +222,34 @@ describe("Helm chart helm/llm-expo", { skip: missing }, () => {
           ? job.alpha.map((a: number) => job.outTemplate.replace("{alpha}", String(a)))
           : job.out;
         assert.deepEqual(spec.outs, outs);
+      });
+
+      it("uses TLS exactly when tls.existingSecret: the coordinator its cert and key, the workers its CA only", () => {
+        const files = (job: Obj, flags: string[]) => {
+          const c = container(job);
+          const mount = c.volumeMounts.find((m: Obj) => m.name === "tls");
+          const volume = pod(job).volumes.find((v: Obj) => v.name === "tls");
+          if (!values.tls.existingSecret) {
+            for (const f of flags) assert.equal(flag(c.args, f), undefined, `no --${f}`);
+            assert.equal(mount, undefined);
+            assert.equal(volume, undefined);
+            return;
+          }
+          assert.equal(volume.secret.secretName, values.tls.existingSecret);
+          const paths = volume.secret.items.map((i: { key: string; path: string }) => `${mount.mountPath}/${i.path}`);
+          assert.deepEqual(
+            flags.map((f) => flag(c.args, f)),
+            paths,
+            `${job.metadata.name}: --${flags.join(", --")} name the mounted Secret's files`,
+          );
+          return volume.secret.items.map((i: { key: string }) => i.key);
+        };
+        const coordinatorKeys = files(coordinatorJob(), ["tls-cert", "tls-key"]);
+        const workerKeys = files(workerJob(), ["tls-ca"]);
+        if (values.tls.existingSecret) {
+          assert.deepEqual(coordinatorKeys, ["tls.crt", "tls.key"]);
+          assert.deepEqual(workerKeys, ["ca.crt"], "workers never get the private key");
+        }
       });
 
       it("asks for GPUs exactly when gpu.enabled, and for none on the coordinator", () => {
