@@ -1,6 +1,7 @@
 // A worker: lease a unit, fetch, compute, upload, report; several units in flight (p-queue) so
 // one unit's reads overlap another's compute and writes, as many as --concurrency and the memory
 // budget allow. Ends when the coordinator says the job is done or failed, or when asked to stop.
+import { once } from "node:events";
 import { setTimeout as sleep } from "node:timers/promises";
 import PQueue from "p-queue";
 import { UsageError } from "../checkpoint/errors.js";
@@ -62,20 +63,15 @@ export async function runWorker(service: LeaseService, options: WorkerOptions): 
         options.stop?.addEventListener("abort", () => resolve("stop"), { once: true });
       })
     : new Promise<"stop">(() => {});
-  // Units in flight, counted here rather than read from the queue, so a slot is known to be taken
-  // the moment its lease is granted.
-  let inFlight = 0;
-  let slotFreed: () => void = () => {};
   let outcome: WorkerOutcome | undefined;
   // A slot that cannot reach the coordinator any more (past --coordinator-timeout) ends the worker.
   let fatal: { error: unknown } | undefined;
   try {
     while (!outcome && !fatal) {
-      if (inFlight >= concurrency) {
-        const freed = new Promise<"freed">((resolve) => {
-          slotFreed = () => resolve("freed");
-        });
-        if ((await Promise.race([freed, stopped])) === "stop") break;
+      // Each slot is one queue task, added as soon as its first lease is granted: the queue's own
+      // counts say how many are taken, and "next" fires when one ends.
+      if (queue.pending + queue.size >= concurrency) {
+        if ((await Promise.race([once(queue as never, "next"), stopped])) === "stop") break;
         continue;
       }
       if (options.stop?.aborted) break;
@@ -88,7 +84,6 @@ export async function runWorker(service: LeaseService, options: WorkerOptions): 
         // until a reply has no unit for it or the worker is stopping.
         let grant: { leaseId: string; unit: WorkUnit } | undefined = reply;
         const buffers = pool.take();
-        inFlight++;
         void queue.add(async () => {
           try {
             while (grant) {
@@ -108,8 +103,6 @@ export async function runWorker(service: LeaseService, options: WorkerOptions): 
             fatal ??= { error };
           } finally {
             pool.give(buffers);
-            inFlight--;
-            slotFreed();
           }
         });
       }
