@@ -32,6 +32,16 @@ export function readFile(path: string, flag: string): Buffer {
   }
 }
 
+/** A certificate and its private key (PEM), given together or not at all. */
+export function readKeyPair(
+  cert: string | undefined,
+  key: string | undefined,
+): { cert: Buffer; key: Buffer } | undefined {
+  if ((cert === undefined) !== (key === undefined)) throw new UsageError("--tls-cert and --tls-key go together");
+  if (cert === undefined || key === undefined) return undefined;
+  return { cert: readFile(cert, "--tls-cert"), key: readFile(key, "--tls-key") };
+}
+
 /** host:port, with a port. */
 export function parseAddress(value: string, flag: string): { host: string; port: number } {
   const m = /^(\[[^\]]+\]|[^:]+):(\d+)$/.exec(value);

@@ -48,7 +48,7 @@ export function coordinatorMetrics(coordinator: Coordinator, aligned: Checkpoint
     labelNames: ["state"],
     registers: [registry],
     collect() {
-      const now = coordinator.status().state;
+      const now = coordinator.state;
       for (const s of states) this.set({ state: s }, s === now ? 1 : 0);
     },
   });

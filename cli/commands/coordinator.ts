@@ -2,7 +2,7 @@ import type { ArgumentsCamelCase, Argv, CommandModule } from "yargs";
 import { UsageError } from "../../checkpoint/errors.js";
 import { prepareJob } from "../../coordinator/prepareJob.js";
 import { serveJob } from "../../coordinator/serveJob.js";
-import { parseAddress, readFile, readToken, TOKEN_ENV, tokenOptions } from "../connectionOptions.js";
+import { parseAddress, readFile, readKeyPair, readToken, TOKEN_ENV, tokenOptions } from "../connectionOptions.js";
 import { type JobArgs, jobOptions, resolveJobSpec } from "../jobOptions.js";
 import { type LeaseArgs, leaseOptions, leaseSettings } from "../leaseOptions.js";
 import { createLogger, type Level } from "../logger.js";
@@ -52,16 +52,11 @@ export const coordinatorCommand: CommandModule<object, CoordinatorArgs> = {
       throw new UsageError(`no token: give --token-file or set ${TOKEN_ENV} (or --allow-unauthenticated)`);
     }
     parseAddress(argv.listen, "--listen");
-    if ((argv.tlsCert === undefined) !== (argv.tlsKey === undefined))
-      throw new UsageError("--tls-cert and --tls-key go together");
-    const tls =
-      argv.tlsCert && argv.tlsKey
-        ? {
-            cert: readFile(argv.tlsCert, "--tls-cert"),
-            key: readFile(argv.tlsKey, "--tls-key"),
-            ...(argv.tlsClientCa ? { clientCa: readFile(argv.tlsClientCa, "--tls-client-ca") } : {}),
-          }
-        : undefined;
+    const pair = readKeyPair(argv.tlsCert, argv.tlsKey);
+    const tls = pair && {
+      ...pair,
+      ...(argv.tlsClientCa ? { clientCa: readFile(argv.tlsClientCa, "--tls-client-ca") } : {}),
+    };
     if (!tls && argv.tlsClientCa) throw new UsageError("--tls-client-ca needs --tls-cert and --tls-key");
     if (!(argv.linger >= 0)) throw new UsageError(`--linger ${argv.linger}: must be a number of seconds >= 0`);
     const spec = await resolveJobSpec(argv);

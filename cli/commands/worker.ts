@@ -8,7 +8,7 @@ import { CoordinatorClient } from "../../worker/coordinatorClient.js";
 import { runWorker } from "../../worker/runWorker.js";
 import { parseTestFaults } from "../../worker/testFaults.js";
 import { workerMetrics } from "../../worker/workerMetrics.js";
-import { parseAddress, readFile, readToken, tokenOptions } from "../connectionOptions.js";
+import { parseAddress, readFile, readKeyPair, readToken, tokenOptions } from "../connectionOptions.js";
 import { createLogger, type Level } from "../logger.js";
 import { formatBytes, parseSize } from "../parseSize.js";
 import { positive } from "./run.js";
@@ -78,9 +78,8 @@ export const workerCommand: CommandModule<object, WorkerArgs> = {
       throw new UsageError(`--coordinator-timeout ${argv.coordinatorTimeout}: must be > 0`);
     const device = selectDevice(argv.device);
     const faults = parseTestFaults(process.env.LLM_EXPO_TEST_FAULTS);
-    if ((argv.tlsCert === undefined) !== (argv.tlsKey === undefined))
-      throw new UsageError("--tls-cert and --tls-key go together");
-    const useTls = Boolean(argv.tls || argv.tlsCa || argv.tlsCert);
+    const clientPair = readKeyPair(argv.tlsCert, argv.tlsKey);
+    const useTls = Boolean(argv.tls || argv.tlsCa || clientPair);
     const client = new CoordinatorClient({
       address: argv.coordinator,
       token: readToken(argv.tokenFile),
@@ -90,8 +89,7 @@ export const workerCommand: CommandModule<object, WorkerArgs> = {
         ? {
             tls: {
               ...(argv.tlsCa ? { ca: readFile(argv.tlsCa, "--tls-ca") } : {}),
-              ...(argv.tlsCert ? { cert: readFile(argv.tlsCert, "--tls-cert") } : {}),
-              ...(argv.tlsKey ? { key: readFile(argv.tlsKey, "--tls-key") } : {}),
+              ...clientPair,
               ...(argv.tlsServerName ? { serverName: argv.tlsServerName } : {}),
             },
           }
