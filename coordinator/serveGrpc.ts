@@ -31,7 +31,10 @@ export interface GrpcServeOptions {
 export interface GrpcServer {
   /** The port actually bound. */
   port: number;
+  /** Stops once the calls in flight are answered (forced after 2 s). */
   shutdown(): Promise<void>;
+  /** Stops at once: calls in flight are cancelled, so clients see an outage rather than an answer. */
+  kill(): void;
 }
 
 type Handler = (request: never, worker: string) => Promise<unknown>;
@@ -101,6 +104,7 @@ export async function serveGrpc(coordinator: Coordinator, options: GrpcServeOpti
   );
   return {
     port,
+    kill: () => server.forceShutdown(),
     shutdown: () =>
       new Promise<void>((resolve) => {
         const force = setTimeout(() => server.forceShutdown(), 2000);

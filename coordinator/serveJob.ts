@@ -70,9 +70,14 @@ export async function serveJob(job: PreparedJob, options: ServeOptions): Promise
     log.debug("report for a lease no longer current ignored", s),
   );
   let suspended = false;
+  let grpc: GrpcServer | undefined;
+  let metrics: MetricsServer | undefined;
   const onSignal = (signal: NodeJS.Signals) => {
     if (signal === "SIGTERM" && options.onSigterm === "suspend") {
       suspended = true;
+      // Stop answering before the job is marked stopped: workers must see an outage and wait for the
+      // restart, not a reply saying the job failed.
+      grpc?.kill();
       coordinator.cancel("coordinator stopped by SIGTERM (the job resumes when it is started again)");
     } else {
       coordinator.cancel(`interrupted by ${signal}: uploads aborted`);
@@ -80,8 +85,6 @@ export async function serveJob(job: PreparedJob, options: ServeOptions): Promise
   };
   process.on("SIGINT", onSignal);
   process.on("SIGTERM", onSignal);
-  let grpc: GrpcServer | undefined;
-  let metrics: MetricsServer | undefined;
   try {
     if (resume) {
       await coordinator.start(resume);
