@@ -11,6 +11,7 @@ import { after, before, describe, it } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import * as grpc from "@grpc/grpc-js";
 import { COORDINATOR_SERVICE, healthDefinition } from "../proto/serviceDefinitions.js";
+import { CoordinatorClient } from "../worker/coordinatorClient.js";
 import { CliProcess, startCoordinator, startWorker } from "./support/processes.js";
 import { runCli } from "./support/runCli.js";
 import { tempDir } from "./support/tempDir.js";
@@ -373,6 +374,22 @@ describe("coordinator and workers as separate processes", () => {
       assert.equal((await check("")).status, 1, "SERVING");
       assert.equal((await check(COORDINATOR_SERVICE)).status, 1, "SERVING");
       await assert.rejects(check("no.such.Service"), (e: grpc.ServiceError) => e.code === grpc.status.NOT_FOUND);
+      // Status (with the token): a job that no worker has joined yet.
+      const status = await new CoordinatorClient({
+        address: `127.0.0.1:${c.grpcPort}`,
+        token: TOKEN,
+        timeoutMs: 5000,
+      }).status();
+      assert.equal(status.state, "running");
+      assert.ok(status.units.total > 1);
+      assert.deepEqual(status.units, {
+        pending: status.units.total,
+        leased: 0,
+        done: 0,
+        failed: 0,
+        total: status.units.total,
+      });
+      assert.equal(status.workers, 0);
     } finally {
       client.close();
       c.proc.kill("SIGINT");
