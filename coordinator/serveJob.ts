@@ -143,7 +143,7 @@ export async function serveJob(job: PreparedJob, options: ServeOptions): Promise
       // A part upload that was in flight at the first abort can still land (S3): abort again.
       await abortUploads(coordinator);
     }
-    // Refusals met before any data was written (a journal of another job, changed inputs) stay usage errors.
+    // Refusals met before any data was written (e.g. no write permission when opening the uploads) stay usage errors.
     if (e instanceof JobError || e instanceof UsageError) throw e;
     throw new JobError(message);
   } finally {
