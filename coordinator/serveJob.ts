@@ -112,6 +112,8 @@ export async function serveJob(job: PreparedJob, options: ServeOptions): Promise
         uploads: coordinator.uploadIds(),
       });
     }
+    // A SIGTERM while the uploads were being opened: suspend without ever serving.
+    if (suspended) throw new SuspendedError((await coordinator.finished) ?? "coordinator stopped by SIGTERM");
     grpc = await serveGrpc(coordinator, { listen: options.listen, token: options.token, tls: options.tls });
     if (options.metrics) {
       const registry = coordinatorMetrics(coordinator, job.aligned);
