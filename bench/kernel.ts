@@ -4,8 +4,8 @@
 // of memcpy bandwidth (target >= 0.85).
 import { performance } from "node:perf_hooks";
 import { pathToFileURL } from "node:url";
-import { extrapolateSync, kernelInfo, nativeMemcpy } from "../kernel/extrapolate.js";
-import type { Arith } from "../kernel/types.js";
+import type { Arith } from "../core/dtypes.js";
+import { extrapolateSync, kernelInfo, nativeMemcpy } from "../kernel/testing.js";
 
 export interface KernelBenchRow {
   name: string;

@@ -5,8 +5,8 @@
 // says the job is done. Prints one JSON line: counts, seconds, lease latencies.
 import { createHash } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
-import type { LeaseReply, UnitReport } from "../coordinator/leaseService.js";
-import type { WorkUnit } from "../coordinator/plan.js";
+import type { LeaseReply, UnitReport } from "../core/leaseService.js";
+import type { WorkUnit } from "../core/plan.js";
 import { CoordinatorClient } from "../worker/coordinatorClient.js";
 
 export interface LeaseClientsResult {
@@ -108,7 +108,12 @@ export async function leaseClients(
       }
       unitLeases++;
       const t1 = performance.now();
-      const result = await client.complete(reply.leaseId, report(reply.unit), id, true);
+      const result = await client.complete({
+        workerId: id,
+        leaseId: reply.leaseId,
+        report: report(reply.unit),
+        leaseNext: true,
+      });
       const accepted = result.accepted;
       next = result.next;
       const t2 = performance.now();

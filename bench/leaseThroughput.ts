@@ -15,13 +15,14 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { pairTensors } from "../checkpoint/pairTensors.js";
 import { Coordinator } from "../coordinator/coordinator.js";
-import type { JobSpec } from "../coordinator/jobSpec.js";
-import { Journal } from "../coordinator/journal.js";
-import type { JobPlan } from "../coordinator/plan.js";
-import { planJob } from "../coordinator/planJob.js";
+import { JOURNAL_NAME, Journal } from "../coordinator/journal.js";
 import { serveGrpc } from "../coordinator/serveGrpc.js";
+import type { JobSpec } from "../core/jobSpec.js";
+import type { JobPlan } from "../core/plan.js";
+import { layoutCheckpoint, llama70bTensors, shardEvenly } from "../harness/layoutCheckpoint.js";
+import { planJob } from "../plan/planJob.js";
+import { FileAppendLog } from "../storage/fileAppendLog.js";
 import type { Storage, StorageLimits } from "../storage/types.js";
-import { layoutCheckpoint, llama70bTensors, shardEvenly } from "../test/support/layoutCheckpoint.js";
 import type { LeaseClientsResult } from "./leaseClients.js";
 
 const MiB = 1024 * 1024;
@@ -94,6 +95,11 @@ function memoryOutput(location: string): Storage {
     completeMultipart: unused,
     abortMultipart: async () => undefined,
     delete: async () => undefined,
+    appendLog: () => {
+      throw new Error("not used by the lease benchmark");
+    },
+    checkWritable: async () => undefined,
+    realLocation: async () => location,
     close: async () => undefined,
   };
 }
@@ -111,7 +117,7 @@ export async function benchLeases(plan: JobPlan, workers = 1000, channels = 10):
   const dir = await mkdtemp(join(process.env.BENCH_DIR ?? tmpdir(), "llm-expo-lease-"));
   const token = randomBytes(32).toString("hex");
   const s = spec(plan.unitSize);
-  const journal = Journal.open(join(dir, ".expo"));
+  const journal = new Journal(new FileAppendLog(join(dir, ".expo", JOURNAL_NAME)));
   const coordinator = new Coordinator(s, plan, [memoryOutput(s.outs[0] as string)], {
     jobId: "bench-lease-throughput",
     leaseTtlMs: 60_000,

@@ -2,8 +2,8 @@
 // both inputs in unit-sized ranges, PUT the aligned bytes as a multipart object, two units in
 // flight (as `run` does by default). MinIO on loopback. Target: run throughput >= 0.8 x raw.
 import PQueue from "p-queue";
+import { type S3Server, s3StorageSettings, startMinio } from "../harness/s3Servers.js";
 import { S3Storage } from "../storage/s3Storage.js";
-import { startMinio } from "../test/support/s3Servers.js";
 import { runMeasured } from "./runCommand.js";
 
 const UNIT = 64 * 1024 * 1024;
@@ -17,7 +17,7 @@ export async function benchS3VsRaw(rounds = 2) {
     const raw: number[] = [];
     const run: number[] = [];
     for (let i = 0; i < rounds; i++) {
-      raw.push(await rawTransfer("s3://models/pair/sft", "s3://models/pair/dpo", `s3://outputs/raw-${i}`));
+      raw.push(await rawTransfer(server, "s3://models/pair/sft", "s3://models/pair/dpo", `s3://outputs/raw-${i}`));
       run.push(
         (
           await runMeasured([
@@ -41,10 +41,11 @@ export async function benchS3VsRaw(rounds = 2) {
   }
 }
 
-async function rawTransfer(baseLoc: string, alignedLoc: string, outLoc: string): Promise<number> {
-  const base = new S3Storage(baseLoc);
-  const aligned = new S3Storage(alignedLoc);
-  const out = new S3Storage(outLoc);
+async function rawTransfer(server: S3Server, baseLoc: string, alignedLoc: string, outLoc: string): Promise<number> {
+  const { s3 } = s3StorageSettings(server);
+  const base = new S3Storage(baseLoc, s3);
+  const aligned = new S3Storage(alignedLoc, s3);
+  const out = new S3Storage(outLoc, s3);
   const started = performance.now();
   const files = async (s: S3Storage) => {
     const names = (await s.list()).filter((n) => n.endsWith(".safetensors"));

@@ -1,7 +1,8 @@
 // Loads a Hugging Face safetensors checkpoint's structure (index and shard headers only: ranged
 // reads, no tensor data) and validates it.
+
+import { UsageError } from "../core/errors.js";
 import type { Storage } from "../storage/types.js";
-import { UsageError } from "./errors.js";
 import { readHeader } from "./readHeader.js";
 import { type Checkpoint, INDEX_FILE, type Shard, SINGLE_FILE, type TensorRef } from "./types.js";
 

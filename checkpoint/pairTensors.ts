@@ -1,4 +1,4 @@
-import { UsageError } from "./errors.js";
+import { UsageError } from "../core/errors.js";
 import type { Checkpoint, TensorRef } from "./types.js";
 
 export interface TensorPair {

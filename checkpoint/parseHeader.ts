@@ -1,7 +1,7 @@
 // Validation follows the safetensors reference implementation: the header must describe a data
 // section that the tensors cover exactly, in order, without gap or overlap.
-import { ITEMSIZE } from "./dtypes.js";
-import { UsageError } from "./errors.js";
+import { ITEMSIZE } from "../core/dtypes.js";
+import { UsageError } from "../core/errors.js";
 import type { SafetensorsHeader, TensorInfo } from "./types.js";
 
 export const MAX_HEADER_LENGTH = 100_000_000;

@@ -1,5 +1,5 @@
+import { UsageError } from "../core/errors.js";
 import type { Storage } from "../storage/types.js";
-import { UsageError } from "./errors.js";
 import { parseHeader, parseHeaderLength } from "./parseHeader.js";
 import type { Shard } from "./types.js";
 

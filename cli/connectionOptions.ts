@@ -2,7 +2,7 @@
 // LLM_EXPO_TOKEN variable: never a flag value, which would show in `ps`) and TLS files.
 import { readFileSync } from "node:fs";
 import type { Argv } from "yargs";
-import { UsageError } from "../checkpoint/errors.js";
+import { UsageError } from "../core/errors.js";
 
 export const TOKEN_ENV = "LLM_EXPO_TOKEN";
 

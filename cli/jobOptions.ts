@@ -2,8 +2,9 @@
 // fields the flags override) into a validated JobSpec.
 import { readFileSync } from "node:fs";
 import type { Argv } from "yargs";
-import { UsageError } from "../checkpoint/errors.js";
-import type { AlphaRule, JobSpec } from "../coordinator/jobSpec.js";
+import { UsageError } from "../core/errors.js";
+import type { AlphaRule, JobSpec } from "../core/jobSpec.js";
+import type { ArgsOf } from "./argsOf.js";
 import { parseSize } from "./parseSize.js";
 
 export const DEFAULT_UNIT_SIZE = 64 * 1024 * 1024;
@@ -39,27 +40,14 @@ export function jobOptions<T>(y: Argv<T>) {
     .option("overwrite", { type: "boolean", describe: "replace an existing checkpoint at --out" });
 }
 
-export interface JobArgs {
-  base?: string;
-  aligned?: string;
-  alpha?: string[];
-  out?: string[];
-  outTemplate?: string;
-  spec?: string;
-  unitSize?: string;
-  arith?: "fp32" | "torch";
-  include?: string[];
-  exclude?: string[];
-  alphaRule?: string[];
-  onNonfinite?: "error" | "warn";
-  overwrite?: boolean;
-}
+export type JobArgs = ArgsOf<typeof jobOptions<object>>;
 
 type Fields = Record<string, unknown>;
 
-export async function resolveJobSpec(args: JobArgs, needOutputs = true): Promise<JobSpec> {
+/** The job the flags and the --spec file describe (flags win), validated: UsageError for anything wrong. */
+export async function resolveJobSpec(args: Partial<JobArgs>, needOutputs = true): Promise<JobSpec> {
   const file = args.spec ? await readSpecFile(args.spec) : {};
-  const pick = <K extends keyof JobArgs>(key: K): unknown => (args[key] !== undefined ? args[key] : file[key]);
+  const pick = (key: keyof JobArgs & string): unknown => (args[key] !== undefined ? args[key] : file[key]);
   const base = requireString(pick("base"), "--base");
   const aligned = requireString(pick("aligned"), "--aligned");
   const alphas = list(pick("alpha")).map((a) => parseAlpha(a, "--alpha"));

@@ -1,6 +1,7 @@
 // Lease-protocol flags shared by `run` and `coordinator`.
 import type { Argv } from "yargs";
-import { UsageError } from "../checkpoint/errors.js";
+import { UsageError } from "../core/errors.js";
+import type { ArgsOf } from "./argsOf.js";
 
 export function leaseOptions<T>(y: Argv<T>) {
   return y
@@ -20,13 +21,15 @@ export function leaseOptions<T>(y: Argv<T>) {
     });
 }
 
-export interface LeaseArgs {
+export type LeaseArgs = ArgsOf<typeof leaseOptions<object>>;
+
+export interface LeaseSettings {
   maxAttempts: number;
-  leaseTtl: number;
+  leaseTtlMs: number;
   journal?: string;
 }
 
-export function leaseSettings(args: LeaseArgs): { maxAttempts: number; leaseTtlMs: number; journal?: string } {
+export function leaseSettings(args: Pick<LeaseArgs, "maxAttempts" | "leaseTtl" | "journal">): LeaseSettings {
   if (!Number.isInteger(args.maxAttempts) || args.maxAttempts < 1)
     throw new UsageError(`--max-attempts ${args.maxAttempts}: must be a whole number >= 1`);
   if (!(args.leaseTtl > 0)) throw new UsageError(`--lease-ttl ${args.leaseTtl}: must be a number of seconds > 0`);

@@ -1,20 +1,13 @@
 // Human lines on a terminal, JSON lines otherwise (or with --json), always on stderr: stdout is
 // kept for a command's result.
-export type Level = "debug" | "info" | "warn" | "error";
-const RANK: Record<Level, number> = { debug: 10, info: 20, warn: 30, error: 40 };
+import type { LogFields, Logger, LogLevel } from "../core/logger.js";
 
-export interface Logger {
-  readonly json: boolean;
-  debug(msg: string, fields?: Record<string, unknown>): void;
-  info(msg: string, fields?: Record<string, unknown>): void;
-  warn(msg: string, fields?: Record<string, unknown>): void;
-  error(msg: string, fields?: Record<string, unknown>): void;
-}
+const RANK: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 };
 
-export function createLogger(options: { json?: boolean; level?: Level }): Logger {
+export function createLogger(options: { json?: boolean | undefined; level?: LogLevel | undefined }): Logger {
   const json = options.json ?? !process.stderr.isTTY;
   const min = RANK[options.level ?? "info"];
-  const write = (level: Level, msg: string, fields?: Record<string, unknown>) => {
+  const write = (level: LogLevel, msg: string, fields?: LogFields) => {
     if (RANK[level] < min) return;
     if (json) {
       process.stderr.write(`${JSON.stringify({ time: new Date().toISOString(), level, msg, ...fields })}\n`);

@@ -1,19 +1,19 @@
 import type { Coordinator } from "../coordinator/coordinator.js";
-import type { Logger } from "./logger.js";
+import type { Logger } from "../core/logger.js";
 import { formatBytes } from "./parseSize.js";
 
 /** A redrawn bar on a terminal; otherwise a progress log line every few seconds. */
 export function followProgress(coordinator: Coordinator, log: Logger): () => void {
   const started = performance.now();
-  const p = coordinator.progress;
   const line = () => {
+    const p = coordinator.progress();
     const seconds = (performance.now() - started) / 1000;
     const rate = p.bytesRead / Math.max(seconds, 1e-3);
-    return { seconds, rate };
+    return { p, seconds, rate };
   };
   if (!log.json && process.stderr.isTTY) {
     const draw = () => {
-      const { seconds, rate } = line();
+      const { p, seconds, rate } = line();
       const width = 30;
       const filled = Math.round((p.unitsDone / Math.max(1, p.unitsTotal)) * width);
       process.stderr.write(
@@ -30,7 +30,7 @@ export function followProgress(coordinator: Coordinator, log: Logger): () => voi
     };
   }
   const timer = setInterval(() => {
-    const { seconds, rate } = line();
+    const { p, seconds, rate } = line();
     log.info("progress", {
       unitsDone: p.unitsDone,
       unitsTotal: p.unitsTotal,

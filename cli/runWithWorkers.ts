@@ -3,20 +3,23 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { fileURLToPath } from "node:url";
-import type { ExpoReport } from "../coordinator/buildReport.js";
 import type { Coordinator } from "../coordinator/coordinator.js";
-import type { PreparedJob } from "../coordinator/prepareJob.js";
 import { serveJob } from "../coordinator/serveJob.js";
-import type { DeviceChoice } from "../kernel/selectDevice.js";
+import type { DeviceChoice } from "../core/device.js";
+import type { Logger, LogLevel } from "../core/logger.js";
+import type { ExpoReport } from "../core/report.js";
+import type { PreparedJob } from "../plan/prepareJob.js";
+import type { StorageSettings } from "../storage/s3Settings.js";
 import { TOKEN_ENV } from "./connectionOptions.js";
-import type { Level, Logger } from "./logger.js";
+import { storageFlags } from "./globalOptions.js";
 
 export interface LocalRunOptions {
   workers: number;
   concurrency: number;
   device: DeviceChoice;
+  storage: StorageSettings;
   log: Logger;
-  logLevel: Level;
+  logLevel: LogLevel;
   maxAttempts?: number;
   leaseTtlMs?: number;
   journal?: string;
@@ -56,6 +59,7 @@ export async function runWithWorkers(job: PreparedJob, options: LocalRunOptions)
           "30",
           "--log-level",
           options.logLevel === "debug" ? "debug" : "warn",
+          ...storageFlags(options.storage),
           ...(options.log.json ? ["--json"] : []),
         ],
         { env: { ...process.env, [TOKEN_ENV]: token }, stdio: ["ignore", "ignore", "pipe"] },
@@ -92,6 +96,7 @@ export async function runWithWorkers(job: PreparedJob, options: LocalRunOptions)
       maxAttempts: options.maxAttempts ?? 3,
       ...(options.journal === undefined ? {} : { journal: options.journal }),
       ...(options.metricsPort === undefined ? {} : { metrics: { host: "127.0.0.1", port: options.metricsPort } }),
+      storage: options.storage,
       lingerMs: 0,
       onSigterm: "abort",
       log: options.log,

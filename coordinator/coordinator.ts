@@ -1,22 +1,24 @@
 // The coordinator of one job: opens (or, resuming, reuses) the output uploads, serves leases,
 // journals and collects unit reports. It implements the transport-neutral LeaseService that the
-// gRPC server exposes. Events: "unit" (an accepted UnitReport), "attemptFailed" (AttemptFailure),
-// "stale" ({ unitId?, leaseId, workerId }: a report for a lease that is no longer current).
+// gRPC server exposes; what others may read of it are read-only views and typed events.
 import { EventEmitter } from "node:events";
-import type { Storage } from "../storage/types.js";
-import type { JobSpec } from "./jobSpec.js";
-import type { Journal, JournalRecord } from "./journal.js";
+import type { JobSpec } from "../core/jobSpec.js";
 import type {
+  CompleteRequest,
   CompleteResult,
+  FailRequest,
   JobContext,
   JobState,
   JobStatus,
   LeaseReply,
   LeaseService,
   UnitReport,
-} from "./leaseService.js";
+  UnitState,
+} from "../core/leaseService.js";
+import type { JobPlan } from "../core/plan.js";
+import type { Storage } from "../storage/types.js";
+import type { JournalRecord } from "./journal.js";
 import { type AttemptFailure, LeaseTable } from "./leaseTable.js";
-import type { JobPlan } from "./plan.js";
 import type { Resume } from "./replayJournal.js";
 
 export interface CoordinatorOptions {
@@ -24,7 +26,7 @@ export interface CoordinatorOptions {
   leaseTtlMs: number;
   maxAttempts: number;
   /** Records finished units and failed attempts; a Complete is acknowledged once journaled. */
-  journal?: Pick<Journal, "append">;
+  journal?: { append(...records: JournalRecord[]): Promise<void> };
 }
 
 export interface Progress {
@@ -34,12 +36,27 @@ export interface Progress {
   bytesWritten: number;
 }
 
+/** A report or failure for a lease that is no longer current: ignored. */
+export interface StaleReport {
+  unitId?: number;
+  leaseId: string;
+  workerId: string;
+}
+
+export interface CoordinatorEvents {
+  /** An accepted unit report (journaled). */
+  unit: [report: UnitReport];
+  /** A failed attempt or an expired lease: requeued, or the job fails. */
+  attemptFailed: [failure: AttemptFailure];
+  stale: [report: StaleReport];
+}
+
 /** How long a wait reply asks a worker to wait before asking again. */
 const WAIT_MS = 250;
 
-export class Coordinator extends EventEmitter implements LeaseService {
-  readonly table: LeaseTable;
-  readonly reports = new Map<number, UnitReport>();
+export class Coordinator extends EventEmitter<CoordinatorEvents> implements LeaseService {
+  private readonly table: LeaseTable;
+  private readonly accepted = new Map<number, UnitReport>();
   /** uploads[k][shard] = upload id of output k's shard. */
   private uploads: Array<Record<string, string>> = [];
   private readonly expiry: NodeJS.Timeout;
@@ -47,14 +64,14 @@ export class Coordinator extends EventEmitter implements LeaseService {
   private settle!: (failure?: string) => void;
   /** Resolves with undefined when every unit is done, or with the failing unit's error. */
   readonly finished: Promise<string | undefined>;
-  readonly progress: Progress;
+  private readonly totals: Progress;
   private jobState: JobState = "running";
   private jobError?: string;
 
   constructor(
     readonly spec: JobSpec,
     readonly plan: JobPlan,
-    readonly outputs: Storage[],
+    private readonly outputs: readonly Storage[],
     private readonly options: CoordinatorOptions,
   ) {
     super();
@@ -67,11 +84,25 @@ export class Coordinator extends EventEmitter implements LeaseService {
     });
     this.expiry = setInterval(() => this.checkExpired(), Math.max(50, options.leaseTtlMs / 4));
     this.expiry.unref();
-    this.progress = { unitsDone: 0, unitsTotal: plan.units.length, bytesRead: 0, bytesWritten: 0 };
+    this.totals = { unitsDone: 0, unitsTotal: plan.units.length, bytesRead: 0, bytesWritten: 0 };
   }
 
   get jobId(): string {
     return this.options.jobId;
+  }
+
+  /** Accepted reports of finished units, by unit id. */
+  get reports(): ReadonlyMap<number, UnitReport> {
+    return this.accepted;
+  }
+
+  /** Units done and bytes moved so far (a copy). */
+  progress(): Progress {
+    return { ...this.totals };
+  }
+
+  unitCounts(): Readonly<Record<UnitState, number>> {
+    return { ...this.table.counts() };
   }
 
   /** Opens one multipart upload per output shard, or takes over a journal's uploads and finished units. */
@@ -95,7 +126,8 @@ export class Coordinator extends EventEmitter implements LeaseService {
     this.checkFinished();
   }
 
-  uploadIds(): Array<Record<string, string>> {
+  /** uploads[k][shard file]: the multipart upload ids of every output shard. */
+  uploadIds(): ReadonlyArray<Readonly<Record<string, string>>> {
     return this.uploads;
   }
 
@@ -142,7 +174,7 @@ export class Coordinator extends EventEmitter implements LeaseService {
     return this.table.heartbeat(leaseId) !== undefined;
   }
 
-  async complete(leaseId: string, report: UnitReport, workerId: string, leaseNext = false): Promise<CompleteResult> {
+  async complete({ workerId, leaseId, report, leaseNext }: CompleteRequest): Promise<CompleteResult> {
     this.saw(workerId);
     const unitId = this.table.unitOf(leaseId);
     const accepted = unitId !== undefined && unitId === report.unitId && this.table.complete(leaseId);
@@ -157,7 +189,7 @@ export class Coordinator extends EventEmitter implements LeaseService {
     return leaseNext ? { accepted, next: await this.lease(workerId) } : { accepted };
   }
 
-  async fail(leaseId: string, error: string, retryable: boolean, workerId: string): Promise<boolean> {
+  async fail({ workerId, leaseId, error, retryable }: FailRequest): Promise<boolean> {
     this.saw(workerId);
     const failure = this.table.fail(leaseId, error, retryable);
     if (!failure) {
@@ -174,30 +206,38 @@ export class Coordinator extends EventEmitter implements LeaseService {
     return this.jobState;
   }
 
-  status(): JobStatus {
-    const counts = this.table.counts();
+  /** Workers heard from within two lease TTLs. */
+  workers(): number {
     const horizon = Date.now() - 2 * this.options.leaseTtlMs;
-    let workers = 0;
-    for (const t of this.seen.values()) if (t >= horizon) workers++;
+    let n = 0;
+    for (const t of this.seen.values()) if (t >= horizon) n++;
+    return n;
+  }
+
+  retries(): number {
+    return this.table.retries;
+  }
+
+  status(): JobStatus {
     return {
       jobId: this.jobId,
       state: this.jobState,
       ...(this.jobError === undefined ? {} : { error: this.jobError }),
-      units: { ...counts, total: this.table.size },
-      bytesRead: this.progress.bytesRead,
-      bytesWritten: this.progress.bytesWritten,
+      units: { ...this.table.counts(), total: this.table.size },
+      bytesRead: this.totals.bytesRead,
+      bytesWritten: this.totals.bytesWritten,
       retries: this.table.retries,
-      workers,
+      workers: this.workers(),
     };
   }
 
-  /** The runner's verdict once it has committed the output (done) or aborted it (failed). */
+  /** The job's verdict once the output is committed (done) or aborted (failed): what workers are told. */
   setOutcome(state: "done" | "failed", error?: string): void {
     this.jobState = state;
     this.jobError = error;
   }
 
-  /** Stops the job: workers are told it failed, and the runner aborts every upload. */
+  /** Stops the job: no more leases, workers are told it failed, current holders' reports are ignored. */
   cancel(reason: string): void {
     this.table.cancel(reason);
     this.checkFinished();
@@ -208,10 +248,10 @@ export class Coordinator extends EventEmitter implements LeaseService {
   }
 
   private record(report: UnitReport): void {
-    this.reports.set(report.unitId, report);
-    this.progress.unitsDone++;
-    this.progress.bytesRead += report.bytes.aligned + report.bytes.base;
-    this.progress.bytesWritten += report.bytes.written;
+    this.accepted.set(report.unitId, report);
+    this.totals.unitsDone++;
+    this.totals.bytesRead += report.bytes.aligned + report.bytes.base;
+    this.totals.bytesWritten += report.bytes.written;
   }
 
   private async journal(...records: JournalRecord[]): Promise<void> {

@@ -5,23 +5,22 @@ import { Counter, Gauge, Registry } from "prom-client";
 import type { Checkpoint } from "../checkpoint/types.js";
 import { registerProcessMetrics } from "../metrics/processMetrics.js";
 import { unitMetrics } from "../metrics/unitMetrics.js";
-import { aggregateStatistics } from "./buildReport.js";
+import { aggregateStatistics } from "../report/aggregateStatistics.js";
+import { tensorShapes } from "../report/buildReport.js";
 import type { Coordinator } from "./coordinator.js";
-import type { UnitReport } from "./leaseService.js";
-import type { AttemptFailure } from "./leaseTable.js";
 
 export function coordinatorMetrics(coordinator: Coordinator, aligned: Checkpoint): Registry {
   const registry = new Registry();
   registry.setDefaultLabels({ role: "coordinator" });
   registerProcessMetrics(registry);
   const units = unitMetrics(registry);
-  coordinator.on("unit", (r: UnitReport) => units.observe(r));
+  coordinator.on("unit", (r) => units.observe(r));
   const retries = new Counter({
     name: "expo_unit_retries_total",
     help: "Unit attempts that failed or whose lease expired and went back to the queue.",
     registers: [registry],
   });
-  coordinator.on("attemptFailed", (f: AttemptFailure) => {
+  coordinator.on("attemptFailed", (f) => {
     if (f.requeued) retries.inc();
   });
   new Gauge({
@@ -30,7 +29,7 @@ export function coordinatorMetrics(coordinator: Coordinator, aligned: Checkpoint
     labelNames: ["state"],
     registers: [registry],
     collect() {
-      for (const [state, n] of Object.entries(coordinator.table.counts())) this.set({ state }, n);
+      for (const [state, n] of Object.entries(coordinator.unitCounts())) this.set({ state }, n);
     },
   });
   new Gauge({
@@ -38,7 +37,7 @@ export function coordinatorMetrics(coordinator: Coordinator, aligned: Checkpoint
     help: "Workers heard from within two lease TTLs.",
     registers: [registry],
     collect() {
-      this.set(coordinator.status().workers);
+      this.set(coordinator.workers());
     },
   });
   const states = ["running", "finalizing", "done", "failed"] as const;
@@ -57,10 +56,12 @@ export function coordinatorMetrics(coordinator: Coordinator, aligned: Checkpoint
   let cachedAt = -1;
   let cached: Array<ReturnType<typeof aggregateStatistics>> = [];
   const statistics = () => {
-    if (cachedAt !== coordinator.progress.unitsDone) {
-      cachedAt = coordinator.progress.unitsDone;
+    const done = coordinator.reports.size;
+    if (cachedAt !== done) {
+      cachedAt = done;
       const segmentsOf = (id: number) => coordinator.reports.get(id)?.segments ?? [];
-      cached = coordinator.plan.outputs.map((_, k) => aggregateStatistics(coordinator.plan, segmentsOf, k, aligned));
+      const shapes = tensorShapes(aligned);
+      cached = coordinator.plan.outputs.map((_, k) => aggregateStatistics(coordinator.plan, segmentsOf, k, shapes));
     }
     return cached;
   };

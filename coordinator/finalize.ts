@@ -1,19 +1,25 @@
 // Commit order: shards, non-weight files, report, and last the index (or, for a single-file
 // checkpoint, the one shard): a reader never sees a complete-looking partial output.
-import type { Checkpoint } from "../checkpoint/types.js";
 import { INDEX_FILE } from "../checkpoint/types.js";
+import type { UnitReport } from "../core/leaseService.js";
+import type { JobPlan } from "../core/plan.js";
+import { type ExpoReport, REPORT_FILE } from "../core/report.js";
+import type { PreparedJob } from "../plan/prepareJob.js";
+import { buildReport } from "../report/buildReport.js";
 import type { Storage } from "../storage/types.js";
-import { buildReport, type ExpoReport } from "./buildReport.js";
-import type { Coordinator } from "./coordinator.js";
 
-export const REPORT_FILE = "expo-report.json";
+/** uploads[k][shard file]: the multipart upload id of output k's shard. */
+export type UploadIds = ReadonlyArray<Readonly<Record<string, string>>>;
 
-export async function finalize(coordinator: Coordinator, aligned: Checkpoint, base: Checkpoint): Promise<ExpoReport[]> {
-  const { plan, spec, reports, outputs } = coordinator;
-  const uploads = coordinator.uploadIds();
+export async function finalize(
+  job: PreparedJob,
+  reports: ReadonlyMap<number, UnitReport>,
+  uploads: UploadIds,
+): Promise<ExpoReport[]> {
+  const { plan, spec, aligned, base } = job;
   const result: ExpoReport[] = [];
   for (const [k, output] of plan.outputs.entries()) {
-    const storage = outputs[k] as Storage;
+    const storage = job.outputs[k] as Storage;
     const complete = async (file: string) => {
       const shard = plan.shards.find((s) => s.file === file);
       const parts = (shard?.unitIds ?? []).map((id) => {
@@ -21,7 +27,7 @@ export async function finalize(coordinator: Coordinator, aligned: Checkpoint, ba
         if (!p) throw new Error(`${output.location}/${file}: unit ${id} has no part`);
         return { partNumber: p.partNumber, etag: p.etag, checksumSha256: p.checksumSha256 };
       });
-      await storage.completeMultipart(file, (uploads[k] as Record<string, string>)[file] as string, parts);
+      await storage.completeMultipart(file, uploads[k]?.[file] as string, parts);
     };
     const commitShard = aligned.indexed ? undefined : output.shards[0]?.file;
     for (const s of output.shards) if (s.file !== commitShard) await complete(s.file);
@@ -43,13 +49,12 @@ export async function finalize(coordinator: Coordinator, aligned: Checkpoint, ba
 }
 
 /** Aborts every upload the job opened; never touches the inputs. */
-export async function abortUploads(coordinator: Coordinator): Promise<void> {
-  const uploads = coordinator.uploadIds();
+export async function abortUploads(plan: JobPlan, outputs: readonly Storage[], uploads: UploadIds): Promise<void> {
   await Promise.all(
-    coordinator.plan.outputs.flatMap((o, k) =>
+    plan.outputs.flatMap((o, k) =>
       o.shards.map((s) => {
         const id = uploads[k]?.[s.file];
-        return id ? (coordinator.outputs[k] as Storage).abortMultipart(s.file, id).catch(() => undefined) : undefined;
+        return id ? (outputs[k] as Storage).abortMultipart(s.file, id).catch(() => undefined) : undefined;
       }),
     ),
   );

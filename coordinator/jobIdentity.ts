@@ -2,8 +2,8 @@
 // restarted coordinator with the same spec over unchanged inputs has the same job id, so its
 // journal and its workers carry on; anything else is a different job.
 import { createHash } from "node:crypto";
-import type { JobSpec } from "./jobSpec.js";
-import type { JobPlan } from "./plan.js";
+import type { JobSpec } from "../core/jobSpec.js";
+import type { JobPlan } from "../core/plan.js";
 
 export function jobIdentity(
   spec: JobSpec,

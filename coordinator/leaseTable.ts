@@ -2,8 +2,7 @@
 // queue; a Complete or Fail for a lease that is no longer current is ignored, so a worker that was
 // paused past its deadline cannot overwrite the bookkeeping of the unit's new holder.
 import { randomBytes } from "node:crypto";
-
-export type UnitState = "pending" | "leased" | "done" | "failed";
+import type { UnitState } from "../core/leaseService.js";
 
 interface Entry {
   state: UnitState;

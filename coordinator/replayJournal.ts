@@ -1,9 +1,9 @@
 // Turns a journal into what a restarted coordinator resumes from, after checking that it belongs to
 // this job: the same spec, and inputs unchanged since the journal was started.
-import { UsageError } from "../checkpoint/errors.js";
+import { UsageError } from "../core/errors.js";
+import type { UnitReport } from "../core/leaseService.js";
+import type { JobPlan } from "../core/plan.js";
 import type { JournalRecord, JournalStart } from "./journal.js";
-import type { UnitReport } from "./leaseService.js";
-import type { JobPlan } from "./plan.js";
 
 export interface Resume {
   uploads: Array<Record<string, string>>;

@@ -77,11 +77,21 @@ export async function serveGrpc(coordinator: Coordinator, options: GrpcServeOpti
       state: state(),
     }),
     Complete: async (r: { leaseId: string; report: WireUnitReport; leaseNext: boolean }, worker) => {
-      const { accepted, next } = await coordinator.complete(r.leaseId, reportFromWire(r.report), worker, r.leaseNext);
+      const { accepted, next } = await coordinator.complete({
+        workerId: worker,
+        leaseId: r.leaseId,
+        report: reportFromWire(r.report),
+        leaseNext: r.leaseNext,
+      });
       return { accepted, state: state(), ...(next ? { next: leaseReplyToWire(next) } : {}) };
     },
     Fail: async (r: { leaseId: string; error: string; retryable: boolean }, worker) => ({
-      accepted: await coordinator.fail(r.leaseId, r.error, r.retryable, worker),
+      accepted: await coordinator.fail({
+        workerId: worker,
+        leaseId: r.leaseId,
+        error: r.error,
+        retryable: r.retryable,
+      }),
       state: state(),
     }),
     Status: async () => statusToWire(coordinator.status()),

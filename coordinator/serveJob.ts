@@ -1,20 +1,22 @@
-// One job's coordinator from start to end: resume from the journal or open the uploads, serve the
-// lease protocol over gRPC (and metrics), wait for the units, then commit the output (finalize) or
-// abort it. `llm-expo coordinator` runs this for a cluster; `llm-expo run` for its local worker
-// processes.
-import { JobError, UsageError } from "../checkpoint/errors.js";
+// One job's coordinator from start to end, phase by phase (jobLifecycle.ts): resume from the journal or open
+// the uploads, serve the lease protocol over gRPC (and metrics), wait for the units, then commit the output
+// (finalize) or abort it, or suspend on SIGTERM. `llm-expo coordinator` runs this for a cluster; `llm-expo
+// run` for its local worker processes.
 import { INDEX_FILE, SINGLE_FILE } from "../checkpoint/types.js";
-import type { Logger } from "../cli/logger.js";
+import { JobError, UsageError } from "../core/errors.js";
+import type { Logger } from "../core/logger.js";
+import type { ExpoReport } from "../core/report.js";
+import { TOOL } from "../core/tool.js";
 import { type MetricsServer, serveMetrics } from "../metrics/serveMetrics.js";
-import type { ExpoReport } from "./buildReport.js";
+import type { PreparedJob } from "../plan/prepareJob.js";
+import { openStorage } from "../storage/openStorage.js";
+import type { StorageSettings } from "../storage/s3Settings.js";
 import { Coordinator } from "./coordinator.js";
 import { coordinatorMetrics } from "./coordinatorMetrics.js";
 import { abortUploads, finalize } from "./finalize.js";
 import { jobIdentity } from "./jobIdentity.js";
-import { Journal } from "./journal.js";
-import type { AttemptFailure } from "./leaseTable.js";
-import { TOOL } from "./planJob.js";
-import type { PreparedJob } from "./prepareJob.js";
+import { JobLifecycle, type JobSignal, type SigtermPolicy, signalEffect } from "./jobLifecycle.js";
+import { JOURNAL_NAME, Journal } from "./journal.js";
 import { replayJournal } from "./replayJournal.js";
 import { type GrpcServer, serveGrpc, type TlsFiles } from "./serveGrpc.js";
 
@@ -27,12 +29,12 @@ export interface ServeOptions {
   metrics?: { host: string; port: number };
   /** Folder or S3 prefix of the journal; default <first output>/.expo */
   journal?: string;
+  storage: StorageSettings;
   leaseTtlMs: number;
   maxAttempts: number;
   /** Keep serving this long after the outcome: late workers learn it, Prometheus scrapes the end. */
   lingerMs: number;
-  /** SIGTERM: "abort" the job (local runs), or "suspend" it: stop serving, keep journal and uploads. */
-  onSigterm: "abort" | "suspend";
+  onSigterm: SigtermPolicy;
   log: Logger;
   onListening?: (ports: { grpc: number; metrics?: number }) => void;
   onCoordinator?: (c: Coordinator) => void;
@@ -48,13 +50,24 @@ export interface ServeOptions {
 /** Thrown when SIGTERM suspended the job: journal and uploads are kept for a restart. */
 export class SuspendedError extends JobError {}
 
+/** Why the serving phase ended. */
+type Stop = { kind: "abort"; reason: string } | { kind: "suspend"; reason: string };
+
+const SUSPEND_REASON = "coordinator stopped by SIGTERM (the job resumes when it is started again)";
+
 export async function serveJob(job: PreparedJob, options: ServeOptions): Promise<ExpoReport[]> {
   const { spec, plan } = job;
   const log = options.log;
   const identity = jobIdentity(spec, plan.inputVersions);
-  const journal = Journal.open(options.journal ?? `${(job.outputs[0] ?? { location: "." }).location}/.expo`);
+  const journalStorage = openStorage(
+    options.journal ?? `${(job.outputs[0] ?? { location: "." }).location}/.expo`,
+    options.storage,
+  );
+  const journal = new Journal(journalStorage.appendLog(JOURNAL_NAME));
+  // Before anything is owned: a journal of another job (or of changed inputs) is refused with everything kept.
   const records = await journal.read();
   const resume = records?.length ? replayJournal(journal.where, records, plan, identity) : undefined;
+  const lifecycle = new JobLifecycle((from, to) => log.debug("job phase", { from, to }));
   const coordinator = new Coordinator(spec, plan, job.outputs, {
     jobId: identity.jobId,
     leaseTtlMs: options.leaseTtlMs,
@@ -62,38 +75,51 @@ export async function serveJob(job: PreparedJob, options: ServeOptions): Promise
     journal,
   });
   options.onCoordinator?.(coordinator);
-  coordinator.on("attemptFailed", (f: AttemptFailure) =>
+  coordinator.on("attemptFailed", (f) =>
     log.warn(`unit ${f.unitId} attempt ${f.attempt} failed: ${f.error}`, { requeued: f.requeued }),
   );
-  coordinator.on("unit", (r: { unitId: number }) => log.debug("unit done", { unitId: r.unitId }));
-  coordinator.on("stale", (s: { unitId?: number; workerId: string }) =>
-    log.debug("report for a lease no longer current ignored", s),
-  );
-  let suspended = false;
+  coordinator.on("unit", (r) => log.debug("unit done", { unitId: r.unitId }));
+  coordinator.on("stale", (s) => log.debug("report for a lease no longer current ignored", { ...s }));
+
   let grpc: GrpcServer | undefined;
   let metrics: MetricsServer | undefined;
-  const onSignal = (signal: NodeJS.Signals) => {
-    if (signal === "SIGTERM" && options.onSigterm === "suspend") {
-      suspended = true;
+  // A stop asked for by a signal or by the local workers' exit; the first one counts.
+  let stop: Stop | undefined;
+  let stopWaiter = (_: Stop) => {};
+  const stopRequested = new Promise<Stop>((resolve) => {
+    stopWaiter = resolve;
+  });
+  const requestStop = (s: Stop) => {
+    stop ??= s;
+    stopWaiter(stop);
+  };
+  let endLinger = () => {};
+  const onSignal = (signal: JobSignal) => {
+    const effect = signalEffect(lifecycle.phase, signal, options.onSigterm);
+    if (effect === "abort") requestStop({ kind: "abort", reason: `interrupted by ${signal}: uploads aborted` });
+    else if (effect === "suspend") {
       // Stop answering before the job is marked stopped: workers must see an outage and wait for the
       // restart, not a reply saying the job failed.
       grpc?.kill();
-      coordinator.cancel("coordinator stopped by SIGTERM (the job resumes when it is started again)");
-    } else {
-      coordinator.cancel(`interrupted by ${signal}: uploads aborted`);
-    }
+      requestStop({ kind: "suspend", reason: SUSPEND_REASON });
+    } else if (effect === "endLinger") endLinger();
+    else
+      log.warn(
+        `${signal} ignored while ${lifecycle.phase === "finalizing" ? "committing the output" : lifecycle.phase}`,
+      );
   };
   process.on("SIGINT", onSignal);
   process.on("SIGTERM", onSignal);
+  void options.stopped?.then((reason) => requestStop({ kind: "abort", reason }));
+
+  let reports: ExpoReport[];
   try {
+    // opening: the journal's uploads and finished units, or new uploads and the journal's first record.
     if (resume) {
       await coordinator.start(resume);
       log.info(
         `resuming job ${identity.jobId} from ${journal.where}: ${resume.reports.size} of ${plan.units.length} units already done`,
-        {
-          jobId: identity.jobId,
-          unitsDone: resume.reports.size,
-        },
+        { jobId: identity.jobId, unitsDone: resume.reports.size },
       );
     } else {
       if (spec.overwrite) {
@@ -109,54 +135,90 @@ export async function serveJob(job: PreparedJob, options: ServeOptions): Promise
         tool: TOOL,
         createdAt: new Date().toISOString(),
         inputs: plan.inputVersions,
-        uploads: coordinator.uploadIds(),
+        uploads: coordinator.uploadIds().map((u) => ({ ...u })),
       });
     }
-    // A SIGTERM while the uploads were being opened: suspend without ever serving.
-    if (suspended) throw new SuspendedError((await coordinator.finished) ?? "coordinator stopped by SIGTERM");
+    if (stop) throw stopError(stop);
+
+    lifecycle.to("serving");
     grpc = await serveGrpc(coordinator, { listen: options.listen, token: options.token, tls: options.tls });
     if (options.metrics) {
-      const registry = coordinatorMetrics(coordinator, job.aligned);
-      metrics = await serveMetrics(registry, options.metrics.host, options.metrics.port);
+      metrics = await serveMetrics(
+        coordinatorMetrics(coordinator, job.aligned),
+        options.metrics.host,
+        options.metrics.port,
+      );
     }
     log.debug("coordinator listening", { jobId: identity.jobId, grpcPort: grpc.port, metricsPort: metrics?.port });
     options.onListening?.({ grpc: grpc.port, metrics: metrics?.port });
-    void options.stopped?.then((reason) => coordinator.cancel(reason));
-
-    const failure = await coordinator.finished;
-    if (failure) {
-      if (suspended) throw new SuspendedError(failure);
-      throw new JobError(failure);
+    const outcome = await Promise.race([
+      coordinator.finished.then((error) => ({ kind: "finished" as const, error })),
+      stopRequested,
+    ]);
+    if (outcome.kind !== "finished") {
+      coordinator.cancel(outcome.reason);
+      throw stopError(outcome);
     }
-    const reports = await finalize(coordinator, job.aligned, job.base);
+    if (outcome.error !== undefined) throw new JobError(outcome.error);
+
+    lifecycle.to("finalizing");
+    reports = await finalize(job, coordinator.reports, coordinator.uploadIds());
     coordinator.setOutcome("done");
     await journal.remove();
-    await options.drainWorkers?.();
-    await linger(options.lingerMs);
-    return reports;
   } catch (e) {
     const message = e instanceof Error ? e.message : String(e);
     coordinator.setOutcome("failed", message);
-    if (!(e instanceof SuspendedError)) {
+    if (e instanceof SuspendedError) {
+      lifecycle.to("suspending");
+      grpc?.kill();
+    } else {
+      lifecycle.to("aborting");
       await options.drainWorkers?.();
-      await abortUploads(coordinator);
+      const uploads = coordinator.uploadIds();
+      await abortUploads(plan, job.outputs, uploads);
       await journal.remove().catch(() => undefined);
-      if (grpc) await linger(options.lingerMs);
+      if (grpc) await sleep(options.lingerMs);
       // A part upload that was in flight at the first abort can still land (S3): abort again.
-      await abortUploads(coordinator);
+      await abortUploads(plan, job.outputs, uploads);
     }
+    await shutdown();
     // Refusals met before any data was written (e.g. no write permission when opening the uploads) stay usage errors.
     if (e instanceof JobError || e instanceof UsageError) throw e;
     throw new JobError(message);
+  }
+  // The output is committed: nothing below may turn the job into a failure.
+  lifecycle.to("lingering");
+  try {
+    await options.drainWorkers?.();
+    await new Promise<void>((resolve) => {
+      endLinger = resolve;
+      if (options.lingerMs > 0) setTimeout(resolve, options.lingerMs);
+      else resolve();
+    });
   } finally {
+    await shutdown();
+  }
+  return reports;
+
+  async function shutdown(): Promise<void> {
     process.off("SIGINT", onSignal);
     process.off("SIGTERM", onSignal);
     coordinator.close();
     await Promise.all([grpc?.shutdown(), metrics?.close(), journal.close()]);
-    await Promise.all([job.aligned.storage.close(), job.base.storage.close(), ...job.outputs.map((o) => o.close())]);
+    await Promise.all([
+      job.aligned.storage.close(),
+      job.base.storage.close(),
+      journalStorage.close(),
+      ...job.outputs.map((o) => o.close()),
+    ]);
+    lifecycle.to("ended");
   }
 }
 
-function linger(ms: number): Promise<void> {
+function stopError(stop: Stop): Error {
+  return stop.kind === "suspend" ? new SuspendedError(stop.reason) : new JobError(stop.reason);
+}
+
+function sleep(ms: number): Promise<void> {
   return ms > 0 ? new Promise((resolve) => setTimeout(resolve, ms)) : Promise.resolve();
 }

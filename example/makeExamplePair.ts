@@ -1,10 +1,12 @@
 // `llm-expo make-example`: a Llama-shaped SFT checkpoint and a DPO-like descendant of it, written
 // as real Hugging Face folders. dpo = sft + a sparse rank-1 delta per matrix (the kind of small,
 // structured shift alignment makes), rounded to bf16; the two are sharded differently.
-import { ITEMSIZE } from "../checkpoint/dtypes.js";
+
 import { serializeHeader } from "../checkpoint/serializeHeader.js";
 import { INDEX_FILE, type TensorInfo } from "../checkpoint/types.js";
+import { ITEMSIZE } from "../core/dtypes.js";
 import { openStorage } from "../storage/openStorage.js";
+import type { StorageSettings } from "../storage/s3Settings.js";
 import type { Storage, WrittenPart } from "../storage/types.js";
 import { type ExampleTensor, type LlamaShape, llamaShapeFor, llamaTensors } from "./llamaLayout.js";
 import { fromBf16, Rng, toBf16 } from "./randomValues.js";
@@ -15,6 +17,7 @@ export interface ExampleOptions {
   /** Approximate bytes of weights per model. */
   size: number;
   seed: number;
+  storage: StorageSettings;
 }
 
 export interface ExamplePair {
@@ -37,8 +40,8 @@ export async function makeExamplePair(options: ExampleOptions): Promise<ExampleP
   const bytes = tensors.map((t) => t.shape.reduce((a, b) => a * b, 1) * (ITEMSIZE[t.dtype] as number));
   const total = bytes.reduce((a, b) => a + b, 0);
   const root = options.dir.replace(/\/+$/, "");
-  const sft = new ModelWriter(openStorage(`${root}/sft`), tensors, bytes, Math.ceil(total / 3));
-  const dpo = new ModelWriter(openStorage(`${root}/dpo`), tensors, bytes, Math.ceil(total / 2));
+  const sft = new ModelWriter(openStorage(`${root}/sft`, options.storage), tensors, bytes, Math.ceil(total / 3));
+  const dpo = new ModelWriter(openStorage(`${root}/dpo`, options.storage), tensors, bytes, Math.ceil(total / 2));
   try {
     const rng = new Rng(options.seed);
     for (const [i, t] of tensors.entries()) {

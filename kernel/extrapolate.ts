@@ -1,129 +1,14 @@
 // TypeScript face of the native kernel (kernel/src; the CUDA kernel of kernel/cuda through it): packs a request
 // into the compact descriptor the addon reads, runs it off the JS thread, unpacks the per-segment statistics.
-import { existsSync, readFileSync } from "node:fs";
-import { createRequire } from "node:module";
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
-import type { Arith, ExtrapolateRequest, FloatDtype, KernelDevice, Segment, SegmentStats } from "./types.js";
-
-export type Simd = "scalar" | "avx2" | "avx512";
-
-export interface KernelInfo {
-  /** The code path calls use now. All paths give identical bits, outputs and statistics alike. */
-  simd: Simd;
-  /** Paths this CPU supports. */
-  available: Simd[];
-  /** Most output buffers (values of α) one call accepts. */
-  maxOutputs: number;
-}
-
-/** The addon's extrapolate arguments (async and sync take the same). */
-type ExtrapolateArgs = [
-  arith: Arith,
-  aligned: Uint8Array,
-  base: Uint8Array,
-  outs: Uint8Array[],
-  desc: Float64Array,
-  results: Float64Array,
-  device?: KernelDevice,
-];
-
-interface Addon {
-  extrapolate(...args: ExtrapolateArgs): Promise<Float64Array>;
-  extrapolateSync(...args: ExtrapolateArgs): Float64Array;
-  info(): KernelInfo;
-  setSimd(simd: Simd | "auto"): Simd;
-  memcpy(dst: Uint8Array, src: Uint8Array): void;
-  cudaProbe(libraryPath: string): CudaStatus;
-  sha256(chunks: Uint8Array[]): Promise<Buffer>;
-}
-
-export interface CudaStatus {
-  /** The CUDA kernel library loaded and a context is open on a visible device. */
-  available: boolean;
-  /** Why not, when not available (one line). */
-  reason: string;
-  /** The device, when available: "NVIDIA H100 80GB HBM3 (device 0, sm_90, 132 SMs)". */
-  description: string;
-}
+import type { FloatDtype } from "../core/dtypes.js";
+import type { SegmentStats } from "../core/statistics.js";
+import { type ExtrapolateArgs, loadAddon } from "./addon.js";
+import type { ExtrapolateRequest, Segment } from "./types.js";
 
 /** Dtype codes of the descriptor, as kernel/src/kernel.h numbers them. */
 export const DTYPE_CODE: Readonly<Record<FloatDtype, number>> = { BF16: 0, F16: 1, F32: 2, F64: 3 };
 const DESC_HEAD = 5;
 const RESULT_HEAD = 6;
-
-let addon: Addon | undefined;
-let device: KernelDevice = "cpu";
-let cuda: CudaStatus | undefined;
-
-/** The package root: the nearest folder above this file with llm-expo's package.json (works from dist/ too). */
-function packageRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (;;) {
-    const manifest = join(dir, "package.json");
-    if (existsSync(manifest)) {
-      try {
-        if ((JSON.parse(readFileSync(manifest, "utf8")) as { name?: unknown }).name === "llm-expo") return dir;
-      } catch {
-        // not ours; keep walking up
-      }
-    }
-    const parent = dirname(dir);
-    if (parent === dir)
-      throw new Error(`llm-expo: cannot find the package root (package.json) above ${fileURLToPath(import.meta.url)}`);
-    dir = parent;
-  }
-}
-
-function load(): Addon {
-  if (addon) return addon;
-  const path = join(packageRoot(), "kernel", "build", "Release", "expo_kernel.node");
-  if (!existsSync(path))
-    throw new Error(`llm-expo: native kernel not built: run npm ci / npm run build (missing ${path})`);
-  addon = createRequire(import.meta.url)(path) as Addon;
-  return addon;
-}
-
-/** Where libexpo_cuda.so is looked for: LLM_EXPO_CUDA_LIBRARY, else kernel/build-cuda/ (npm run build:cuda). */
-export function cudaLibraryPath(): string {
-  return process.env.LLM_EXPO_CUDA_LIBRARY || join(packageRoot(), "kernel", "build-cuda", "libexpo_cuda.so");
-}
-
-/**
- * Loads the CUDA kernel and opens the visible device (CUDA_VISIBLE_DEVICES applies; LLM_EXPO_CUDA_DEVICE picks
- * among them), once per process; the outcome is cached. Never throws: `reason` says why CUDA is unavailable.
- */
-export function cudaStatus(): CudaStatus {
-  if (cuda) return cuda;
-  const path = cudaLibraryPath();
-  if (!existsSync(path)) {
-    cuda = {
-      available: false,
-      reason: `the CUDA kernel is not built (no ${path}; npm run build:cuda builds it where nvcc is installed)`,
-      description: "",
-    };
-  } else {
-    try {
-      cuda = load().cudaProbe(path);
-    } catch (e) {
-      cuda = { available: false, reason: e instanceof Error ? e.message : String(e), description: "" };
-    }
-  }
-  return cuda;
-}
-
-/** The device calls use when the request names none. "cuda" throws unless cudaStatus() is available. */
-export function setKernelDevice(d: KernelDevice): void {
-  if (d === "cuda") {
-    const s = cudaStatus();
-    if (!s.available) throw new Error(`llm-expo: CUDA kernel unavailable: ${s.reason}`);
-  }
-  device = d;
-}
-
-export function kernelDevice(): KernelDevice {
-  return device;
-}
 
 /** Packs the segments: per segment dtype code, count, alignedOffset, baseOffset, outOffset, then K alphas. */
 export function packSegments(segments: readonly Segment[], k: number): Float64Array {
@@ -169,6 +54,11 @@ function unpack(results: Float64Array, segments: number, k: number): SegmentStat
   return stats;
 }
 
+/** The addon's arguments for a request, with `results` as the statistics array. */
+function addonArgs(req: ExtrapolateRequest, results: Float64Array): ExtrapolateArgs {
+  return [req.arith, req.aligned, req.base, req.outs, packSegments(req.segments, req.outs.length), results, req.device];
+}
+
 /**
  * Computes every segment of the request into the output buffers, off the JS thread (libuv pool), and returns
  * each segment's statistics. `results` is optional scratch (6 + K doubles per segment) to reuse across calls.
@@ -177,36 +67,15 @@ function unpack(results: Float64Array, segments: number, k: number): SegmentStat
  */
 export async function extrapolate(req: ExtrapolateRequest, results?: Float64Array): Promise<SegmentStats[]> {
   const k = req.outs.length;
-  const desc = packSegments(req.segments, k);
   const out = resultsFor(req.segments.length, k, results);
-  await load().extrapolate(req.arith, req.aligned, req.base, req.outs, desc, out, req.device ?? device);
+  await loadAddon().extrapolate(...addonArgs(req, out));
   return unpack(out, req.segments.length, k);
 }
 
 /** extrapolate on the calling thread: for tests, benchmarks and tools that have nothing else to do meanwhile. */
-export function extrapolateSync(req: ExtrapolateRequest, results?: Float64Array): SegmentStats[] {
+export function extrapolateOnThisThread(req: ExtrapolateRequest, results?: Float64Array): SegmentStats[] {
   const k = req.outs.length;
-  const desc = packSegments(req.segments, k);
   const out = resultsFor(req.segments.length, k, results);
-  load().extrapolateSync(req.arith, req.aligned, req.base, req.outs, desc, out, req.device ?? device);
+  loadAddon().extrapolateSync(...addonArgs(req, out));
   return unpack(out, req.segments.length, k);
-}
-
-export function kernelInfo(): KernelInfo {
-  return load().info();
-}
-
-/** Chooses the code path ("auto": the best the CPU has); throws if the CPU lacks it. Returns the path now used. */
-export function setKernelSimd(simd: Simd | "auto"): Simd {
-  return load().setSimd(simd);
-}
-
-/** SHA-256 of the concatenated chunks, computed on the libuv pool (Node's own OpenSSL). */
-export function sha256(chunks: Uint8Array[]): Promise<Buffer> {
-  return load().sha256(chunks);
-}
-
-/** Plain memcpy in native code, single thread: the baseline the kernel's throughput is compared with. */
-export function nativeMemcpy(dst: Uint8Array, src: Uint8Array): void {
-  load().memcpy(dst, src);
 }

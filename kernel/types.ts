@@ -1,11 +1,7 @@
-// The contract between the worker and the native kernel. A request covers one work unit: many
+// The contract between the unit engine and the native kernel. A request covers one work unit: many
 // segments (tensor pieces) over the same caller-owned buffers, computed in one native call.
-
-/** Storage dtypes the kernel extrapolates; every other dtype is copied from aligned. */
-export type FloatDtype = "BF16" | "F16" | "F32" | "F64";
-
-/** fp32: out = R(fmaf(α, a − b, a)); torch: d = R(a − b); m = R(α·d); out = R(a + m). */
-export type Arith = "fp32" | "torch";
+import type { KernelDevice } from "../core/device.js";
+import type { Arith, FloatDtype } from "../core/dtypes.js";
 
 export interface Segment {
   dtype: FloatDtype;
@@ -19,21 +15,6 @@ export interface Segment {
   alphas: readonly number[];
 }
 
-export interface SegmentStats {
-  /** Σa², Σb², Σ(a−b)² in fp64 over elements whose inputs are both finite. */
-  sumA2: number;
-  sumB2: number;
-  sumD2: number;
-  /** Σout² per α, over finite outputs of finite inputs. */
-  sumOut2: number[];
-  /** max |a − b| over elements whose inputs are both finite (0 when none). */
-  maxAbsDiff: number;
-  /** Elements where a or b is NaN or ±Inf. */
-  nonfiniteInputs: number;
-  /** Elements with finite a and b whose output is non-finite for at least one α. */
-  nonfiniteOutputs: number;
-}
-
 export interface ExtrapolateRequest {
   arith: Arith;
   aligned: Buffer;
@@ -41,9 +22,6 @@ export interface ExtrapolateRequest {
   /** K output buffers. With K = 1, outs[0] may be `aligned` itself (in place, outOffset = alignedOffset). */
   outs: Buffer[];
   segments: readonly Segment[];
-  /** Where it runs; default: the process's selection (selectDevice / setKernelDevice), CPU until one is made. */
-  device?: KernelDevice;
+  /** Where it runs (selectDevice decides, once per process, at the edge). */
+  device: KernelDevice;
 }
-
-/** The device a kernel call runs on. CUDA is used only where it was selected; it never falls back to the CPU. */
-export type KernelDevice = "cpu" | "cuda";

@@ -1,7 +1,7 @@
 // The unit-level metrics that coordinator and workers both export (DESIGN.md section 6): the
 // coordinator counts every accepted report of the job, a worker its own units.
 import { Counter, Histogram, type Registry } from "prom-client";
-import type { UnitReport } from "../coordinator/leaseService.js";
+import type { UnitReport } from "../core/leaseService.js";
 
 export interface UnitMetrics {
   observe(report: UnitReport): void;

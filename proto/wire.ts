@@ -1,8 +1,8 @@
 // The coordinator protocol's messages as the protobufjs plain objects of serviceDefinitions.ts, and
 // their conversion to and from the LeaseService types. Work units and unit reports have the same
 // shape on both sides; the rest differs in small ways (a oneof, enums, empty strings for absent).
-import type { JobContext, JobState, JobStatus, LeaseReply, UnitReport } from "../coordinator/leaseService.js";
-import type { WorkUnit } from "../coordinator/plan.js";
+import type { JobContext, JobState, JobStatus, LeaseReply, UnitReport } from "../core/leaseService.js";
+import type { WorkUnit } from "../core/plan.js";
 
 export interface WireJobContext {
   jobId: string;

@@ -3,10 +3,24 @@
 // partial shard under its final name.
 import { randomBytes } from "node:crypto";
 import type { Stats } from "node:fs";
-import { constants, type FileHandle, mkdir, open, readdir, readFile, rename, rm, rmdir, stat } from "node:fs/promises";
-import { join, resolve } from "node:path";
-import { ObjectChangedError } from "./s3Errors.js";
-import type { ObjectInfo, Storage, StorageLimits, WrittenPart } from "./types.js";
+import {
+  access,
+  constants,
+  type FileHandle,
+  mkdir,
+  open,
+  readdir,
+  readFile,
+  realpath,
+  rename,
+  rm,
+  rmdir,
+  stat,
+} from "node:fs/promises";
+import { basename, dirname, join, resolve } from "node:path";
+import { ObjectChangedError, UsageError } from "../core/errors.js";
+import { FileAppendLog } from "./fileAppendLog.js";
+import type { AppendLog, ObjectInfo, Storage, StorageLimits, WrittenPart } from "./types.js";
 
 const TEMP_DIR = ".expo";
 
@@ -168,6 +182,46 @@ export class LocalStorage implements Storage {
 
   async delete(name: string): Promise<void> {
     await rm(this.path(name), { force: true });
+  }
+
+  appendLog(name: string): AppendLog {
+    return new FileAppendLog(this.path(name));
+  }
+
+  /** The folder, or the nearest existing folder above it, must be a writable folder. */
+  async checkWritable(): Promise<void> {
+    let dir = this.location;
+    for (;;) {
+      try {
+        const s = await stat(dir);
+        if (!s.isDirectory()) throw new UsageError(`${this.location}: ${dir} is not a folder`);
+        await access(dir, constants.W_OK);
+        return;
+      } catch (e) {
+        if (e instanceof UsageError) throw e;
+        const code = (e as NodeJS.ErrnoException).code;
+        if (code !== "ENOENT" && code !== "ENOTDIR")
+          throw new UsageError(`${this.location}: ${dir} is not writable (${code})`);
+        if (dirname(dir) === dir) return;
+        dir = dirname(dir);
+      }
+    }
+  }
+
+  /** Symbolic links of the longest existing prefix resolved. */
+  async realLocation(): Promise<string> {
+    let head = this.location;
+    const tail: string[] = [];
+    for (;;) {
+      try {
+        return join(await realpath(head), ...tail);
+      } catch {
+        const parent = dirname(head);
+        if (parent === head) return this.location;
+        tail.unshift(basename(head));
+        head = parent;
+      }
+    }
   }
 
   async close(): Promise<void> {

@@ -1,13 +1,14 @@
-import { UsageError } from "../checkpoint/errors.js";
+import { UsageError } from "../core/errors.js";
 import { LocalStorage } from "./localStorage.js";
+import type { StorageSettings } from "./s3Settings.js";
 import { S3Storage } from "./s3Storage.js";
 import type { Storage } from "./types.js";
 
 /** Storage for a location string: `s3://bucket/prefix` or a local folder path. */
-export function openStorage(location: string): Storage {
+export function openStorage(location: string, settings: StorageSettings): Storage {
   if (location.startsWith("s3://")) {
     if (!/^s3:\/\/[^/]+/.test(location)) throw new UsageError(`${location}: expected s3://bucket/prefix`);
-    return new S3Storage(location);
+    return new S3Storage(location, settings.s3);
   }
   if (/^[a-z][a-z0-9+.-]*:\/\//i.test(location))
     throw new UsageError(`${location}: unsupported location (a folder or s3://bucket/prefix)`);

@@ -1,6 +1,6 @@
 // S3 failures as one-line errors naming the object and what to do. Failures a user must fix
 // (credentials, permissions, missing bucket) are UsageErrors: exit 2 when met before writing.
-import { UsageError } from "../checkpoint/errors.js";
+import { ObjectChangedError, UsageError } from "../core/errors.js";
 
 interface SdkError {
   name?: string;
@@ -14,8 +14,6 @@ export function isNotFound(e: unknown): boolean {
   const err = e as SdkError;
   return err.name === "NotFound" || err.name === "NoSuchKey" || err.$metadata?.httpStatusCode === 404;
 }
-
-export class ObjectChangedError extends Error {}
 
 export function describeS3Error(e: unknown, operation: string, where: string): Error {
   const err = e as SdkError;

@@ -5,9 +5,11 @@ import { createHash } from "node:crypto";
 import type { Readable } from "node:stream";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { S3Client } from "@aws-sdk/client-s3";
-import { s3Client, s3Settings } from "./s3Client.js";
+import { ObjectAppendLog } from "./objectAppendLog.js";
+import { s3Client } from "./s3Client.js";
 import { describeS3Error, isNotFound } from "./s3Errors.js";
-import type { ObjectInfo, Storage, StorageLimits, WrittenPart } from "./types.js";
+import type { S3Settings } from "./s3Settings.js";
+import type { AppendLog, ObjectInfo, Storage, StorageLimits, WrittenPart } from "./types.js";
 
 export const S3_LIMITS: StorageLimits = { minPartSize: 5 * 1024 * 1024, maxPartSize: 5 * 1024 ** 3, maxParts: 10_000 };
 
@@ -28,18 +30,19 @@ export class S3Storage implements Storage {
   private readonly bucket: string;
   private readonly prefix: string;
   private clientPromise?: Promise<{ client: S3Client; sdk: Sdk }>;
-  private readonly settings: ReturnType<typeof s3Settings>;
   private readonly partChecksums: boolean;
   readonly wantsPartSha256: boolean;
   /** ETags pinned for reads (from stat or from the plan). */
   private readonly pinned = new Map<string, string>();
 
-  constructor(location: string) {
+  constructor(
+    location: string,
+    private readonly settings: S3Settings,
+  ) {
     const { bucket, prefix } = parseS3Location(location);
     this.bucket = bucket;
     this.prefix = prefix;
     this.location = `s3://${bucket}${prefix ? `/${prefix}` : ""}`;
-    this.settings = s3Settings();
     this.partChecksums = this.settings.partChecksums;
     this.wantsPartSha256 = this.partChecksums;
   }
@@ -204,6 +207,17 @@ export class S3Storage implements Storage {
     await this.call("DeleteObject", name, (c) =>
       c.client.send(new c.sdk.DeleteObjectCommand({ Bucket: this.bucket, Key: this.key(name) })),
     );
+  }
+
+  appendLog(name: string): AppendLog {
+    return new ObjectAppendLog(this, name);
+  }
+
+  /** Permissions show when the uploads are opened (a denied CreateMultipartUpload is a usage error). */
+  async checkWritable(): Promise<void> {}
+
+  async realLocation(): Promise<string> {
+    return this.location;
   }
 
   async close(): Promise<void> {

@@ -1,5 +1,6 @@
-// The one interface planner, workers and finalizer use for checkpoints and outputs. A location is
-// a folder (local) or a prefix (S3, later); names are plain file names inside it.
+// The one interface planner, workers, journal and finalizer use for checkpoints and outputs. A location is
+// a folder (local) or a prefix (S3); names are plain file names inside it. Which kind a location is gets
+// decided in openStorage, nowhere else.
 
 export interface ObjectInfo {
   size: number;
@@ -21,6 +22,23 @@ export interface StorageLimits {
   minPartSize: number;
   maxPartSize: number;
   maxParts: number;
+}
+
+/**
+ * A log that only grows, durable at every append: the coordinator's journal. Local folders append to one file;
+ * object stores, whose objects cannot grow, write one object per append.
+ */
+export interface AppendLog {
+  /** Where it lives, for messages. */
+  readonly where: string;
+  /** Everything appended so far, in order; undefined when there is no log. */
+  read(): Promise<string | undefined>;
+  /** Resolves once the text is durable. */
+  append(text: string): Promise<void>;
+  /** Deletes the log (and a folder that only it needed). */
+  remove(): Promise<void>;
+  /** Releases handles; the log stays. */
+  close(): Promise<void>;
 }
 
 export interface Storage {
@@ -60,6 +78,12 @@ export interface Storage {
   completeMultipart(name: string, uploadId: string, parts: WrittenPart[]): Promise<void>;
   abortMultipart(name: string, uploadId: string): Promise<void>;
   delete(name: string): Promise<void>;
+  /** The append-only log `name` in this location (created on first append). */
+  appendLog(name: string): AppendLog;
+  /** Refuses (UsageError) a location this process cannot write to, before anything is written. */
+  checkWritable(): Promise<void>;
+  /** The location with symbolic links resolved, for telling whether two locations overlap. */
+  realLocation(): Promise<string>;
   /** Releases cached handles and connections. */
   close(): Promise<void>;
 }

@@ -4,16 +4,17 @@
 // is done, its disappearance means the job is over, not an outage.
 import { setTimeout as sleep } from "node:timers/promises";
 import * as grpc from "@grpc/grpc-js";
-import { JobError, UsageError } from "../checkpoint/errors.js";
+import { JobError, UsageError } from "../core/errors.js";
 import type {
+  CompleteRequest,
   CompleteResult,
+  FailRequest,
   JobContext,
   JobState,
   JobStatus,
   LeaseReply,
   LeaseService,
-  UnitReport,
-} from "../coordinator/leaseService.js";
+} from "../core/leaseService.js";
 import { coordinatorDefinition } from "../proto/serviceDefinitions.js";
 import {
   jobContextFromWire,
@@ -102,7 +103,7 @@ export class CoordinatorClient implements LeaseService {
     return this.noteState(reply)?.current ?? false;
   }
 
-  async complete(leaseId: string, report: UnitReport, workerId: string, leaseNext = false): Promise<CompleteResult> {
+  async complete({ leaseId, report, workerId, leaseNext }: CompleteRequest): Promise<CompleteResult> {
     const reply = await this.call<{ accepted: boolean; state: number; next?: WireLeaseReply | null }>("Complete", {
       leaseId,
       workerId,
@@ -118,7 +119,7 @@ export class CoordinatorClient implements LeaseService {
     return { accepted: reply.accepted, next };
   }
 
-  async fail(leaseId: string, error: string, retryable: boolean, workerId: string): Promise<boolean> {
+  async fail({ leaseId, error, retryable, workerId }: FailRequest): Promise<boolean> {
     const reply = await this.call<{ accepted: boolean; state: number }>("Fail", {
       leaseId,
       workerId,

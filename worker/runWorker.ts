@@ -1,29 +1,26 @@
-// A worker: lease a unit, fetch, compute, upload, report; several units in flight (p-queue) so
-// one unit's reads overlap another's compute and writes, as many as --concurrency and the memory
-// budget allow. Ends when the coordinator says the job is done or failed, or when asked to stop.
-import { once } from "node:events";
+// A worker: lease units and run them in slots (p-queue), as many at once as --concurrency and the memory
+// budget allow, so one unit's reads overlap another's compute and writes. Ends when the coordinator says the
+// job is done or failed, or when asked to stop: then it leases nothing more, finishes the units in hand
+// within the drain time and releases the rest. Its storage is closed however it ends.
 import { setTimeout as sleep } from "node:timers/promises";
 import PQueue from "p-queue";
-import { UsageError } from "../checkpoint/errors.js";
-import type { JobContext, LeaseReply, LeaseService, UnitReport } from "../coordinator/leaseService.js";
-import type { WorkUnit } from "../coordinator/plan.js";
-import { openStorage } from "../storage/openStorage.js";
-import { ObjectChangedError } from "../storage/s3Errors.js";
-import type { Storage } from "../storage/types.js";
-import { computeUnit, type SegmentResult } from "./computeUnit.js";
-import { fetchUnit } from "./fetchUnit.js";
-import type { TestFaults } from "./testFaults.js";
-import { UnitBufferPool, type UnitBuffers, unitBufferBytes } from "./unitBuffers.js";
-import { uploadUnit } from "./uploadUnit.js";
+import type { KernelDevice } from "../core/device.js";
+import { UsageError } from "../core/errors.js";
+import type { JobContext, LeaseService } from "../core/leaseService.js";
+import type { WorkUnit } from "../core/plan.js";
+import type { UnitHooks } from "../engine/executeUnit.js";
+import { UnitBufferPool, unitBufferBytes } from "../engine/unitBuffers.js";
+import type { StorageSettings } from "../storage/s3Settings.js";
+import { openJobStorage } from "./openJobStorage.js";
+import type { LeaseContext, WorkerObserver } from "./runLease.js";
+import { type SlotEnd, WorkerSlot } from "./workerSlot.js";
 
-export interface WorkerObserver {
-  started(unit: WorkUnit): void;
-  finished(report: UnitReport, accepted: boolean): void;
-  failed(unit: WorkUnit, error: string): void;
-}
+export type { WorkerObserver } from "./runLease.js";
 
 export interface WorkerOptions {
   workerId: string;
+  device: KernelDevice;
+  storage: StorageSettings;
   /** Units in flight at most; each holds its own buffers. */
   concurrency: number;
   /** Bytes the units' buffers may take together (undefined: no limit beyond concurrency). */
@@ -32,7 +29,7 @@ export interface WorkerOptions {
   stop?: AbortSignal;
   drainMs?: number;
   observer?: WorkerObserver;
-  faults?: TestFaults;
+  hooks?: UnitHooks;
   /** Called once the job is known, with the number of units this worker will keep in flight. */
   onStart?: (job: JobContext, concurrency: number) => void;
 }
@@ -42,93 +39,105 @@ export type WorkerOutcome =
   | { kind: "failed"; error: string }
   | { kind: "stopped"; released: number };
 
-/** Raised for unit failures that a retry cannot fix (the job's non-finite policy). */
-export class PermanentUnitError extends Error {}
+/** What ended a slot task, as the loop sees it: a slot never rejects into the queue. */
+type SlotResult = { end: SlotEnd } | { fatal: unknown };
 
 export async function runWorker(service: LeaseService, options: WorkerOptions): Promise<WorkerOutcome> {
   const job = await service.describeJob(options.workerId);
   const concurrency = unitsInFlight(job, options);
   options.onStart?.(job, concurrency);
-  const aligned = openStorage(job.aligned);
-  const base = openStorage(job.base);
-  const outputs = job.outputs.map((o) => openStorage(o.location));
-  for (const [file, etag] of Object.entries(job.inputVersions.aligned)) aligned.pin(file, etag);
-  for (const [file, etag] of Object.entries(job.inputVersions.base)) base.pin(file, etag);
+  const storage = openJobStorage(job, options.storage);
+  const ctx: LeaseContext = {
+    service,
+    job,
+    workerId: options.workerId,
+    how: { arith: job.arith, device: options.device },
+    ...(options.observer ? { observer: options.observer } : {}),
+    ...(options.hooks ? { hooks: options.hooks } : {}),
+  };
   const pool = new UnitBufferPool(job.maxUnitBytes, job.maxBaseBytes, job.outputs.length);
   const queue = new PQueue({ concurrency });
-  const held = new Map<string, WorkUnit>();
-  const stopped = options.stop
-    ? new Promise<"stop">((resolve) => {
-        if (options.stop?.aborted) resolve("stop");
-        options.stop?.addEventListener("abort", () => resolve("stop"), { once: true });
-      })
-    : new Promise<"stop">(() => {});
+  const slots = new Set<WorkerSlot>();
+  const running = new Set<Promise<void>>();
+  // Slot results wait here until the loop takes them in: only the loop decides the outcome.
+  const ended: SlotResult[] = [];
+  const stopped = new Promise<"stop">((resolve) => {
+    if (options.stop?.aborted) resolve("stop");
+    options.stop?.addEventListener("abort", () => resolve("stop"), { once: true });
+  });
+  const stopping = () => options.stop?.aborted === true;
+  // Set only here, in the loop: the first word from the coordinator that the job is over, or a lost coordinator.
   let outcome: WorkerOutcome | undefined;
-  // A slot that cannot reach the coordinator any more (past --coordinator-timeout) ends the worker.
   let fatal: { error: unknown } | undefined;
+  const wantMore = () => !outcome && !fatal && !stopping();
+  const takeEnded = () => {
+    for (const result of ended.splice(0)) {
+      if ("fatal" in result) fatal ??= { error: result.fatal };
+      else if (result.end.kind === "done") outcome ??= { kind: "done" };
+      else if (result.end.kind === "failed") outcome ??= { kind: "failed", error: result.end.error };
+    }
+  };
+  const startSlot = (leaseId: string, unit: WorkUnit) => {
+    const buffers = pool.take();
+    const slot = new WorkerSlot(ctx, storage, buffers);
+    slots.add(slot);
+    const task: Promise<void> = queue
+      .add(() => slot.run({ leaseId, unit }, wantMore))
+      .then(
+        (end) => ({ end: end as SlotEnd }),
+        (error: unknown) => ({ fatal: error }),
+      )
+      .then((result) => {
+        ended.push(result);
+        slots.delete(slot);
+        running.delete(task);
+        pool.give(buffers);
+      });
+    running.add(task);
+  };
   try {
-    while (!outcome && !fatal) {
-      // Each slot is one queue task, added as soon as its first lease is granted: the queue's own
-      // counts say how many are taken, and "next" fires when one ends.
-      if (queue.pending + queue.size >= concurrency) {
-        if ((await Promise.race([once(queue as never, "next"), stopped])) === "stop") break;
+    for (;;) {
+      takeEnded();
+      if (!wantMore()) break;
+      if (running.size >= concurrency) {
+        await Promise.race([...running, stopped]);
         continue;
       }
-      if (options.stop?.aborted) break;
       const reply = await service.lease(options.workerId);
       if (reply.kind === "done") outcome = { kind: "done" };
       else if (reply.kind === "failed") outcome = { kind: "failed", error: reply.error };
       else if (reply.kind === "wait") await Promise.race([sleep(reply.retryMs), stopped]);
-      else {
-        // A slot: this unit, then the next ones its Complete replies grant (one round trip per unit),
-        // until a reply has no unit for it or the worker is stopping.
-        let grant: { leaseId: string; unit: WorkUnit } | undefined = reply;
-        const buffers = pool.take();
-        void queue.add(async () => {
-          try {
-            while (grant) {
-              const { leaseId, unit } = grant;
-              held.set(leaseId, unit);
-              const io = { aligned, base, outputs, buffers };
-              const next = await processLease(service, job, leaseId, unit, io, options, !options.stop?.aborted);
-              held.delete(leaseId);
-              grant = undefined;
-              if (next?.kind === "unit" && !outcome && !options.stop?.aborted) grant = next;
-              else if (next?.kind === "unit")
-                await service.fail(next.leaseId, "worker stopping", true, options.workerId);
-              else if (next?.kind === "done") outcome ??= { kind: "done" };
-              else if (next?.kind === "failed") outcome ??= { kind: "failed", error: next.error };
-            }
-          } catch (error) {
-            fatal ??= { error };
-          } finally {
-            pool.give(buffers);
-          }
-        });
-      }
+      // A unit granted is in hand, even if the stop came while it was asked for: it drains with the rest.
+      else startSlot(reply.leaseId, reply.unit);
     }
-    if (fatal) {
-      await queue.onIdle();
-      throw fatal.error;
-    }
-    if (outcome) {
-      await queue.onIdle();
-      return outcome;
+    if (!stopping() || outcome || fatal) {
+      await Promise.all(running);
+      takeEnded();
+      if (fatal) throw fatal.error;
+      return outcome ?? { kind: "done" };
     }
     // Asked to stop: finish what is in hand if it fits the drain time, release the rest.
-    const drained = await Promise.race([queue.onIdle().then(() => true), sleep(options.drainMs ?? 20_000, false)]);
+    const drained = await Promise.race([
+      Promise.all(running).then(() => true),
+      sleep(options.drainMs ?? 20_000, false),
+    ]);
     if (drained) return { kind: "stopped", released: 0 };
-    const release = [...held.keys()];
+    const held = [...slots].flatMap((s) => (s.current ? [s.current] : []));
     await Promise.all(
-      release.map((leaseId) =>
-        service.fail(leaseId, "worker stopped before finishing the unit", true, options.workerId).catch(() => false),
+      held.map(({ leaseId }) =>
+        service
+          .fail({
+            workerId: options.workerId,
+            leaseId,
+            error: "worker stopped before finishing the unit",
+            retryable: true,
+          })
+          .catch(() => false),
       ),
     );
-    return { kind: "stopped", released: release.length };
+    return { kind: "stopped", released: held.length };
   } finally {
-    if (!options.stop?.aborted || queue.pending === 0) {
-      await Promise.all([aligned.close(), base.close(), ...outputs.map((o) => o.close())]);
-    }
+    await storage.close();
   }
 }
 
@@ -143,79 +152,4 @@ function unitsInFlight(job: JobContext, options: WorkerOptions): number {
     );
   }
   return Math.min(options.concurrency, fit);
-}
-
-interface UnitIo {
-  aligned: Storage;
-  base: Storage;
-  outputs: Storage[];
-  buffers: UnitBuffers;
-}
-
-/** Runs one unit and reports it; returns the next lease when one was asked for with the Complete. */
-async function processLease(
-  service: LeaseService,
-  job: JobContext,
-  leaseId: string,
-  unit: WorkUnit,
-  io: UnitIo,
-  options: WorkerOptions,
-  leaseNext: boolean,
-): Promise<LeaseReply | undefined> {
-  const { workerId, observer, faults } = options;
-  const heartbeat = setInterval(
-    () => void service.heartbeat(leaseId, workerId).catch(() => undefined),
-    job.leaseTtlMs / 3,
-  );
-  observer?.started(unit);
-  try {
-    const t0 = performance.now();
-    await fetchUnit(unit, io.aligned, io.base, io.buffers);
-    const t1 = performance.now();
-    if (faults) await faults.beforeCompute(unit);
-    const segments = await computeUnit(unit, job.arith, io.buffers);
-    checkNonfinite(unit, segments, job);
-    const t2 = performance.now();
-    const parts = await uploadUnit(unit, job, io.outputs, io.buffers.outs);
-    const t3 = performance.now();
-    const report: UnitReport = {
-      unitId: unit.id,
-      segments,
-      parts,
-      bytes: {
-        aligned: unit.dataEnd - unit.dataStart,
-        base: unit.baseLength,
-        written: parts.reduce((n, p) => n + p.size, 0),
-      },
-      seconds: { fetch: (t1 - t0) / 1000, compute: (t2 - t1) / 1000, upload: (t3 - t2) / 1000 },
-    };
-    // Not inside `observer?.finished(...)`: optional chaining would skip the call when there is no observer.
-    const { accepted, next } = await service.complete(leaseId, report, workerId, leaseNext);
-    observer?.finished(report, accepted);
-    return next;
-  } catch (e) {
-    const message = e instanceof Error ? e.message : String(e);
-    const permanent = e instanceof PermanentUnitError || e instanceof ObjectChangedError || e instanceof UsageError;
-    observer?.failed(unit, message);
-    await service.fail(leaseId, message, !permanent, workerId);
-    return undefined;
-  } finally {
-    clearInterval(heartbeat);
-  }
-}
-
-/** Applies --on-nonfinite before anything is uploaded. */
-function checkNonfinite(unit: WorkUnit, segments: SegmentResult[], job: JobContext): void {
-  if (job.onNonfinite !== "error") return;
-  for (const { tensor, stats } of segments) {
-    if (stats.nonfiniteInputs > 0 || stats.nonfiniteOutputs > 0) {
-      const what =
-        stats.nonfiniteInputs > 0
-          ? `${stats.nonfiniteInputs} element(s) non-finite in base or aligned`
-          : `${stats.nonfiniteOutputs} non-finite output value(s) from finite inputs`;
-      throw new PermanentUnitError(
-        `${job.aligned}/${unit.shard}: tensor ${tensor}: ${what} (use --on-nonfinite warn to write them anyway)`,
-      );
-    }
-  }
 }

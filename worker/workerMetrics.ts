@@ -1,6 +1,6 @@
 // A worker's own metrics: its units' bytes and phase times, units in flight and their outcomes.
 import { Counter, Gauge, Registry } from "prom-client";
-import type { UnitReport } from "../coordinator/leaseService.js";
+import type { UnitReport } from "../core/leaseService.js";
 import { registerProcessMetrics } from "../metrics/processMetrics.js";
 import { unitMetrics } from "../metrics/unitMetrics.js";
 import type { WorkerObserver } from "./runWorker.js";

@@ -1,52 +1,41 @@
-import type { ArgumentsCamelCase, Argv, CommandModule } from "yargs";
-import { UsageError } from "../../checkpoint/errors.js";
-import { prepareJob } from "../../coordinator/prepareJob.js";
+import type { Argv, CommandModule } from "yargs";
 import { serveJob } from "../../coordinator/serveJob.js";
+import { UsageError } from "../../core/errors.js";
+import { prepareJob } from "../../plan/prepareJob.js";
+import type { OptionsOf } from "../argsOf.js";
 import { parseAddress, readFile, readKeyPair, readToken, TOKEN_ENV, tokenOptions } from "../connectionOptions.js";
-import { type JobArgs, jobOptions, resolveJobSpec } from "../jobOptions.js";
-import { type LeaseArgs, leaseOptions, leaseSettings } from "../leaseOptions.js";
-import { createLogger, type Level } from "../logger.js";
-import { printSummary } from "./run.js";
+import { type GlobalOptions, loggerFor, storageSettings } from "../globalOptions.js";
+import { jobOptions, resolveJobSpec } from "../jobOptions.js";
+import { leaseOptions, leaseSettings } from "../leaseOptions.js";
+import { printSummary } from "../printSummary.js";
 
-interface CoordinatorArgs extends JobArgs, LeaseArgs {
-  json?: boolean;
-  logLevel: Level;
-  listen: string;
-  metricsPort?: number;
-  metricsHost: string;
-  linger: number;
-  tokenFile?: string;
-  allowUnauthenticated?: boolean;
-  tlsCert?: string;
-  tlsKey?: string;
-  tlsClientCa?: string;
-}
+const builder = (y: Argv<GlobalOptions>) =>
+  tokenOptions(leaseOptions(jobOptions(y)))
+    .option("listen", { type: "string", default: "0.0.0.0:50051", describe: "gRPC address" })
+    .option("metrics-port", { type: "number", describe: "serve Prometheus /metrics on this port" })
+    .option("metrics-host", { type: "string", default: "0.0.0.0" })
+    .option("linger", {
+      type: "number",
+      default: 10,
+      describe: "seconds to keep serving after the job ends (late workers, a last scrape)",
+    })
+    .option("allow-unauthenticated", {
+      type: "boolean",
+      describe: `serve without a token (only on a trusted network; default: require --token-file or ${TOKEN_ENV})`,
+    })
+    .option("tls-cert", { type: "string", describe: "serve TLS with this certificate (PEM)" })
+    .option("tls-key", { type: "string", describe: "private key of --tls-cert (PEM)" })
+    .option("tls-client-ca", {
+      type: "string",
+      describe: "require client certificates signed by this CA (PEM)",
+    });
 
-export const coordinatorCommand: CommandModule<object, CoordinatorArgs> = {
+export const coordinatorCommand: CommandModule<GlobalOptions, OptionsOf<typeof builder>> = {
   command: "coordinator",
   describe: "plan a job and serve its units to `llm-expo worker` processes over gRPC; commit the output",
-  builder: (y) =>
-    tokenOptions(leaseOptions(jobOptions(y)))
-      .option("listen", { type: "string", default: "0.0.0.0:50051", describe: "gRPC address" })
-      .option("metrics-port", { type: "number", describe: "serve Prometheus /metrics on this port" })
-      .option("metrics-host", { type: "string", default: "0.0.0.0" })
-      .option("linger", {
-        type: "number",
-        default: 10,
-        describe: "seconds to keep serving after the job ends (late workers, a last scrape)",
-      })
-      .option("allow-unauthenticated", {
-        type: "boolean",
-        describe: `serve without a token (only on a trusted network; default: require --token-file or ${TOKEN_ENV})`,
-      })
-      .option("tls-cert", { type: "string", describe: "serve TLS with this certificate (PEM)" })
-      .option("tls-key", { type: "string", describe: "private key of --tls-cert (PEM)" })
-      .option("tls-client-ca", {
-        type: "string",
-        describe: "require client certificates signed by this CA (PEM)",
-      }) as unknown as Argv<CoordinatorArgs>,
-  handler: async (argv: ArgumentsCamelCase<CoordinatorArgs>) => {
-    const log = createLogger({ json: argv.json, level: argv.logLevel });
+  builder,
+  handler: async (argv) => {
+    const log = loggerFor(argv);
     const token = readToken(argv.tokenFile);
     if (token === undefined && !argv.allowUnauthenticated) {
       throw new UsageError(`no token: give --token-file or set ${TOKEN_ENV} (or --allow-unauthenticated)`);
@@ -60,18 +49,20 @@ export const coordinatorCommand: CommandModule<object, CoordinatorArgs> = {
     if (!tls && argv.tlsClientCa) throw new UsageError("--tls-client-ca needs --tls-cert and --tls-key");
     if (!(argv.linger >= 0)) throw new UsageError(`--linger ${argv.linger}: must be a number of seconds >= 0`);
     const spec = await resolveJobSpec(argv);
-    const settings = leaseSettings(argv);
-    const job = await prepareJob(spec);
+    const lease = leaseSettings(argv);
+    const storage = storageSettings(argv);
+    const job = await prepareJob(spec, { storage, forWriting: true });
     log.info(`planned ${job.plan.units.length} units over ${job.plan.shards.length} shard(s)`, {
       units: job.plan.units.length,
     });
     const started = performance.now();
     const reports = await serveJob(job, {
-      ...settings,
+      ...lease,
       listen: argv.listen,
       token,
       tls,
       metrics: argv.metricsPort === undefined ? undefined : { host: argv.metricsHost, port: argv.metricsPort },
+      storage,
       lingerMs: argv.linger * 1000,
       onSigterm: "suspend",
       log,

@@ -1,68 +1,67 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { ArgumentsCamelCase, Argv, CommandModule } from "yargs";
-import { prepareJob } from "../../coordinator/prepareJob.js";
-import { verifyOutput } from "../../coordinator/verifyOutput.js";
+import type { Argv, CommandModule } from "yargs";
 import { makeExamplePair } from "../../example/makeExamplePair.js";
+import { verifyOutput } from "../../inspect/verifyOutput.js";
+import { prepareJob } from "../../plan/prepareJob.js";
+import type { OptionsOf } from "../argsOf.js";
+import { type GlobalOptions, loggerFor, storageSettings } from "../globalOptions.js";
 import { DEFAULT_UNIT_SIZE } from "../jobOptions.js";
-import { createLogger, type Level } from "../logger.js";
 import { formatBytes, parseSize } from "../parseSize.js";
 import { followProgress } from "../progressBar.js";
 import { runWithWorkers } from "../runWithWorkers.js";
 
-interface DemoArgs {
-  dir?: string;
-  size: string;
-  alpha: number;
-  keep: boolean;
-  json?: boolean;
-  logLevel: Level;
-}
+const builder = (y: Argv<GlobalOptions>) =>
+  y
+    .option("dir", {
+      type: "string",
+      describe: "where to put the pair and the output (folder or s3://bucket/prefix); default: a temp folder",
+    })
+    .option("size", { type: "string", default: "64MiB" })
+    .option("alpha", { type: "number", default: 0.3 })
+    .option("keep", {
+      type: "boolean",
+      default: false,
+      describe: "keep the temp folder",
+    });
 
-export const demoCommand: CommandModule<object, DemoArgs> = {
+export const demoCommand: CommandModule<GlobalOptions, OptionsOf<typeof builder>> = {
   command: "demo",
   describe: "make an example pair in a temp folder, extrapolate it, verify it and print the report summary",
-  builder: (y) =>
-    y
-      .option("dir", {
-        type: "string",
-        describe: "where to put the pair and the output (folder or s3://bucket/prefix); default: a temp folder",
-      })
-      .option("size", { type: "string", default: "64MiB" })
-      .option("alpha", { type: "number", default: 0.3 })
-      .option("keep", {
-        type: "boolean",
-        default: false,
-        describe: "keep the temp folder",
-      }) as unknown as Argv<DemoArgs>,
-  handler: async (argv: ArgumentsCamelCase<DemoArgs>) => {
-    const log = createLogger({ json: argv.json, level: argv.logLevel });
+  builder,
+  handler: async (argv) => {
+    const log = loggerFor(argv);
+    const storage = storageSettings(argv);
     const temporary = argv.dir === undefined;
     const dir = argv.dir?.replace(/\/+$/, "") ?? (await mkdtemp(join(tmpdir(), "llm-expo-demo-")));
     try {
-      const pair = await makeExamplePair({ dir, size: parseSize(argv.size), seed: 1 });
+      const pair = await makeExamplePair({ dir, size: parseSize(argv.size), seed: 1, storage });
       log.info(`example pair: ${pair.sft} and ${pair.dpo} (${formatBytes(pair.bytesPerModel)} each)`);
       const out = `${dir}/expo-${argv.alpha}`;
-      const job = await prepareJob({
-        base: pair.sft,
-        aligned: pair.dpo,
-        alphas: [argv.alpha],
-        outs: [out],
-        arith: "fp32",
-        unitSize: DEFAULT_UNIT_SIZE / 4,
-        include: [],
-        exclude: [],
-        alphaRules: [],
-        onNonfinite: "error",
-        overwrite: false,
-      });
+      const job = await prepareJob(
+        {
+          base: pair.sft,
+          aligned: pair.dpo,
+          alphas: [argv.alpha],
+          outs: [out],
+          arith: "fp32",
+          unitSize: DEFAULT_UNIT_SIZE / 4,
+          include: [],
+          exclude: [],
+          alphaRules: [],
+          onNonfinite: "error",
+          overwrite: false,
+        },
+        { storage, forWriting: true },
+      );
       let stop = () => {};
       const started = performance.now();
       const [report] = await runWithWorkers(job, {
         workers: 1,
         concurrency: 2,
         device: "auto",
+        storage,
         log,
         logLevel: argv.logLevel,
         onCoordinator: (c) => {
@@ -70,7 +69,17 @@ export const demoCommand: CommandModule<object, DemoArgs> = {
         },
       }).finally(() => stop());
       const seconds = (performance.now() - started) / 1000;
-      const check = await verifyOutput({ base: pair.sft, aligned: pair.dpo, out, sample: 1, seed: 1, concurrency: 1 });
+      const check = await verifyOutput({
+        base: pair.sft,
+        aligned: pair.dpo,
+        out,
+        sample: 1,
+        seed: 1,
+        concurrency: 1,
+        // Outputs are the same bits on either device; the CPU is always there.
+        device: "cpu",
+        storage,
+      });
       const m = report?.statistics.model;
       if (!m) throw new Error("no report");
       if (argv.json) {

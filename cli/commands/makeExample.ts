@@ -1,24 +1,21 @@
-import type { ArgumentsCamelCase, Argv, CommandModule } from "yargs";
-import { UsageError } from "../../checkpoint/errors.js";
+import type { Argv, CommandModule } from "yargs";
+import { UsageError } from "../../core/errors.js";
 import { makeExamplePair } from "../../example/makeExamplePair.js";
+import type { OptionsOf } from "../argsOf.js";
+import { type GlobalOptions, storageSettings } from "../globalOptions.js";
 import { formatBytes, parseSize } from "../parseSize.js";
 
-interface MakeExampleArgs {
-  dir: string;
-  size: string;
-  seed: number;
-  json?: boolean;
-}
+const builder = (y: Argv<GlobalOptions>) =>
+  y
+    .positional("dir", { type: "string", demandOption: true })
+    .option("size", { type: "string", default: "256MiB", describe: "approximate weight bytes per model" })
+    .option("seed", { type: "number", default: 1 });
 
-export const makeExampleCommand: CommandModule<object, MakeExampleArgs> = {
+export const makeExampleCommand: CommandModule<GlobalOptions, OptionsOf<typeof builder>> = {
   command: "make-example <dir>",
   describe: "write a Llama-shaped SFT/DPO pair to DIR/sft and DIR/dpo",
-  builder: (y) =>
-    y
-      .positional("dir", { type: "string", demandOption: true })
-      .option("size", { type: "string", default: "256MiB", describe: "approximate weight bytes per model" })
-      .option("seed", { type: "number", default: 1 }) as unknown as Argv<MakeExampleArgs>,
-  handler: async (argv: ArgumentsCamelCase<MakeExampleArgs>) => {
+  builder,
+  handler: async (argv) => {
     let size: number;
     try {
       size = parseSize(argv.size);
@@ -26,7 +23,7 @@ export const makeExampleCommand: CommandModule<object, MakeExampleArgs> = {
       throw new UsageError(`--size: ${(e as Error).message}`);
     }
     if (!Number.isInteger(argv.seed)) throw new UsageError(`--seed ${argv.seed}: must be a whole number`);
-    const pair = await makeExamplePair({ dir: argv.dir, size, seed: argv.seed });
+    const pair = await makeExamplePair({ dir: argv.dir, size, seed: argv.seed, storage: storageSettings(argv) });
     if (argv.json) {
       process.stdout.write(`${JSON.stringify(pair)}\n`);
     } else {

@@ -1,22 +1,20 @@
-import type { ArgumentsCamelCase, Argv, CommandModule } from "yargs";
-import { prepareJob } from "../../coordinator/prepareJob.js";
-import { type JobArgs, jobOptions, resolveJobSpec } from "../jobOptions.js";
+import type { Argv, CommandModule } from "yargs";
+import { prepareJob } from "../../plan/prepareJob.js";
+import type { OptionsOf } from "../argsOf.js";
+import { executionOptions, positive } from "../executionOptions.js";
+import { type GlobalOptions, storageSettings } from "../globalOptions.js";
+import { jobOptions, resolveJobSpec } from "../jobOptions.js";
 import { formatBytes } from "../parseSize.js";
-import { executionOptions, positive } from "./run.js";
 
-interface PlanArgs extends JobArgs {
-  json?: boolean;
-  concurrency: number;
-  workers: number;
-}
+const builder = (y: Argv<GlobalOptions>) => executionOptions(jobOptions(y));
 
-export const planCommand: CommandModule<object, PlanArgs> = {
+export const planCommand: CommandModule<GlobalOptions, OptionsOf<typeof builder>> = {
   command: "plan",
   describe: "validate the inputs and list the work units and bytes (writes nothing)",
-  builder: (y) => executionOptions(jobOptions(y)) as unknown as Argv<PlanArgs>,
-  handler: async (argv: ArgumentsCamelCase<PlanArgs>) => {
+  builder,
+  handler: async (argv) => {
     const spec = await resolveJobSpec(argv);
-    const { plan, aligned, base } = await prepareJob(spec, { forWriting: false });
+    const { plan, aligned, base } = await prepareJob(spec, { storage: storageSettings(argv), forWriting: false });
     await Promise.all([aligned.storage.close(), base.storage.close()]);
     const k = plan.outputs.length;
     const slots = positive(argv.workers, "--workers") * positive(argv.concurrency, "--concurrency");

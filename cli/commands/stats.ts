@@ -1,24 +1,27 @@
-import type { ArgumentsCamelCase, Argv, CommandModule } from "yargs";
-import { collectStats } from "../../coordinator/collectStats.js";
-import { type JobArgs, jobOptions, resolveJobSpec } from "../jobOptions.js";
-import { positive } from "./run.js";
+import type { Argv, CommandModule } from "yargs";
+import { collectStats } from "../../inspect/collectStats.js";
+import type { OptionsOf } from "../argsOf.js";
+import { positive } from "../executionOptions.js";
+import { type GlobalOptions, storageSettings } from "../globalOptions.js";
+import { jobOptions, resolveJobSpec } from "../jobOptions.js";
 
-interface StatsArgs extends JobArgs {
-  json?: boolean;
-  top: number;
-  concurrency: number;
-}
+const builder = (y: Argv<GlobalOptions>) =>
+  jobOptions(y)
+    .option("top", { type: "number", default: 10, describe: "tensors with the largest relative shift to list" })
+    .option("concurrency", { type: "number", default: 2 });
 
-export const statsCommand: CommandModule<object, StatsArgs> = {
+export const statsCommand: CommandModule<GlobalOptions, OptionsOf<typeof builder>> = {
   command: "stats",
   describe: "norms of base vs aligned per tensor and for the model (writes nothing)",
-  builder: (y) =>
-    jobOptions(y)
-      .option("top", { type: "number", default: 10, describe: "tensors with the largest relative shift to list" })
-      .option("concurrency", { type: "number", default: 2 }) as unknown as Argv<StatsArgs>,
-  handler: async (argv: ArgumentsCamelCase<StatsArgs>) => {
+  builder,
+  handler: async (argv) => {
     const spec = await resolveJobSpec(argv, false);
-    const stats = await collectStats(spec, positive(argv.concurrency, "--concurrency"));
+    const stats = await collectStats(spec, {
+      concurrency: positive(argv.concurrency, "--concurrency"),
+      // The CPU's sums: the same figures on every machine (GPU sums differ in the last bits, docs/arithmetic.md).
+      device: "cpu",
+      storage: storageSettings(argv),
+    });
     if (argv.json) {
       process.stdout.write(`${JSON.stringify(stats)}\n`);
       return;

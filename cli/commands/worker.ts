@@ -1,83 +1,71 @@
 import { readFileSync } from "node:fs";
 import { hostname, totalmem } from "node:os";
-import type { ArgumentsCamelCase, Argv, CommandModule } from "yargs";
-import { JobError, UsageError } from "../../checkpoint/errors.js";
-import { type DeviceChoice, selectDevice } from "../../kernel/selectDevice.js";
+import type { Argv, CommandModule } from "yargs";
+import { JobError, UsageError } from "../../core/errors.js";
+import { selectDevice } from "../../kernel/selectDevice.js";
 import { type MetricsServer, serveMetrics } from "../../metrics/serveMetrics.js";
 import { CoordinatorClient } from "../../worker/coordinatorClient.js";
+import { faultHooks, parseFaultSpec } from "../../worker/faultHooks.js";
 import { runWorker } from "../../worker/runWorker.js";
-import { parseTestFaults } from "../../worker/testFaults.js";
 import { workerMetrics } from "../../worker/workerMetrics.js";
+import type { OptionsOf } from "../argsOf.js";
 import { parseAddress, readFile, readKeyPair, readToken, tokenOptions } from "../connectionOptions.js";
-import { createLogger, type Level } from "../logger.js";
+import { positive } from "../executionOptions.js";
+import { type GlobalOptions, loggerFor, storageSettings } from "../globalOptions.js";
 import { formatBytes, parseSize } from "../parseSize.js";
-import { positive } from "./run.js";
-
-interface WorkerArgs {
-  json?: boolean;
-  logLevel: Level;
-  coordinator: string;
-  workerId?: string;
-  concurrency: number;
-  memoryBudget?: string;
-  device: DeviceChoice;
-  coordinatorTimeout: number;
-  drainTimeout: number;
-  metricsPort?: number;
-  metricsHost: string;
-  tokenFile?: string;
-  tls?: boolean;
-  tlsCa?: string;
-  tlsCert?: string;
-  tlsKey?: string;
-  tlsServerName?: string;
-}
 
 /** Exit status after SIGTERM/SIGINT: the units in hand were finished or released, the job goes on. */
 export const STOPPED_EXIT_CODE = 143;
 
-export const workerCommand: CommandModule<object, WorkerArgs> = {
+const builder = (y: Argv<GlobalOptions>) =>
+  tokenOptions(y)
+    .option("coordinator", { type: "string", demandOption: true, describe: "coordinator HOST:PORT" })
+    .option("worker-id", { type: "string", describe: "name in the coordinator's logs (default: host-pid)" })
+    .option("concurrency", { type: "number", default: 2, describe: "units in flight at most" })
+    .option("memory-budget", {
+      type: "string",
+      describe: "bytes the unit buffers may take, e.g. 8GiB (default: half the memory limit)",
+    })
+    .option("device", { choices: ["auto", "cpu", "cuda"] as const, default: "auto" as const })
+    .option("coordinator-timeout", {
+      type: "number",
+      default: 300,
+      describe: "seconds to keep retrying an unreachable coordinator",
+    })
+    .option("drain-timeout", {
+      type: "number",
+      default: 20,
+      describe: "on SIGTERM: seconds to finish the units in hand before releasing them",
+    })
+    .option("metrics-port", { type: "number", describe: "serve Prometheus /metrics on this port" })
+    .option("metrics-host", { type: "string", default: "0.0.0.0" })
+    .option("tls", { type: "boolean", describe: "connect with TLS (system CAs unless --tls-ca)" })
+    .option("tls-ca", { type: "string", describe: "CA of the coordinator's certificate (PEM); implies --tls" })
+    .option("tls-cert", { type: "string", describe: "client certificate (PEM), for mutual TLS" })
+    .option("tls-key", { type: "string", describe: "private key of --tls-cert (PEM)" })
+    .option("tls-server-name", {
+      type: "string",
+      describe: "name on the coordinator's certificate, when not the address's host",
+    })
+    // For the test suite only: announced loudly when given (worker/faultHooks.ts).
+    .option("inject-faults", { type: "string", hidden: true });
+
+export const workerCommand: CommandModule<GlobalOptions, OptionsOf<typeof builder>> = {
   command: "worker",
   describe: "lease units from a coordinator, extrapolate them, write the parts; exit 0 when the job is done",
-  builder: (y) =>
-    tokenOptions(y)
-      .option("coordinator", { type: "string", demandOption: true, describe: "coordinator HOST:PORT" })
-      .option("worker-id", { type: "string", describe: "name in the coordinator's logs (default: host-pid)" })
-      .option("concurrency", { type: "number", default: 2, describe: "units in flight at most" })
-      .option("memory-budget", {
-        type: "string",
-        describe: "bytes the unit buffers may take, e.g. 8GiB (default: half the memory limit)",
-      })
-      .option("device", { choices: ["auto", "cpu", "cuda"] as const, default: "auto" as const })
-      .option("coordinator-timeout", {
-        type: "number",
-        default: 300,
-        describe: "seconds to keep retrying an unreachable coordinator",
-      })
-      .option("drain-timeout", {
-        type: "number",
-        default: 20,
-        describe: "on SIGTERM: seconds to finish the units in hand before releasing them",
-      })
-      .option("metrics-port", { type: "number", describe: "serve Prometheus /metrics on this port" })
-      .option("metrics-host", { type: "string", default: "0.0.0.0" })
-      .option("tls", { type: "boolean", describe: "connect with TLS (system CAs unless --tls-ca)" })
-      .option("tls-ca", { type: "string", describe: "CA of the coordinator's certificate (PEM); implies --tls" })
-      .option("tls-cert", { type: "string", describe: "client certificate (PEM), for mutual TLS" })
-      .option("tls-key", { type: "string", describe: "private key of --tls-cert (PEM)" })
-      .option("tls-server-name", {
-        type: "string",
-        describe: "name on the coordinator's certificate, when not the address's host",
-      }) as unknown as Argv<WorkerArgs>,
-  handler: async (argv: ArgumentsCamelCase<WorkerArgs>) => {
-    const log = createLogger({ json: argv.json, level: argv.logLevel });
+  builder,
+  handler: async (argv) => {
+    const log = loggerFor(argv);
     parseAddress(argv.coordinator, "--coordinator");
     const concurrency = positive(argv.concurrency, "--concurrency");
     const memoryBudget = argv.memoryBudget === undefined ? defaultMemoryBudget() : budget(argv.memoryBudget);
     if (!(argv.coordinatorTimeout > 0))
       throw new UsageError(`--coordinator-timeout ${argv.coordinatorTimeout}: must be > 0`);
     const device = selectDevice(argv.device);
-    const faults = parseTestFaults(process.env.LLM_EXPO_TEST_FAULTS);
+    const faults = argv.injectFaults === undefined ? undefined : parseFaultSpec(argv.injectFaults);
+    if (faults) log.warn(`FAULT INJECTION ACTIVE (--inject-faults ${argv.injectFaults}): test use only`, { faults });
+    // Keep-alive sockets for every unit in flight: an aligned read, base reads and a part upload each.
+    const storage = storageSettings(argv, process.env, Math.max(64, concurrency * 6));
     const clientPair = readKeyPair(argv.tlsCert, argv.tlsKey);
     const useTls = Boolean(argv.tls || argv.tlsCa || clientPair);
     const client = new CoordinatorClient({
@@ -111,6 +99,8 @@ export const workerCommand: CommandModule<object, WorkerArgs> = {
     try {
       const outcome = await runWorker(client, {
         workerId,
+        device,
+        storage,
         concurrency,
         memoryBudget,
         stop: stop.signal,
@@ -132,7 +122,7 @@ export const workerCommand: CommandModule<object, WorkerArgs> = {
             log.warn(`unit ${unit.id} failed: ${error}`);
           },
         },
-        ...(faults ? { faults } : {}),
+        ...(faults ? { hooks: faultHooks(faults) } : {}),
         onStart: (job, inFlight) =>
           log.info("worker ready", {
             workerId,

@@ -8,7 +8,7 @@ import { PodMonitor } from "@kubernetes-models/prometheus-operator/monitoring.co
 import { Job } from "kubernetes-models/batch/v1";
 import { ConfigMap, Secret, Service, ServiceAccount } from "kubernetes-models/v1";
 import { parse, parseAllDocuments } from "yaml";
-import { findTool } from "./minioAdmin.js";
+import { findTool } from "../../harness/minioAdmin.js";
 
 export const HELM = findTool("HELM_BIN", "helm");
 /** The source tree's root (tests run from dist/test/). */

@@ -5,7 +5,7 @@ import { writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { findTool } from "./minioAdmin.js";
+import { findTool } from "../../harness/minioAdmin.js";
 import { tempDir } from "./tempDir.js";
 
 export const PROMETHEUS = findTool("PROMETHEUS_BIN", "prometheus");

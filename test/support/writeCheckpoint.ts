@@ -2,9 +2,9 @@
 import { createHash, randomBytes } from "node:crypto";
 import { mkdir, readdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { ITEMSIZE } from "../../checkpoint/dtypes.js";
 import { serializeHeader } from "../../checkpoint/serializeHeader.js";
 import type { TensorInfo } from "../../checkpoint/types.js";
+import { ITEMSIZE } from "../../core/dtypes.js";
 
 export interface FixtureTensor {
   name: string;

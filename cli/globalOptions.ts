@@ -1,0 +1,64 @@
+// The flags every command takes: output format, log level and how S3 is reached. Parsed into typed values
+// here, at the edge; nothing below the CLI reads flags or environment variables for them.
+import type { Argv } from "yargs";
+import type { Logger } from "../core/logger.js";
+import { defaultPathStyle, type StorageSettings } from "../storage/s3Settings.js";
+import type { ArgsOf, OptionsOf } from "./argsOf.js";
+import { createLogger } from "./logger.js";
+
+export function globalOptions<T>(y: Argv<T>) {
+  return y
+    .option("json", { type: "boolean", global: true, describe: "JSON output and JSON-line logs" })
+    .option("log-level", {
+      choices: ["debug", "info", "warn", "error"] as const,
+      global: true,
+      default: "info" as const,
+    })
+    .option("s3-endpoint", {
+      type: "string",
+      global: true,
+      describe: "S3-compatible endpoint URL (default: AWS_ENDPOINT_URL_S3 or AWS_ENDPOINT_URL)",
+    })
+    .option("s3-path-style", { type: "boolean", global: true, describe: "path-style S3 addressing" })
+    .option("s3-part-checksums", {
+      type: "boolean",
+      global: true,
+      describe: "send SHA-256 part checksums (default on; --no-s3-part-checksums for stores that reject them)",
+    });
+}
+
+/** The options every command's builder starts from. */
+export type GlobalOptions = OptionsOf<typeof globalOptions<object>>;
+export type GlobalArgs = ArgsOf<typeof globalOptions<object>>;
+
+export function loggerFor(args: Pick<GlobalArgs, "json" | "logLevel">): Logger {
+  return createLogger({ json: args.json, level: args.logLevel });
+}
+
+/** S3 settings from the flags and the standard AWS variables; `maxSockets` sized to the units in flight. */
+export function storageSettings(
+  args: Pick<GlobalArgs, "s3Endpoint" | "s3PathStyle" | "s3PartChecksums">,
+  env: NodeJS.ProcessEnv = process.env,
+  maxSockets = 64,
+): StorageSettings {
+  const endpoint = args.s3Endpoint || env.AWS_ENDPOINT_URL_S3 || env.AWS_ENDPOINT_URL || undefined;
+  return {
+    s3: {
+      ...(endpoint === undefined ? {} : { endpoint }),
+      forcePathStyle: args.s3PathStyle ?? defaultPathStyle(endpoint),
+      region: env.AWS_REGION || env.AWS_DEFAULT_REGION || "us-east-1",
+      maxSockets: Math.max(8, maxSockets),
+      partChecksums: args.s3PartChecksums !== false,
+    },
+  };
+}
+
+/** The same settings as flags, for the worker processes `run` starts. */
+export function storageFlags(settings: StorageSettings): string[] {
+  const s3 = settings.s3;
+  return [
+    ...(s3.endpoint === undefined ? [] : ["--s3-endpoint", s3.endpoint]),
+    s3.forcePathStyle ? "--s3-path-style" : "--no-s3-path-style",
+    s3.partChecksums ? "--s3-part-checksums" : "--no-s3-part-checksums",
+  ];
+}

@@ -1,0 +1,64 @@
+// The phases of one job's coordinator and what a signal does in each. Pure: serveJob performs the work of
+// every phase and asks this table whether a transition or a signal is allowed, so a SIGTERM that lands while
+// the uploads are opened, while the output is committed or while the coordinator lingers has one defined
+// meaning instead of a closure flag's.
+//
+//   opening ──▶ serving ──▶ finalizing ──▶ lingering ──▶ ended (exit 0)
+//      │           │            │
+//      │           ├────────────┴──▶ aborting ──▶ ended (exit 1: uploads aborted, journal removed)
+//      └───────────┴──▶ suspending ──▶ ended (exit 1: journal and uploads kept for a restart)
+
+export type JobPhase = "opening" | "serving" | "finalizing" | "lingering" | "aborting" | "suspending" | "ended";
+
+export type JobSignal = "SIGINT" | "SIGTERM";
+
+/** SIGTERM: "abort" the job (local runs), or "suspend" it (pod eviction): stop serving, keep journal and uploads. */
+export type SigtermPolicy = "abort" | "suspend";
+
+/** What a signal asks for in a phase. */
+export type SignalEffect = "abort" | "suspend" | "endLinger" | "ignore";
+
+const TRANSITIONS: Readonly<Record<JobPhase, readonly JobPhase[]>> = {
+  opening: ["serving", "aborting", "suspending"],
+  serving: ["finalizing", "aborting", "suspending"],
+  // A failed commit aborts; a signal does not interrupt it (half a commit is worse than either outcome).
+  finalizing: ["lingering", "aborting"],
+  lingering: ["ended"],
+  aborting: ["ended"],
+  suspending: ["ended"],
+  ended: [],
+};
+
+export function canTransition(from: JobPhase, to: JobPhase): boolean {
+  return TRANSITIONS[from].includes(to);
+}
+
+export function signalEffect(phase: JobPhase, signal: JobSignal, sigterm: SigtermPolicy): SignalEffect {
+  switch (phase) {
+    case "opening":
+    case "serving":
+      return signal === "SIGTERM" ? sigterm : "abort";
+    case "lingering":
+      return "endLinger";
+    default:
+      return "ignore";
+  }
+}
+
+/** The current phase, moved only along the table above. */
+export class JobLifecycle {
+  private current: JobPhase = "opening";
+
+  constructor(private readonly onChange: (from: JobPhase, to: JobPhase) => void = () => {}) {}
+
+  get phase(): JobPhase {
+    return this.current;
+  }
+
+  to(next: JobPhase): void {
+    if (!canTransition(this.current, next)) throw new Error(`job lifecycle: no transition ${this.current} → ${next}`);
+    const from = this.current;
+    this.current = next;
+    this.onChange(from, next);
+  }
+}

@@ -1,0 +1,24 @@
+// Failures every layer raises and every process maps to an exit code: bad input or usage is found before
+// anything is written (exit 2); a job that fails while running has cleaned up after itself (exit 1).
+
+export class UsageError extends Error {
+  override readonly name = "UsageError";
+}
+
+export class JobError extends Error {
+  override readonly name = "JobError";
+}
+
+/** An input changed since the job was planned: a retry would read the same changed bytes. */
+export class ObjectChangedError extends Error {
+  override readonly name = "ObjectChangedError";
+}
+
+/** A unit failure a retry cannot fix (the job's non-finite policy). */
+export class PermanentUnitError extends Error {
+  override readonly name = "PermanentUnitError";
+}
+
+export function exitCodeFor(error: unknown): number {
+  return error instanceof UsageError ? 2 : 1;
+}

@@ -1,0 +1,29 @@
+// A job as every process sees it once the CLI (or a spec file) has been resolved.
+import type { Arith } from "./dtypes.js";
+
+export interface AlphaRule {
+  /** Glob over tensor names: `*` any run of characters, `?` one character. */
+  pattern: string;
+  alpha: number;
+}
+
+export type NonfinitePolicy = "error" | "warn";
+
+/** A fully resolved job: what `run`, `plan`, `verify` and the coordinator execute. */
+export interface JobSpec {
+  base: string;
+  aligned: string;
+  /** One output location per alpha, in the same order. */
+  alphas: number[];
+  outs: string[];
+  arith: Arith;
+  unitSize: number;
+  /** When non-empty, only matching tensors are extrapolated; the rest are copied. */
+  include: string[];
+  /** Matching tensors are copied from aligned. */
+  exclude: string[];
+  /** Per-tensor alpha, first match wins; alpha 0 copies the tensor from aligned. */
+  alphaRules: AlphaRule[];
+  onNonfinite: NonfinitePolicy;
+  overwrite: boolean;
+}

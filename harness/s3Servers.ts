@@ -1,0 +1,133 @@
+// Real S3 servers on 127.0.0.1 for the integration suite: s3rver (from npm, always available) and
+// MinIO (built by .ci/run with `go install`; found through MINIO_BIN or ~/.cache/llm-expo/bin).
+import { type ChildProcess, spawn } from "node:child_process";
+import { mkdtemp, rm } from "node:fs/promises";
+import { createRequire } from "node:module";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+import type { StorageSettings } from "../storage/s3Settings.js";
+import { createBuckets, createReadOnlyUser, findTool } from "./minioAdmin.js";
+
+/** How this process reaches the server from inside (openStorage), as the CLI would from the server's env. */
+export function s3StorageSettings(server: S3Server): StorageSettings {
+  return {
+    s3: { endpoint: server.endpoint, forcePathStyle: true, region: "us-east-1", maxSockets: 64, partChecksums: true },
+  };
+}
+
+export interface S3Server {
+  name: "s3rver" | "minio";
+  endpoint: string;
+  /** Environment for a client with full access. */
+  env: Record<string, string>;
+  /** Environment for a client that may only read (MinIO only). */
+  readOnlyEnv?: Record<string, string>;
+  stop(): Promise<void>;
+}
+
+const require = createRequire(import.meta.url);
+
+export async function startS3rver(buckets: string[]): Promise<S3Server> {
+  const dir = await mkdtemp(join(tmpdir(), "llm-expo-s3rver-"));
+  const bin = join(dirname(require.resolve("s3rver/package.json")), "bin", "s3rver.js");
+  const args = [
+    "--openssl-legacy-provider",
+    bin,
+    "-d",
+    dir,
+    "-a",
+    "127.0.0.1",
+    "-p",
+    "0",
+    ...buckets.flatMap((b) => ["--configure-bucket", b]),
+  ];
+  // s3rver's list-objects continuation tokens use a cipher OpenSSL 3 keeps in its legacy provider.
+  const child = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "pipe"] });
+  const port = await new Promise<number>((resolve, reject) => {
+    let out = "";
+    const onData = (d: Buffer) => {
+      out += d;
+      const m = /listening on [\d.]+:(\d+)/.exec(out);
+      if (m) resolve(Number(m[1]));
+    };
+    child.stdout?.on("data", onData);
+    child.stderr?.on("data", onData);
+    child.on("exit", (code) => reject(new Error(`s3rver exited ${code}: ${out}`)));
+  });
+  child.stdout?.resume();
+  child.stderr?.resume();
+  const endpoint = `http://127.0.0.1:${port}`;
+  return {
+    name: "s3rver",
+    endpoint,
+    env: {
+      AWS_ACCESS_KEY_ID: "S3RVER",
+      AWS_SECRET_ACCESS_KEY: "S3RVER",
+      AWS_ENDPOINT_URL: endpoint,
+      AWS_REGION: "us-east-1",
+    },
+    stop: () => stopProcess(child, dir),
+  };
+}
+
+export async function startMinio(buckets: string[]): Promise<S3Server | undefined> {
+  const bin = findTool("MINIO_BIN", "minio");
+  if (!bin) return undefined;
+  const dir = await mkdtemp(join(tmpdir(), "llm-expo-minio-"));
+  const port = 19000 + Math.floor(Math.random() * 1000);
+  const root = { user: "expoadmin", password: "expoadmin-secret" };
+  const child = spawn(
+    bin,
+    [
+      "server",
+      "--quiet",
+      "--address",
+      `127.0.0.1:${port}`,
+      "--console-address",
+      `127.0.0.1:${port + 1000}`,
+      join(dir, "data"),
+    ],
+    {
+      env: { ...process.env, MINIO_ROOT_USER: root.user, MINIO_ROOT_PASSWORD: root.password, MINIO_BROWSER: "off" },
+      stdio: ["ignore", "ignore", "pipe"],
+    },
+  );
+  child.stderr?.resume();
+  const endpoint = `http://127.0.0.1:${port}`;
+  const env = {
+    AWS_ACCESS_KEY_ID: root.user,
+    AWS_SECRET_ACCESS_KEY: root.password,
+    AWS_ENDPOINT_URL: endpoint,
+    AWS_REGION: "us-east-1",
+  };
+  for (let i = 0; ; i++) {
+    try {
+      const r = await fetch(`${endpoint}/minio/health/ready`);
+      if (r.ok) break;
+    } catch {
+      // not listening yet
+    }
+    if (i > 150) throw new Error("MinIO did not become ready");
+    await sleep(100);
+  }
+  await createBuckets(env, buckets);
+  const readOnly = await createReadOnlyUser(endpoint, root);
+  return {
+    name: "minio",
+    endpoint,
+    env,
+    readOnlyEnv: { ...env, AWS_ACCESS_KEY_ID: readOnly.user, AWS_SECRET_ACCESS_KEY: readOnly.password },
+    stop: () => stopProcess(child, dir),
+  };
+}
+
+async function stopProcess(child: ChildProcess, dir: string): Promise<void> {
+  if (child.exitCode === null) {
+    const exited = new Promise((r) => child.once("exit", r));
+    child.kill("SIGTERM");
+    await Promise.race([exited, sleep(5000)]);
+    if (child.exitCode === null) child.kill("SIGKILL");
+  }
+  await rm(dir, { recursive: true, force: true });
+}

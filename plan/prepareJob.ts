@@ -1,0 +1,74 @@
+// Everything that can be checked before a byte is written: both checkpoints' structure, the
+// pairing, the output locations, and the plan. Any problem here is a UsageError (exit 2).
+import { sep } from "node:path";
+import { loadCheckpoint } from "../checkpoint/loadCheckpoint.js";
+import { pairTensors } from "../checkpoint/pairTensors.js";
+import { type Checkpoint, INDEX_FILE, SINGLE_FILE } from "../checkpoint/types.js";
+import { UsageError } from "../core/errors.js";
+import type { JobSpec } from "../core/jobSpec.js";
+import type { JobPlan } from "../core/plan.js";
+import { openStorage } from "../storage/openStorage.js";
+import type { StorageSettings } from "../storage/s3Settings.js";
+import type { Storage, StorageLimits } from "../storage/types.js";
+import { planJob } from "./planJob.js";
+
+export interface PreparedJob {
+  spec: JobSpec;
+  aligned: Checkpoint;
+  base: Checkpoint;
+  outputs: Storage[];
+  plan: JobPlan;
+}
+
+export interface PrepareOptions {
+  storage: StorageSettings;
+  /** false: the outputs are only read (verify); no writability or existing-checkpoint checks. */
+  forWriting: boolean;
+}
+
+export async function prepareJob(spec: JobSpec, options: PrepareOptions): Promise<PreparedJob> {
+  const base = await loadCheckpoint(openStorage(spec.base, options.storage), "base");
+  const aligned = await loadCheckpoint(openStorage(spec.aligned, options.storage), "aligned");
+  const pairs = pairTensors(aligned, base);
+  const outputs = spec.outs.map((o) => openStorage(o, options.storage));
+  await checkOutputs(spec, outputs, [base.storage, aligned.storage], options.forWriting);
+  const limits = outputs.reduce<StorageLimits>(
+    (l, o) => ({
+      minPartSize: Math.max(l.minPartSize, o.limits.minPartSize),
+      maxPartSize: Math.min(l.maxPartSize, o.limits.maxPartSize),
+      maxParts: Math.min(l.maxParts, o.limits.maxParts),
+    }),
+    { minPartSize: 0, maxPartSize: Number.MAX_SAFE_INTEGER, maxParts: Number.MAX_SAFE_INTEGER },
+  );
+  const plan = planJob({ spec, aligned, base, pairs, limits });
+  return { spec, aligned, base, outputs, plan };
+}
+
+async function checkOutputs(spec: JobSpec, outputs: Storage[], inputs: Storage[], forWriting: boolean): Promise<void> {
+  if (spec.outs.length !== spec.alphas.length) {
+    throw new UsageError(
+      `${spec.alphas.length} alpha value(s) but ${spec.outs.length} output location(s): give one --out per --alpha`,
+    );
+  }
+  const real = await Promise.all(outputs.map((o) => o.realLocation()));
+  const realInputs = await Promise.all(inputs.map((i) => i.realLocation()));
+  for (const [k, out] of real.entries()) {
+    for (const input of realInputs) {
+      if (out === input || out.startsWith(input + sep)) {
+        throw new UsageError(
+          `${spec.outs[k]}: output is ${out === input ? "the same folder as" : "inside"} input ${input}`,
+        );
+      }
+    }
+    if (real.indexOf(out) !== k) throw new UsageError(`${spec.outs[k]}: the same output location is given twice`);
+  }
+  if (!forWriting) return;
+  for (const [k, o] of outputs.entries()) {
+    await o.checkWritable();
+    if (!(await o.exists())) continue;
+    const committed = (await o.stat(INDEX_FILE)) ?? (await o.stat(SINGLE_FILE));
+    if (committed && !spec.overwrite) {
+      throw new UsageError(`${spec.outs[k]}: already holds a checkpoint (use --overwrite to replace it)`);
+    }
+  }
+}

@@ -1,0 +1,359 @@
+// The S3 integration suite, run against each real server: s3rver (npm, always) and MinIO (built by
+// .ci/run). Outputs over S3 must be bit-identical to the local run; errors are one clear line with
+// exit 2 where they can be known before writing; faults on the wire do not change a bit.
+import assert from "node:assert/strict";
+import { readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { after, before, describe, it, type TestContext } from "node:test";
+import type { S3Client } from "@aws-sdk/client-s3";
+import { getObject, listKeys, openUploads, putObject, testClient } from "../../../harness/s3Objects.js";
+import { type S3Server, startMinio, startS3rver } from "../../../harness/s3Servers.js";
+import { startFaultProxy } from "../../support/faultProxy.js";
+import { startCoordinator, startWorker } from "../../support/processes.js";
+import { jobArgs, runCli } from "../../support/runCli.js";
+import { tempDir } from "../../support/tempDir.js";
+
+const BUCKETS = ["models", "outputs"];
+const UNIT = ["--unit-size", "5MiB"];
+
+const servers: Array<[string, () => Promise<S3Server | undefined>]> = [
+  ["s3rver", () => startS3rver(BUCKETS)],
+  ["MinIO", () => startMinio(BUCKETS)],
+];
+
+/** Every file of a local output except the report (which names locations and times) equals the S3 copy. */
+async function assertSameAsLocal(client: S3Client, localDir: string, bucket: string, prefix: string) {
+  const files = readdirSync(localDir).filter((f) => f !== "expo-report.json");
+  assert.ok(files.some((f) => f.endsWith(".safetensors")));
+  for (const f of files) {
+    const remote = await getObject(client, bucket, `${prefix}/${f}`);
+    const local = readFileSync(join(localDir, f));
+    if (f.endsWith(".safetensors")) {
+      // Headers name the input locations; the data must be identical.
+      assert.ok(dataSection(local).equals(dataSection(remote)), `${f}: data identical to the local run`);
+    } else {
+      assert.ok(local.equals(remote), `${f} identical`);
+    }
+  }
+}
+
+function dataSection(shard: Buffer): Buffer {
+  return shard.subarray(8 + Number(shard.readBigUInt64LE(0)));
+}
+
+function oneLineError(stderr: string): string {
+  const lines = stderr.trim().split("\n");
+  assert.equal(lines.length, 1, `one line: ${stderr}`);
+  return lines[0] as string;
+}
+
+for (const [name, start] of servers) {
+  describe(`S3 storage against ${name}`, () => {
+    let server: S3Server | undefined;
+    let client: S3Client;
+    let root: string;
+    let env: Record<string, string>;
+    const skip = (t: TestContext) => {
+      if (!server && process.env.LLM_EXPO_REQUIRE_TOOLS)
+        assert.fail(`${name} not installed but LLM_EXPO_REQUIRE_TOOLS is set`);
+      if (!server) t.skip(`${name} not installed (.ci/run builds it with go install)`);
+      return !server;
+    };
+
+    before(async () => {
+      server = await start();
+      if (!server) return;
+      env = server.env;
+      client = testClient(env);
+      root = await tempDir();
+      for (const target of [root, "s3://models/pair"]) {
+        const r = await runCli(["make-example", target, "--size", "12MiB", "--seed", "5"], env);
+        assert.equal(r.code, 0, r.stderr);
+      }
+      const local = await runCli([
+        "run",
+        "--base",
+        join(root, "sft"),
+        "--aligned",
+        join(root, "dpo"),
+        "--alpha",
+        "0.3",
+        "--out",
+        join(root, "expo"),
+        ...UNIT,
+      ]);
+      assert.equal(local.code, 0, local.stderr);
+    });
+
+    after(async () => {
+      client?.destroy();
+      await server?.stop();
+    });
+
+    it("make-example writes the same bytes to S3 as to a folder", async (t) => {
+      if (skip(t)) return;
+      for (const model of ["sft", "dpo"]) {
+        const keys = await listKeys(client, "models", `pair/${model}/`);
+        assert.deepEqual(
+          keys.map((k) => k.split("/").pop()),
+          readdirSync(join(root, model)).sort(),
+        );
+        for (const k of keys)
+          assert.ok(
+            (await getObject(client, "models", k)).equals(
+              readFileSync(join(root, model, k.split("/").pop() as string)),
+            ),
+          );
+      }
+    });
+
+    it("run, verify, stats and plan over S3 match the local run bit for bit", async (t) => {
+      if (skip(t)) return;
+      const r = await runCli(
+        [...jobArgs("run", "s3://models/pair/sft", "s3://models/pair/dpo", "s3://outputs/expo"), ...UNIT],
+        env,
+      );
+      assert.equal(r.code, 0, r.stderr);
+      await assertSameAsLocal(client, join(root, "expo"), "outputs", "expo");
+      const report = JSON.parse((await getObject(client, "outputs", "expo/expo-report.json")).toString());
+      const localReport = JSON.parse(readFileSync(join(root, "expo", "expo-report.json"), "utf8"));
+      // Part 1 carries the header (which names the input locations); every other part is the same bytes.
+      const laterParts = (r: { output: { shards: Array<{ parts: Array<{ sha256: string }> }> } }) =>
+        r.output.shards.map((s) => s.parts.slice(1).map((p) => p.sha256));
+      assert.deepEqual(laterParts(report), laterParts(localReport));
+      const v = await runCli(
+        ["verify", "--base", "s3://models/pair/sft", "--aligned", "s3://models/pair/dpo", "--out", "s3://outputs/expo"],
+        env,
+      );
+      assert.equal(v.code, 0, v.stdout + v.stderr);
+      const s3Stats = await runCli(
+        ["stats", "--base", "s3://models/pair/sft", "--aligned", "s3://models/pair/dpo", ...UNIT, "--json"],
+        env,
+      );
+      const localStats = await runCli([
+        "stats",
+        "--base",
+        join(root, "sft"),
+        "--aligned",
+        join(root, "dpo"),
+        ...UNIT,
+        "--json",
+      ]);
+      assert.equal(s3Stats.code, 0, s3Stats.stderr);
+      assert.deepEqual(JSON.parse(s3Stats.stdout).model, JSON.parse(localStats.stdout).model);
+      const p = await runCli(
+        [...jobArgs("plan", "s3://models/pair/sft", "s3://models/pair/dpo", "s3://outputs/never"), "--json"],
+        env,
+      );
+      assert.equal(p.code, 0, p.stderr);
+      assert.deepEqual(await listKeys(client, "outputs", "never/"), []);
+    });
+
+    it("demo runs against S3 with --dir", async (t) => {
+      if (skip(t)) return;
+      const r = await runCli(["demo", "--dir", "s3://outputs/demo", "--size", "6MiB"], env);
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stdout, /verify {6}OK/);
+      assert.ok(
+        (await listKeys(client, "outputs", "demo/expo-0.3/")).some((k) => k.endsWith("model.safetensors.index.json")),
+      );
+    });
+
+    it("a coordinator killed mid-job resumes from its journal under the S3 output prefix; same bytes, nothing left over", async (t) => {
+      if (skip(t)) return;
+      const auth = { ...env, LLM_EXPO_TOKEN: "s3-journal-test" };
+      const job = [
+        ...jobArgs("", "s3://models/pair/sft", "s3://models/pair/dpo", "s3://outputs/resumed").slice(1),
+        ...UNIT,
+      ];
+      const first = await startCoordinator(job, { env: auth });
+      const w = startWorker(
+        first.grpcPort,
+        ["--concurrency", "1", "--coordinator-timeout", "30", "--inject-faults", "delay-ms=700"],
+        auth,
+      );
+      try {
+        await first.proc.waitFor((l) => l.msg === "unit done");
+        first.proc.kill("SIGKILL");
+        await first.proc.exited;
+        const journal = await listKeys(client, "outputs", "resumed/.expo/");
+        assert.ok(journal.length > 0 && journal.every((k) => /journal-\d{8}\.jsonl$/.test(k)), String(journal));
+        const second = await startCoordinator(job, { env: auth, port: first.grpcPort, extra: ["--linger", "1"] });
+        const resumed = await second.proc.waitFor((l) => l.msg.startsWith("resuming job"));
+        assert.ok((resumed.unitsDone as number) >= 1);
+        assert.equal((await w.exited).code, 0, w.stderr);
+        assert.equal((await second.proc.exited).code, 0, second.proc.stderr);
+        await assertSameAsLocal(client, join(root, "expo"), "outputs", "resumed");
+        assert.deepEqual(await listKeys(client, "outputs", "resumed/.expo/"), [], "journal removed after commit");
+        // s3rver does not list multipart uploads.
+        if (name === "MinIO") assert.deepEqual(await openUploads(client, "outputs"), []);
+      } finally {
+        w.kill("SIGKILL");
+      }
+    });
+
+    it("--s3-endpoint selects the server (workers started by run inherit it)", async (t) => {
+      if (skip(t) || !server) return;
+      const { AWS_ENDPOINT_URL: _, ...noEndpoint } = env;
+      const r = await runCli(
+        [
+          ...jobArgs("run", "s3://models/pair/sft", "s3://models/pair/dpo", "s3://outputs/by-flag"),
+          ...UNIT,
+          "--s3-endpoint",
+          server.endpoint,
+        ],
+        { ...noEndpoint, AWS_ENDPOINT_URL: "" },
+      );
+      assert.equal(r.code, 0, r.stderr);
+      await assertSameAsLocal(client, join(root, "expo"), "outputs", "by-flag");
+    });
+
+    it("mixes local and S3 locations", async (t) => {
+      if (skip(t)) return;
+      const a = await runCli(
+        [
+          "run",
+          "--base",
+          join(root, "sft"),
+          "--aligned",
+          "s3://models/pair/dpo",
+          "--alpha",
+          "0.3",
+          "--out",
+          "s3://outputs/mixed",
+          ...UNIT,
+        ],
+        env,
+      );
+      assert.equal(a.code, 0, a.stderr);
+      await assertSameAsLocal(client, join(root, "expo"), "outputs", "mixed");
+      const out = join(root, "mixed-local");
+      const b = await runCli(
+        [
+          "run",
+          "--base",
+          "s3://models/pair/sft",
+          "--aligned",
+          join(root, "dpo"),
+          "--alpha",
+          "0.3",
+          "--out",
+          out,
+          ...UNIT,
+        ],
+        env,
+      );
+      assert.equal(b.code, 0, b.stderr);
+      for (const f of readdirSync(join(root, "expo")).filter((x) => x !== "expo-report.json")) {
+        const want = readFileSync(join(root, "expo", f));
+        const got = readFileSync(join(out, f));
+        assert.ok(f.endsWith(".safetensors") ? dataSection(got).equals(dataSection(want)) : got.equals(want), f);
+      }
+      const v = await runCli(["verify", "--base", join(root, "sft"), "--aligned", join(root, "dpo"), "--out", out]);
+      assert.equal(v.code, 0, v.stdout + v.stderr);
+    });
+
+    it("refuses missing buckets and prefixes, absent or wrong credentials: exit 2, one line", async (t) => {
+      if (skip(t)) return;
+      const args = (base: string, out = "s3://outputs/err") => [...jobArgs("run", base, "s3://models/pair/dpo", out)];
+      const missingBucket = await runCli(args("s3://no-such-bucket/pair/sft"), env);
+      assert.equal(missingBucket.code, 2);
+      assert.match(oneLineError(missingBucket.stderr), /s3:\/\/no-such-bucket.*bucket does not exist/);
+      const missingPrefix = await runCli(args("s3://models/nothing-here"), env);
+      assert.equal(missingPrefix.code, 2);
+      assert.match(oneLineError(missingPrefix.stderr), /s3:\/\/models\/nothing-here: base checkpoint not found/);
+      const noCreds = await runCli(args("s3://models/pair/sft"), {
+        AWS_ENDPOINT_URL: env.AWS_ENDPOINT_URL as string,
+        AWS_ACCESS_KEY_ID: "",
+        AWS_SECRET_ACCESS_KEY: "",
+        AWS_PROFILE: "",
+        AWS_SHARED_CREDENTIALS_FILE: "/nonexistent/credentials",
+        AWS_CONFIG_FILE: "/nonexistent/config",
+        AWS_EC2_METADATA_DISABLED: "true",
+      });
+      assert.equal(noCreds.code, 2);
+      assert.match(oneLineError(noCreds.stderr), /no S3 credentials found/);
+      const wrong = await runCli(args("s3://models/pair/sft"), {
+        ...env,
+        AWS_ACCESS_KEY_ID: "WRONGKEY",
+        AWS_SECRET_ACCESS_KEY: "definitely-wrong",
+      });
+      assert.equal(wrong.code, 2);
+      assert.match(oneLineError(wrong.stderr), /credentials rejected|access denied/);
+      assert.deepEqual(await listKeys(client, "outputs", "err/"), []);
+    });
+
+    it("read-only credentials on the output: exit 2 before writing, no upload left open", async (t) => {
+      if (skip(t)) return;
+      if (!server?.readOnlyEnv) return t.skip(`${name} has no per-user permissions`);
+      const r = await runCli(
+        [...jobArgs("run", "s3://models/pair/sft", "s3://models/pair/dpo", "s3://outputs/ro")],
+        server.readOnlyEnv,
+      );
+      assert.equal(r.code, 2, r.stderr);
+      // The plan summary is logged first; the error is the one line that follows it.
+      const last = r.stderr.trim().split("\n").pop() as string;
+      assert.match(last, /^llm-expo: s3:\/\/outputs\/ro.*access denied/);
+      assert.deepEqual(await listKeys(client, "outputs", "ro/"), []);
+      assert.deepEqual(await openUploads(client, "outputs"), []);
+    });
+
+    it("completes with identical output through connection resets, cut bodies and 503 SlowDown", async (t) => {
+      if (skip(t)) return;
+      const proxy = await startFaultProxy({ target: server?.endpoint as string, budget: 14, rate: 0.3, seed: 11 });
+      try {
+        const r = await runCli(
+          [...jobArgs("run", "s3://models/pair/sft", "s3://models/pair/dpo", "s3://outputs/faulty"), ...UNIT],
+          { ...env, AWS_ENDPOINT_URL: proxy.endpoint },
+        );
+        assert.equal(r.code, 0, r.stderr);
+        const injected = proxy.faults.slowDown + proxy.faults.reset + proxy.faults.cut;
+        assert.ok(injected >= 5, `faults injected: ${JSON.stringify(proxy.faults)}`);
+      } finally {
+        await proxy.close();
+      }
+      await assertSameAsLocal(client, join(root, "expo"), "outputs", "faulty");
+    });
+
+    it("an input object replaced mid-job fails the job naming it: no index, uploads aborted", async (t) => {
+      if (skip(t)) return;
+      if (name !== "MinIO") return t.skip("s3rver does not implement If-Match");
+      const made = await runCli(["make-example", "s3://models/victim", "--size", "12MiB", "--seed", "9"], env);
+      assert.equal(made.code, 0, made.stderr);
+      const shards = (await listKeys(client, "models", "victim/dpo/")).filter((k) => k.endsWith(".safetensors"));
+      const victim = shards[1] as string;
+      let replaced = false;
+      const proxy = await startFaultProxy({
+        target: server?.endpoint as string,
+        budget: 0,
+        rate: 0,
+        seed: 1,
+        onRequest: async (req) => {
+          if (!replaced && req.method === "GET" && req.headers.range && req.url?.includes(victim)) {
+            replaced = true;
+            const bytes = await getObject(client, "models", victim);
+            bytes[bytes.length - 1] = (bytes[bytes.length - 1] as number) ^ 0xff;
+            await putObject(client, "models", victim, bytes);
+          }
+        },
+      });
+      try {
+        const r = await runCli(
+          [...jobArgs("run", "s3://models/victim/sft", "s3://models/victim/dpo", "s3://outputs/victim"), ...UNIT],
+          { ...env, AWS_ENDPOINT_URL: proxy.endpoint },
+        );
+        assert.equal(r.code, 1, r.stderr);
+        const last = r.stderr.trim().split("\n").pop() as string;
+        assert.ok(last.includes(`s3://models/${victim}`) && last.includes("changed since the job was planned"), last);
+      } finally {
+        await proxy.close();
+      }
+      assert.ok(replaced);
+      assert.deepEqual(
+        (await listKeys(client, "outputs", "victim/")).filter((k) => k.endsWith("index.json")),
+        [],
+      );
+      assert.deepEqual(await openUploads(client, "outputs"), []);
+    });
+  });
+}

@@ -1,0 +1,265 @@
+// The CUDA kernel (kernel/cuda, loaded by the addon at run time):
+// - its host emulation (the kernels' exact per-thread code on the CPU) against the CPU kernel, wherever
+//   npm run build:cuda has built it (CI does), GPU or not;
+// - the real thing against the CPU kernel, bit for bit, through the addon with device "cuda", when a CUDA
+//   device is visible ("skipped: no CUDA device" otherwise);
+// - --device cuda without a usable device: a one-line usage error (exit 2), nothing written, never a silent
+//   CPU fallback;
+// - all of the above again in a child process over libexpo_cuda_emulated.so (the real host pipeline and the
+//   addon's CUDA path over an emulated device: the kernels' per-thread code on the host), so the GPU tests and
+//   a `run --device cuda` end to end also run in CI, where there is no GPU.
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { existsSync } from "node:fs";
+import { readdir, readFile } from "node:fs/promises";
+import { dirname, join } from "node:path";
+import { describe, it } from "node:test";
+import { fileURLToPath } from "node:url";
+import type { Arith, FloatDtype } from "../../../core/dtypes.js";
+import type { SegmentStats } from "../../../core/statistics.js";
+import { cudaLibraryPath, cudaStatus } from "../../../kernel/cudaStatus.js";
+import { extrapolate } from "../../../kernel/extrapolate.js";
+import type { ExtrapolateRequest, Segment } from "../../../kernel/types.js";
+import { jobArgs, runCli } from "../../support/runCli.js";
+import { tempDir } from "../../support/tempDir.js";
+import { writeCheckpoint } from "../../support/writeCheckpoint.js";
+
+const SIZE: Record<FloatDtype, number> = { BF16: 2, F16: 2, F32: 4, F64: 8 };
+const DTYPES: FloatDtype[] = ["BF16", "F16", "F32", "F64"];
+const buildDir = dirname(cudaLibraryPath());
+const child = process.env.EXPO_CUDA_TEST_CHILD === "1";
+
+describe("CUDA kernel: host emulation", () => {
+  const emulator = join(buildDir, "expo_cuda_emulate_test");
+  it("runs the kernels' per-thread code on the host and matches the CPU kernel", (t) => {
+    if (!existsSync(emulator)) {
+      t.skip("skipped: CUDA kernel not built (npm run build:cuda)");
+      return;
+    }
+    const r = spawnSync(emulator, ["2"], { encoding: "utf8", timeout: 120_000 });
+    assert.equal(r.status, 0, `${r.stdout}${r.stderr}`);
+    assert.match(r.stdout, /0 output mismatches, 0 statistic mismatches: OK/);
+  });
+});
+
+// ---- real GPU --------------------------------------------------------------------------------------------
+
+/** Bit patterns of every kind: random, near 1, one ulp apart (ties with α 0.5), specials. */
+function fillPairs(dtype: FloatDtype, a: Buffer, b: Buffer, offA: number, offB: number, n: number): void {
+  const size = SIZE[dtype];
+  const rnd = randomBytes(n * size * 2 + n);
+  for (let i = 0; i < n; i++) {
+    const kind = (rnd[2 * n * size + i] as number) % 8;
+    const x = rnd.subarray(2 * i * size, (2 * i + 1) * size);
+    const y = rnd.subarray((2 * i + 1) * size, (2 * i + 2) * size);
+    if (kind >= 3) {
+      // weights-like: exponent near 1.0; b a few ulps from a (kind 3, 4) or independent
+      const top = size - 1;
+      x[top] = ((x[top] as number) & 0x80) | (dtype === "F16" ? 0x38 : 0x3f);
+      if (kind <= 4) {
+        x.copy(y);
+        y[0] = ((y[0] as number) + (kind === 3 ? 1 : 255)) & 0xff;
+      } else {
+        y[top] = ((y[top] as number) & 0x80) | (dtype === "F16" ? 0x38 : 0x3f);
+      }
+    } else if (kind === 2) {
+      x.fill(i % 2 ? 0xff : 0); // NaN or zero
+      y[size - 1] = ((y[size - 1] as number) & 0x80) | 0x7f;
+    }
+    x.copy(a, offA + i * size);
+    y.copy(b, offB + i * size);
+  }
+}
+
+interface Built {
+  req: ExtrapolateRequest;
+  segments: Segment[];
+}
+
+function request(arith: Arith, k: number, inPlace: boolean): Built {
+  const segments: Segment[] = [];
+  let aLen = 0;
+  let bLen = 6;
+  const counts = [0, 1, 7, 8, 33, 1000, 8191, 8192, 8193, 20_000];
+  for (let i = 0; i < 14; i++) {
+    const dtype = DTYPES[i % 4] as FloatDtype;
+    const size = SIZE[dtype];
+    const count = counts[(i * 7) % counts.length] as number;
+    aLen = Math.ceil(aLen / size) * size + size;
+    bLen = Math.ceil(bLen / size) * size + 2 * size;
+    segments.push({
+      dtype,
+      count,
+      alignedOffset: aLen,
+      baseOffset: bLen,
+      outOffset: aLen,
+      alphas: Array.from({ length: k }, (_, j) => [0.3, 0.5, 1.5][j] as number),
+    });
+    aLen += count * size;
+    bLen += count * size;
+  }
+  const aligned = Buffer.alloc(aLen + 8);
+  const base = Buffer.alloc(bLen + 8);
+  for (const s of segments) fillPairs(s.dtype, aligned, base, s.alignedOffset, s.baseOffset, s.count);
+  const outs = inPlace ? [aligned] : Array.from({ length: k }, () => Buffer.alloc(aligned.length, 0x5a));
+  return { req: { arith, device: "cpu", aligned, base, outs, segments }, segments };
+}
+
+function clone(b: Built): ExtrapolateRequest {
+  const aligned = Buffer.from(b.req.aligned);
+  const inPlace = b.req.outs[0] === b.req.aligned;
+  return {
+    ...b.req,
+    aligned,
+    base: Buffer.from(b.req.base),
+    outs: inPlace ? [aligned] : b.req.outs.map((o) => Buffer.from(o)),
+  };
+}
+
+/** Sums of squares agree to fp32 roundings (the CPU squares BF16/F16/F32 in fp32 pairs, the GPU in fp64). */
+function closeSum(x: number, y: number, count: number): boolean {
+  return x === y || Math.abs(x - y) <= 1e-6 * Math.max(Math.abs(x), Math.abs(y)) + count * 2 ** -120;
+}
+
+function compareStats(cpu: SegmentStats[], gpu: SegmentStats[], segments: Segment[]): void {
+  cpu.forEach((c, i) => {
+    const g = gpu[i] as SegmentStats;
+    const n = (segments[i] as Segment).count;
+    const where = `segment ${i} (${(segments[i] as Segment).dtype}, ${n} elements)`;
+    assert.equal(g.nonfiniteInputs, c.nonfiniteInputs, `${where}: nonfiniteInputs`);
+    assert.equal(g.nonfiniteOutputs, c.nonfiniteOutputs, `${where}: nonfiniteOutputs`);
+    assert.ok(Object.is(g.maxAbsDiff, c.maxAbsDiff), `${where}: maxAbsDiff ${g.maxAbsDiff} vs ${c.maxAbsDiff}`);
+    for (const key of ["sumA2", "sumB2", "sumD2"] as const)
+      assert.ok(closeSum(g[key], c[key], n), `${where}: ${key} ${g[key]} vs ${c[key]}`);
+    for (const [k, s] of c.sumOut2.entries())
+      assert.ok(closeSum(g.sumOut2[k] as number, s, n), `${where}: sumOut2[${k}] ${g.sumOut2[k]} vs ${s}`);
+  });
+}
+
+describe("CUDA kernel on a GPU", () => {
+  const status = cudaStatus();
+  if (!status.available) console.log(`skipped: no CUDA device (${status.reason})`);
+  for (const arith of ["fp32", "torch"] as Arith[]) {
+    for (const [k, inPlace] of [
+      [1, true],
+      [3, false],
+    ] as const) {
+      it(`matches the CPU kernel bit for bit: ${arith}, K=${k}${inPlace ? " in place" : ""}`, async (t) => {
+        if (!status.available) {
+          t.skip(`skipped: no CUDA device (${status.reason})`);
+          return;
+        }
+        for (let round = 0; round < 3; round++) {
+          const built = request(arith, k, inPlace);
+          const cpuReq = clone(built);
+          const gpuReq = clone(built);
+          const cpu = await extrapolate({ ...cpuReq, device: "cpu" });
+          const gpu = await extrapolate({ ...gpuReq, device: "cuda" });
+          for (let j = 0; j < k; ++j)
+            assert.ok((gpuReq.outs[j] as Buffer).equals(cpuReq.outs[j] as Buffer), `output ${j} differs from the CPU`);
+          compareStats(cpu, gpu, built.segments);
+          // deterministic: the same request again gives the same statistics, bit for bit
+          const again = await extrapolate({ ...clone(built), device: "cuda" });
+          assert.deepEqual(again, gpu);
+        }
+      });
+    }
+  }
+
+  it("runs a job with --device cuda: the same output bytes as --device cpu", async (t) => {
+    if (!status.available) {
+      t.skip(`skipped: no CUDA device (${status.reason})`);
+      return;
+    }
+    const root = await tempDir();
+    const tensors = [
+      { name: "embed", dtype: "BF16", shape: [300, 64] },
+      { name: "norm", dtype: "F32", shape: [64] },
+      { name: "proj", dtype: "F16", shape: [128, 96] },
+      { name: "ids", dtype: "I64", shape: [5] },
+    ];
+    await writeCheckpoint(join(root, "sft"), { "model.safetensors": tensors });
+    await writeCheckpoint(join(root, "dpo"), { "model.safetensors": tensors });
+    const outs: Buffer[] = [];
+    for (const device of ["cpu", "cuda"]) {
+      const out = join(root, `out-${device}`);
+      const r = await runCli([
+        ...jobArgs("run", join(root, "sft"), join(root, "dpo"), out),
+        "--device",
+        device,
+        "--unit-size",
+        "20KiB",
+      ]);
+      assert.equal(r.code, 0, r.stderr);
+      outs.push(await readFile(join(out, "model.safetensors")));
+    }
+    assert.ok((outs[0] as Buffer).equals(outs[1] as Buffer), "--device cuda wrote other bytes than --device cpu");
+  });
+});
+
+describe("CUDA pipeline on the emulated device", () => {
+  const emulated = join(buildDir, "libexpo_cuda_emulated.so");
+  it("passes this file's GPU tests through the addon, in a child process", (t) => {
+    if (child) return;
+    if (!existsSync(emulated)) {
+      t.skip("skipped: CUDA kernel not built (npm run build:cuda)");
+      return;
+    }
+    const r = spawnSync(process.execPath, ["--test", "--test-reporter=spec", fileURLToPath(import.meta.url)], {
+      encoding: "utf8",
+      timeout: 300_000,
+      env: {
+        ...process.env,
+        NODE_TEST_CONTEXT: undefined, // a test run of its own, not a subprocess reporting to this runner
+        EXPO_CUDA_TEST_CHILD: "1",
+        LLM_EXPO_CUDA_LIBRARY: emulated,
+        LLM_EXPO_CUDA_CHUNK_MIB: "0.0625", // 64 KiB chunks: many chunks per call, every slot reused
+        LLM_EXPO_CUDA_COPY_THREADS: "3",
+      },
+    });
+    assert.equal(r.status, 0, `${r.stdout}${r.stderr}`);
+    assert.doesNotMatch(r.stdout, /skipped: no CUDA device/);
+    assert.match(r.stdout, /matches the CPU kernel bit for bit: torch, K=3/);
+    assert.match(r.stdout, /ℹ fail 0/);
+    assert.match(r.stdout, /ℹ skipped 0/);
+  });
+});
+
+describe("--device cuda without a usable CUDA device", () => {
+  async function pair(): Promise<{ base: string; aligned: string; root: string }> {
+    const root = await tempDir();
+    const tensors = [{ name: "w", dtype: "BF16", shape: [16, 16] }];
+    await writeCheckpoint(join(root, "sft"), { "model.safetensors": tensors });
+    await writeCheckpoint(join(root, "dpo"), { "model.safetensors": tensors });
+    return { base: join(root, "sft"), aligned: join(root, "dpo"), root };
+  }
+
+  it("is a one-line usage error (exit 2) when no device is visible, and nothing is written", async () => {
+    const { base, aligned, root } = await pair();
+    const out = join(root, "out");
+    const r = await runCli([...jobArgs("run", base, aligned, out), "--device", "cuda"], { CUDA_VISIBLE_DEVICES: "" });
+    assert.equal(r.code, 2, r.stderr);
+    const lines = r.stderr.trim().split("\n");
+    assert.equal(lines.length, 1, r.stderr);
+    assert.match(lines[0] as string, /^llm-expo: --device cuda: /);
+    assert.ok(!existsSync(out) || (await readdir(out)).length === 0, "nothing written");
+  });
+
+  it("says so when the CUDA kernel is not built", async () => {
+    const { base, aligned, root } = await pair();
+    const r = await runCli([...jobArgs("run", base, aligned, join(root, "out")), "--device", "cuda"], {
+      LLM_EXPO_CUDA_LIBRARY: join(root, "missing", "libexpo_cuda.so"),
+    });
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stderr, /--device cuda: the CUDA kernel is not built .*npm run build:cuda/);
+  });
+
+  it("--device auto falls back to the CPU then, and the run succeeds", async () => {
+    const { base, aligned, root } = await pair();
+    const r = await runCli([...jobArgs("run", base, aligned, join(root, "out")), "--device", "auto"], {
+      CUDA_VISIBLE_DEVICES: "",
+    });
+    assert.equal(r.code, 0, r.stderr);
+  });
+});
