@@ -76,18 +76,22 @@ prometheus.io/path: /metrics
 {{- end }}
 {{- end }}
 
-{{/* Environment shared by both containers: S3 settings and credentials, no GPU unless asked for. */}}
+{{/* S3 flags shared by both containers: the endpoint and addressing style, as the CLI takes them. */}}
+{{- define "llm-expo.s3Args" -}}
+{{- with .Values.s3.endpoint }}
+- --s3-endpoint={{ . }}
+{{- end }}
+{{- if eq (toString .Values.s3.pathStyle) "true" }}
+- --s3-path-style
+{{- else if eq (toString .Values.s3.pathStyle) "false" }}
+- --no-s3-path-style
+{{- end }}
+{{- end }}
+
+{{/* Environment shared by both containers: S3 region and credentials. */}}
 {{- define "llm-expo.s3Env" -}}
 - name: AWS_REGION
   value: {{ .Values.s3.region | quote }}
-{{- with .Values.s3.endpoint }}
-- name: LLM_EXPO_S3_ENDPOINT
-  value: {{ . | quote }}
-{{- end }}
-{{- with .Values.s3.pathStyle }}
-- name: LLM_EXPO_S3_PATH_STYLE
-  value: {{ . | toString | quote }}
-{{- end }}
 {{- with .Values.s3.existingSecret }}
 - name: AWS_ACCESS_KEY_ID
   valueFrom:
