@@ -43,7 +43,7 @@
 
 namespace {
 
-using expo_cuda::CopyOp;
+using expo::cuda::CopyOp;
 
 thread_local char tlsError[512];
 
@@ -302,8 +302,8 @@ struct expo_cuda_ctx {
     std::uint64_t cap = want;
     const std::uint64_t budget = std::uint64_t(64) << 20;  // pinned bytes of data per slot, inputs and outputs
     if (cap * std::uint64_t(2 + k) > budget && budget / std::uint64_t(2 + k) < cap) cap = budget / std::uint64_t(2 + k);
-    cap = cap / expo_cuda::kTileBytes * expo_cuda::kTileBytes;
-    const std::uint64_t floor = 2 * std::uint64_t(expo_cuda::kTileBytes);
+    cap = cap / expo::cuda::kTileBytes * expo::cuda::kTileBytes;
+    const std::uint64_t floor = 2 * std::uint64_t(expo::cuda::kTileBytes);
     return cap < floor ? floor : cap;
   }
 
@@ -349,29 +349,29 @@ struct expo_cuda_ctx {
 
   // Waits for the chunk in slot s and lists the copies of its outputs to the caller's buffers (none when it
   // went direct), appending to `copies`.
-  void finish(Slot& s, const expo_cuda::Plan& plan, const std::vector<expo::SegArgs>& segs,
+  void finish(Slot& s, const expo::cuda::Plan& plan, const std::vector<expo::SegArgs>& segs,
               std::vector<CopyOp>& copies) {
     if (s.chunk < 0) return;
     CU(cudaEventSynchronize(s.done));
-    if (!s.direct) expo_cuda::unpackChunk(plan, std::size_t(s.chunk), segs, s.hOut, copies);
+    if (!s.direct) expo::cuda::unpackChunk(plan, std::size_t(s.chunk), segs, s.hOut, copies);
     s.chunk = -1;
   }
 
   // Chunk c by DMA between the caller's (page-locked) buffers and slot s's device buffers, if its data make few
   // enough runs: the table and tile map through the staging, the data straight from and to the caller.
-  bool sendDirect(Slot& s, std::size_t c, const expo_cuda::Plan& plan, const std::vector<expo::SegArgs>& segs,
+  bool sendDirect(Slot& s, std::size_t c, const expo::cuda::Plan& plan, const std::vector<expo::SegArgs>& segs,
                   int arith, int k) {
-    const expo_cuda::Chunk& ch = plan.chunks[c];
+    const expo::cuda::Chunk& ch = plan.chunks[c];
     std::vector<CopyOp> up, down;
-    expo_cuda::packChunk(plan, c, segs, s.hIn, up);
-    expo_cuda::unpackChunk(plan, c, segs, s.hOut, down);
+    expo::cuda::packChunk(plan, c, segs, s.hIn, up);
+    expo::cuda::unpackChunk(plan, c, segs, s.hOut, down);
     if (mergeRuns(up) > kMaxDirectRuns || mergeRuns(down) > kMaxDirectRuns) return false;
     CU(cudaMemcpyAsync(s.dIn, s.hIn, ch.aOff, cudaMemcpyHostToDevice, s.stream));
     for (const CopyOp& op : up)
       CU(cudaMemcpyAsync(s.dIn + (static_cast<std::uint8_t*>(op.dst) - s.hIn), op.src, op.n, cudaMemcpyHostToDevice,
                          s.stream));
-    const expo_cuda::TileLaunch l = expo_cuda::launchOf(plan, c, s.dIn, s.dOut, dPartials);
-    CU(expo_cuda::launchTiles(arith, l, gridFor(arith, k, ch.nTiles), s.stream));
+    const expo::cuda::TileLaunch l = expo::cuda::launchOf(plan, c, s.dIn, s.dOut, dPartials);
+    CU(expo::cuda::launchTiles(arith, l, gridFor(arith, k, ch.nTiles), s.stream));
     for (const CopyOp& op : down)
       CU(cudaMemcpyAsync(op.dst, s.dOut + (static_cast<const std::uint8_t*>(op.src) - s.hOut), op.n,
                          cudaMemcpyDeviceToHost, s.stream));
@@ -380,11 +380,11 @@ struct expo_cuda_ctx {
 
   void run(int arith, const expo::Job& job, const std::vector<expo::SegArgs>& segs) {
     const int k = job.k;
-    const int stride = expo_cuda::kResultHead + k;
+    const int stride = expo::kResultHead + k;
     const std::uint64_t region = regionCapFor(k);
-    const expo_cuda::Plan plan = expo_cuda::makePlan(segs, k, region, shift);
-    reserveSlots(expo_cuda::inCapacity(k, region), std::uint64_t(k) * region);
-    reservePartials(std::size_t(expo_cuda::partialDoubles(plan.totalTiles, k)) + 1);
+    const expo::cuda::Plan plan = expo::cuda::makePlan(segs, k, region, shift);
+    reserveSlots(expo::cuda::inCapacity(k, region), std::uint64_t(k) * region);
+    reservePartials(std::size_t(expo::cuda::partialDoubles(plan.totalTiles, k)) + 1);
     segTiles.reserve(plan.segTiles.size() + 2);
     results.reserve(segs.size() * std::size_t(stride) + 1);
     bool direct = pinned(job.aligned.p, job.aligned.len) && pinned(job.base.p, job.base.len);
@@ -396,15 +396,15 @@ struct expo_cuda_ctx {
         Slot& s = slots[c % kSlots];
         copies.clear();
         finish(s, plan, segs, copies);  // the outputs of the slot's previous chunk
-        const expo_cuda::Chunk& ch = plan.chunks[c];
+        const expo::cuda::Chunk& ch = plan.chunks[c];
         s.direct = direct && sendDirect(s, c, plan, segs, arith, k);
         if (!s.direct) {
-          expo_cuda::packChunk(plan, c, segs, s.hIn, copies);
+          expo::cuda::packChunk(plan, c, segs, s.hIn, copies);
           pool.run(copies);  // unpack the old chunk and pack the new one in one hand-off
           copies.clear();
           CU(cudaMemcpyAsync(s.dIn, s.hIn, ch.inBytes, cudaMemcpyHostToDevice, s.stream));
-          const expo_cuda::TileLaunch l = expo_cuda::launchOf(plan, c, s.dIn, s.dOut, dPartials);
-          CU(expo_cuda::launchTiles(arith, l, gridFor(arith, k, ch.nTiles), s.stream));
+          const expo::cuda::TileLaunch l = expo::cuda::launchOf(plan, c, s.dIn, s.dOut, dPartials);
+          CU(expo::cuda::launchTiles(arith, l, gridFor(arith, k, ch.nTiles), s.stream));
           if (k == 1 || ch.dataBytes == region) {
             CU(cudaMemcpyAsync(s.hOut, s.dOut, std::uint64_t(k - 1) * region + ch.dataBytes, cudaMemcpyDeviceToHost,
                                s.stream));
@@ -433,10 +433,10 @@ struct expo_cuda_ctx {
         std::memcpy(segTiles.host, plan.segTiles.data(), plan.segTiles.size() * sizeof(std::uint64_t));
         CU(cudaMemcpyAsync(segTiles.dev, segTiles.host, plan.segTiles.size() * sizeof(std::uint64_t),
                            cudaMemcpyHostToDevice, s.stream));
-        const expo_cuda::ReduceLaunch rl{segTiles.dev, std::uint32_t(segs.size()), k, dPartials, results.dev};
+        const expo::cuda::ReduceLaunch rl{segTiles.dev, std::uint32_t(segs.size()), k, dPartials, results.dev};
         const std::uint32_t grid = std::uint32_t(segs.size()) < std::uint32_t(sms) * 8 ? std::uint32_t(segs.size())
                                                                                        : std::uint32_t(sms) * 8;
-        CU(expo_cuda::launchReduce(rl, int(grid), s.stream));
+        CU(expo::cuda::launchReduce(rl, int(grid), s.stream));
         CU(cudaMemcpyAsync(results.host, results.dev, segs.size() * std::size_t(stride) * sizeof(double),
                            cudaMemcpyDeviceToHost, s.stream));
         CU(cudaStreamSynchronize(s.stream));
@@ -524,7 +524,7 @@ EXPO_API expo_cuda_ctx* expo_cuda_open(int device) {
     }
     for (int a = 0; a < 2; ++a)
       for (int one = 0; one < 2; ++one) {
-        ctx->blocksPerSm[a][one] = expo_cuda::tileBlocksPerSm(a, one ? 1 : 2);
+        ctx->blocksPerSm[a][one] = expo::cuda::tileBlocksPerSm(a, one ? 1 : 2);
         if (ctx->blocksPerSm[a][one] <= 0) {
           CU(cudaGetLastError());
           CU(cudaErrorNoKernelImageForDevice);
@@ -590,12 +590,12 @@ EXPO_API int expo_cuda_extrapolate(expo_cuda_ctx* ctx, int arith, int k, const u
     setError("expo_cuda_extrapolate: no context");
     return -1;
   }
-  if (arith != expo_cuda::kFp32 && arith != expo_cuda::kTorch) {
+  if (arith != expo::kFp32 && arith != expo::kTorch) {
     setError("arith must be 0 (fp32) or 1 (torch), got %d", arith);
     return -1;
   }
-  if (k < 1 || k > expo_cuda::kMaxOutputs) {
-    setError("outs must hold 1 to %d buffers, got %d", expo_cuda::kMaxOutputs, k);
+  if (k < 1 || k > expo::kMaxOutputs) {
+    setError("outs must hold 1 to %d buffers, got %d", expo::kMaxOutputs, k);
     return -1;
   }
   expo::Job job{};
