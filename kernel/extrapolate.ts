@@ -32,6 +32,7 @@ interface Addon {
   extrapolate(...args: ExtrapolateArgs): Promise<Float64Array>;
   extrapolateSync(...args: ExtrapolateArgs): Float64Array;
   info(): KernelInfo;
+  layout(): KernelLayout;
   setSimd(simd: Simd | "auto"): Simd;
   memcpy(dst: Uint8Array, src: Uint8Array): void;
   cudaProbe(libraryPath: string): CudaStatus;
@@ -47,10 +48,53 @@ export interface CudaStatus {
   description: string;
 }
 
-/** Dtype codes of the descriptor, as kernel/src/kernel.h numbers them. */
+/** The descriptor and result layout the addon was built with (kernel/src/layout.h). */
+export interface KernelLayout {
+  descHead: number;
+  resultHead: number;
+  maxOutputs: number;
+  dtypes: Record<string, number>;
+  arith: Record<string, number>;
+  desc: string[];
+  result: string[];
+}
+
+/** Dtype codes of the descriptor, as kernel/src/layout.h numbers them. */
 export const DTYPE_CODE: Readonly<Record<FloatDtype, number>> = { BF16: 0, F16: 1, F32: 2, F64: 3 };
+const ARITH_CODE: Readonly<Record<Arith, number>> = { fp32: 0, torch: 1 };
+/** The words packSegments writes per segment before the alphas, and unpack reads before the K sumOut2. */
+const DESC_FIELDS = ["dtype", "count", "alignedOffset", "baseOffset", "outOffset"];
+const RESULT_FIELDS = ["sumA2", "sumB2", "sumD2", "maxAbsDiff", "nonfiniteInputs", "nonfiniteOutputs"];
 const DESC_HEAD = 5;
 const RESULT_HEAD = 6;
+
+/**
+ * Throws a one-line error naming the first difference between the addon's layout and this wrapper's constants
+ * (an addon built from other sources, e.g. a stale build, would misread every descriptor).
+ */
+export function checkKernelLayout(native: KernelLayout | undefined): void {
+  const ours = {
+    descHead: DESC_HEAD,
+    resultHead: RESULT_HEAD,
+    dtypes: DTYPE_CODE,
+    arith: ARITH_CODE,
+    desc: DESC_FIELDS,
+    result: RESULT_FIELDS,
+  };
+  // Maps compare by their entries, not their key order.
+  const text = (v: unknown) =>
+    JSON.stringify(v, v && typeof v === "object" && !Array.isArray(v) ? Object.keys(v).sort() : undefined) ?? "missing";
+  const rebuild = "rebuild it: npm run build";
+  if (typeof native !== "object" || native === null)
+    throw new Error(`llm-expo: the native kernel has no layout (a stale build?); ${rebuild}`);
+  for (const [key, want] of Object.entries(ours)) {
+    const got = (native as unknown as Record<string, unknown>)[key];
+    if (text(got) !== text(want))
+      throw new Error(
+        `llm-expo: native kernel layout differs in ${key}: addon ${text(got)}, wrapper ${text(want)}; ${rebuild}`,
+      );
+  }
+}
 
 let addon: Addon | undefined;
 let device: KernelDevice = "cpu";
@@ -80,7 +124,9 @@ function load(): Addon {
   const path = join(packageRoot(), "kernel", "build", "Release", "expo_kernel.node");
   if (!existsSync(path))
     throw new Error(`llm-expo: native kernel not built: run npm ci / npm run build (missing ${path})`);
-  addon = createRequire(import.meta.url)(path) as Addon;
+  const loaded = createRequire(import.meta.url)(path) as Addon;
+  checkKernelLayout(typeof loaded.layout === "function" ? loaded.layout() : undefined);
+  addon = loaded;
   return addon;
 }
 
@@ -194,6 +240,11 @@ export function extrapolateSync(req: ExtrapolateRequest, results?: Float64Array)
 
 export function kernelInfo(): KernelInfo {
   return load().info();
+}
+
+/** The layout the addon was built with (checked against this wrapper when it was loaded). */
+export function kernelLayout(): KernelLayout {
+  return load().layout();
 }
 
 /** Chooses the code path ("auto": the best the CPU has); throws if the CPU lacks it. Returns the path now used. */

@@ -5,10 +5,12 @@ import assert from "node:assert/strict";
 import { after, describe, it } from "node:test";
 import fc from "fast-check";
 import {
+  checkKernelLayout,
   DTYPE_CODE,
   extrapolate,
   extrapolateSync,
   kernelInfo,
+  kernelLayout,
   type Simd,
   setKernelSimd,
 } from "../kernel/extrapolate.js";
@@ -873,5 +875,29 @@ describe("kernel rejects invalid requests before doing any work", () => {
   it("DTYPE_CODE matches the native numbering", () => {
     assert.deepEqual(DTYPE_CODE, { BF16: 0, F16: 1, F32: 2, F64: 3 });
     assert.equal(F16_FORMAT.p, 11);
+  });
+
+  it("the addon's layout (kernel/src/layout.h) is the wrapper's; a differing one is refused in one line", () => {
+    const native = kernelLayout();
+    assert.deepEqual(native, {
+      descHead: 5,
+      resultHead: 6,
+      maxOutputs: 32,
+      dtypes: { BF16: 0, F16: 1, F32: 2, F64: 3 },
+      arith: { fp32: 0, torch: 1 },
+      desc: ["dtype", "count", "alignedOffset", "baseOffset", "outOffset"],
+      result: ["sumA2", "sumB2", "sumD2", "maxAbsDiff", "nonfiniteInputs", "nonfiniteOutputs"],
+    });
+    checkKernelLayout(native);
+    checkKernelLayout({ ...native, dtypes: { F64: 3, F32: 2, F16: 1, BF16: 0 } }); // key order is no difference
+    const refused = (layout: Parameters<typeof checkKernelLayout>[0], field: RegExp) =>
+      assert.throws(
+        () => checkKernelLayout(layout),
+        (e: Error) => field.test(e.message) && !e.message.includes("\n") && /npm run build/.test(e.message),
+      );
+    refused({ ...native, resultHead: 7 }, /differs in resultHead: addon 7, wrapper 6/);
+    refused({ ...native, dtypes: { ...native.dtypes, F16: 9 } }, /differs in dtypes/);
+    refused({ ...native, desc: ["dtype", "count", "baseOffset", "alignedOffset", "outOffset"] }, /differs in desc/);
+    refused(undefined, /no layout \(a stale build\?\)/);
   });
 });
