@@ -5,6 +5,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { KernelDevice } from "../core/device.js";
 import type { Arith } from "../core/dtypes.js";
+import { checkKernelLayout, type KernelLayout } from "./layout.js";
 
 export type Simd = "scalar" | "avx2" | "avx512";
 
@@ -41,6 +42,7 @@ export interface Addon {
   extrapolate(...args: ExtrapolateArgs): Promise<Float64Array>;
   extrapolateSync(...args: ExtrapolateArgs): Float64Array;
   info(): KernelInfo;
+  layout(): KernelLayout;
   setSimd(simd: Simd | "auto"): Simd;
   memcpy(dst: Uint8Array, src: Uint8Array): void;
   cudaProbe(libraryPath: string): CudaStatus;
@@ -73,6 +75,8 @@ export function loadAddon(): Addon {
   const path = join(packageRoot(), "kernel", "build", "Release", "expo_kernel.node");
   if (!existsSync(path))
     throw new Error(`llm-expo: native kernel not built: run npm ci / npm run build (missing ${path})`);
-  addon = createRequire(import.meta.url)(path) as Addon;
+  const loaded = createRequire(import.meta.url)(path) as Addon;
+  checkKernelLayout(typeof loaded.layout === "function" ? loaded.layout() : undefined);
+  addon = loaded;
   return addon;
 }

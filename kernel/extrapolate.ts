@@ -1,14 +1,9 @@
 // TypeScript face of the native kernel (kernel/src; the CUDA kernel of kernel/cuda through it): packs a request
 // into the compact descriptor the addon reads, runs it off the JS thread, unpacks the per-segment statistics.
-import type { FloatDtype } from "../core/dtypes.js";
 import type { SegmentStats } from "../core/statistics.js";
 import { type ExtrapolateArgs, loadAddon } from "./addon.js";
+import { DESC_HEAD, DTYPE_CODE, RESULT_HEAD } from "./layout.js";
 import type { ExtrapolateRequest, Segment } from "./types.js";
-
-/** Dtype codes of the descriptor, as kernel/src/kernel.h numbers them. */
-export const DTYPE_CODE: Readonly<Record<FloatDtype, number>> = { BF16: 0, F16: 1, F32: 2, F64: 3 };
-const DESC_HEAD = 5;
-const RESULT_HEAD = 6;
 
 /** Packs the segments: per segment dtype code, count, alignedOffset, baseOffset, outOffset, then K alphas. */
 export function packSegments(segments: readonly Segment[], k: number): Float64Array {

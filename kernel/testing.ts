@@ -4,6 +4,7 @@ import type { KernelDevice } from "../core/device.js";
 import type { SegmentStats } from "../core/statistics.js";
 import { type KernelInfo, loadAddon, type Simd } from "./addon.js";
 import { extrapolateOnThisThread } from "./extrapolate.js";
+import type { KernelLayout } from "./layout.js";
 import type { ExtrapolateRequest } from "./types.js";
 
 export type { KernelInfo, Simd } from "./addon.js";
@@ -13,6 +14,11 @@ export type TestRequest = Omit<ExtrapolateRequest, "device"> & { device?: Kernel
 /** extrapolate on the calling thread, on the CPU unless the request names a device. */
 export function extrapolateSync(req: TestRequest, results?: Float64Array): SegmentStats[] {
   return extrapolateOnThisThread({ ...req, device: req.device ?? "cpu" }, results);
+}
+
+/** The layout the addon was built with (checked against the wrapper's when it was loaded). */
+export function kernelLayout(): KernelLayout {
+  return loadAddon().layout();
 }
 
 export function kernelInfo(): KernelInfo {

@@ -72,14 +72,21 @@ cc_cpu() {  # the CPU kernel's sources, with the flags of kernel/binding.gyp
   "$nvcc" -std=c++17 -O3 "${ccbin[@]}" -Xcompiler "-fPIC,-fvisibility=hidden,-ffp-contract=off,-fno-fast-math,-Wno-psabi" -c "$1" -o "$2"
 }
 
+# The library's host code: the C interface, the pipeline and what it uses (the emulated builds below too).
+host_srcs=(c_api pipeline memory copy_pool settings errors plan)
+host_paths=()
+for f in "${host_srcs[@]}"; do host_paths+=("$here/$f.cc"); done
 "$nvcc" "${common[@]}" "${device[@]}" -c "$here/kernels.cu" -o "$out/obj/kernels.o"
-cc "$here/runtime.cc" "$out/obj/runtime.o"
-cc "$here/plan.cc" "$out/obj/plan.o"
+host_objs=()
+for f in "${host_srcs[@]}"; do
+  cc "$here/$f.cc" "$out/obj/$f.o"
+  host_objs+=("$out/obj/$f.o")
+done
 for f in job isa kernel_scalar kernel_avx2 kernel_avx512; do
   cc_cpu "$kernel/src/$f.cc" "$out/obj/cpu_$f.o"
 done
 
-lib_objs=("$out/obj/kernels.o" "$out/obj/runtime.o" "$out/obj/plan.o" "$out/obj/cpu_job.o")
+lib_objs=("$out/obj/kernels.o" "${host_objs[@]}" "$out/obj/cpu_job.o")
 cpu_objs=("$out/obj/cpu_isa.o" "$out/obj/cpu_kernel_scalar.o" "$out/obj/cpu_kernel_avx2.o" "$out/obj/cpu_kernel_avx512.o")
 
 # The library: only the expo_cuda_* C functions are exported; the static CUDA runtime stays private.
@@ -99,11 +106,11 @@ mv -f "$out/libexpo_cuda.so.tmp" "$out/libexpo_cuda.so"
 # The same library over an emulated device (no CUDA runtime, no GPU): the host pipeline and the addon's CUDA
 # path end to end, with the kernels' per-thread code run on the host. For tests only (test/cuda.test.ts).
 "${CXX:-g++}" -std=c++17 -O2 -Wall -fPIC -fvisibility=hidden -ffp-contract=off -fno-fast-math -shared \
-  -I"$here" -I"$incdir" -Wl,-z,defs "$here/runtime.cc" "$here/plan.cc" "$here/test/mock_cudart.cc" \
+  -I"$here" -I"$incdir" -Wl,-z,defs "${host_paths[@]}" "$here/test/mock_cudart.cc" \
   "$kernel/src/job.cc" -o "$out/libexpo_cuda_emulated.so" -lpthread -ldl
 # The standalone GPU test over the emulated device (checks the test program itself, and the pipeline).
 "${CXX:-g++}" -std=c++17 -O2 -Wall -ffp-contract=off -fno-fast-math -I"$here" -I"$incdir" \
-  "$here/test/cuda_test.cc" "$here/runtime.cc" "$here/plan.cc" "$here/test/mock_cudart.cc" "$out/obj/cpu_job.o" \
+  "$here/test/cuda_test.cc" "${host_paths[@]}" "$here/test/mock_cudart.cc" "$out/obj/cpu_job.o" \
   "${cpu_objs[@]}" -o "$out/expo_cuda_test_emulated" -lpthread -ldl
 
 # The exported interface is exactly expo_cuda.h's.

@@ -1,16 +1,16 @@
-// The CUDA kernels of kernels.cu run on the host, thread by thread, with the same per-thread code (tile.cuh,
-// the same choice between its general and fast paths), the same warp trees and the same combination of a
-// tile's warp rows: outputs and statistics are the bits the GPU produces.
+// The CUDA kernels of kernels.cu run on the host, thread by thread, with the same per-thread code (tile.cuh's
+// traversal of expo_op.cuh's operation, the same choice between its general and fast paths), the same warp
+// trees and the same combination of a tile's warp rows: outputs and statistics are the bits the GPU produces.
 // Used to check the device arithmetic against the CPU kernel where there is no GPU (CI), and on a GPU to check
 // that the device statistics are exactly these bits.
 #pragma once
 
 #include <vector>
 
+#include "expo_op.cuh"
 #include "tile.cuh"
 
-namespace expo_cuda {
-namespace emulate {
+namespace expo::cuda::emulate {
 
 // __shfl_down_sync with offsets 16, 8, 4, 2, 1 (a lane whose source is past the warp keeps its own value).
 inline double warpSum(double* v) {
@@ -32,8 +32,9 @@ inline std::uint32_t warpSumU(std::uint32_t* v) {
   return v[0];
 }
 
-template <int DT, int AR>
+template <class Op>
 void tile(const TileLaunch& l, const std::uint64_t* row, std::uint32_t tileInPiece) {
+  constexpr int DT = Op::kDtype;
   constexpr int sz = dtypeSize(DT);
   const int K = l.k;
   const std::uint64_t first = std::uint64_t(tileInPiece) * tileElems(DT);
@@ -45,7 +46,7 @@ void tile(const TileLaunch& l, const std::uint64_t* row, std::uint32_t tileInPie
   const int stride = kResultHead + K;
   // Warp w's partial row of the tile.
   double* rows = l.partials + (row[kPwTile0] + tileInPiece) * std::uint64_t(kWarps) * std::uint64_t(stride);
-  std::vector<ThreadTile<DT>> t(kThreads);
+  std::vector<ThreadTile<Op>> t(kThreads);
   double v[32];
   std::uint32_t u[32];
   // The device's choice of path (kernels.cu: tile).
@@ -53,17 +54,16 @@ void tile(const TileLaunch& l, const std::uint64_t* row, std::uint32_t tileInPie
     if (K == 1) {
       for (int w = 0; w < kWarps; ++w) {
         for (int lane = 0; lane < 32; ++lane)
-          t[w * 32 + lane].template fusedFull<AR>(pa, pb, alphaFromBits<DT>(row[kPieceHead]), po, w * 32 + lane,
-                                                  nullptr, v[lane]);
+          t[w * 32 + lane].fusedFull(pa, pb, Op::param(row[kPieceHead]), po, w * 32 + lane, nullptr, v[lane]);
         rows[std::uint64_t(w) * stride + kResultHead] = warpSum(v);
       }
     } else {
       for (int tid = 0; tid < kThreads; ++tid) t[tid].loadFull(pa, pb, tid, nullptr);
       for (int k = 0; k < K; ++k) {
-        const auto alpha = alphaFromBits<DT>(row[kPieceHead + k]);
+        const auto alpha = Op::param(row[kPieceHead + k]);
         for (int w = 0; w < kWarps; ++w) {
           for (int lane = 0; lane < 32; ++lane)
-            v[lane] = t[w * 32 + lane].template outputFull<AR>(alpha, po + std::uint64_t(k) * l.outStride, w * 32 + lane);
+            v[lane] = t[w * 32 + lane].outputFull(alpha, po + std::uint64_t(k) * l.outStride, w * 32 + lane);
           rows[std::uint64_t(w) * stride + kResultHead + k] = warpSum(v);
         }
       }
@@ -71,29 +71,29 @@ void tile(const TileLaunch& l, const std::uint64_t* row, std::uint32_t tileInPie
   } else {
     for (int tid = 0; tid < kThreads; ++tid) t[tid].load(pa, pb, cnt, tid);
     for (int k = 0; k < K; ++k) {
-      const auto alpha = alphaFromBits<DT>(row[kPieceHead + k]);
+      const auto alpha = Op::param(row[kPieceHead + k]);
       for (int w = 0; w < kWarps; ++w) {
         for (int lane = 0; lane < 32; ++lane)
-          v[lane] = t[w * 32 + lane].template output<AR>(alpha, po + std::uint64_t(k) * l.outStride, w * 32 + lane);
+          v[lane] = t[w * 32 + lane].output(alpha, po + std::uint64_t(k) * l.outStride, w * 32 + lane);
         rows[std::uint64_t(w) * stride + kResultHead + k] = warpSum(v);
       }
     }
   }
   for (int w = 0; w < kWarps; ++w) {
-    const ThreadTile<DT>* tw = &t[w * 32];
+    const ThreadTile<Op>* tw = &t[w * 32];
     double* dst = rows + std::uint64_t(w) * stride;
-    for (int i = 0; i < 32; ++i) v[i] = tw[i].a2;
-    dst[0] = warpSum(v);
-    for (int i = 0; i < 32; ++i) v[i] = tw[i].b2;
-    dst[1] = warpSum(v);
-    for (int i = 0; i < 32; ++i) v[i] = tw[i].d2;
-    dst[2] = warpSum(v);
-    for (int i = 0; i < 32; ++i) v[i] = tw[i].mx;
-    dst[3] = warpMax(v);
-    for (int i = 0; i < 32; ++i) u[i] = packCounts(tw[i].nfIn, tw[i].nonfiniteOutputs());
+    for (int i = 0; i < 32; ++i) v[i] = tw[i].op.a2;
+    dst[kResSumA2] = warpSum(v);
+    for (int i = 0; i < 32; ++i) v[i] = tw[i].op.b2;
+    dst[kResSumB2] = warpSum(v);
+    for (int i = 0; i < 32; ++i) v[i] = tw[i].op.d2;
+    dst[kResSumD2] = warpSum(v);
+    for (int i = 0; i < 32; ++i) v[i] = tw[i].op.mx;
+    dst[kResMaxAbsDiff] = warpMax(v);
+    for (int i = 0; i < 32; ++i) u[i] = packCounts(tw[i].op.nfIn, tw[i].op.nonfiniteOutputs());
     const std::uint32_t counts = warpSumU(u);
-    dst[4] = double(counts & 0xFFFFu);
-    dst[5] = double(counts >> 16);
+    dst[kResNonfiniteInputs] = double(counts & 0xFFFFu);
+    dst[kResNonfiniteOutputs] = double(counts >> 16);
   }
 }
 
@@ -104,16 +104,16 @@ void tiles(const TileLaunch& l) {
     const std::uint64_t* row = l.table + std::uint64_t(r.piece) * std::uint64_t(pieceStride(l.k));
     switch (int(row[kPwDtype])) {
       case kBF16:
-        tile<kBF16, AR>(l, row, r.tile);
+        tile<ExpoOp<kBF16, AR>>(l, row, r.tile);
         break;
       case kF16:
-        tile<kF16, AR>(l, row, r.tile);
+        tile<ExpoOp<kF16, AR>>(l, row, r.tile);
         break;
       case kF32:
-        tile<kF32, AR>(l, row, r.tile);
+        tile<ExpoOp<kF32, AR>>(l, row, r.tile);
         break;
       default:
-        tile<kF64, AR>(l, row, r.tile);
+        tile<ExpoOp<kF64, AR>>(l, row, r.tile);
         break;
     }
   }
@@ -156,5 +156,4 @@ inline void runReduce(const ReduceLaunch& l) {
   }
 }
 
-}  // namespace emulate
-}  // namespace expo_cuda
+}  // namespace expo::cuda::emulate

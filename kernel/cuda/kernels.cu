@@ -1,12 +1,13 @@
 // The fused extrapolation kernel (outputs and statistics in one pass over the inputs) and the fixed-order
-// reduction of its per-tile partial sums. See tile.cuh for the work decomposition and arith.cuh for the
-// arithmetic. Built with -fmad=false as a second guard; every operation that matters is an explicit _rn
-// intrinsic anyway.
+// reduction of its per-tile partial sums. See tile.cuh for the work decomposition, expo_op.cuh for the
+// operation per element and kernel/src/arith.h for the arithmetic. Built with -fmad=false as a second guard;
+// every operation that matters is an explicit _rn intrinsic anyway.
 #include <cuda_runtime.h>
 
+#include "expo_op.cuh"
 #include "launch.h"
 
-namespace expo_cuda {
+namespace expo::cuda {
 namespace {
 
 constexpr unsigned kFullMask = 0xFFFFFFFFu;
@@ -31,9 +32,12 @@ __device__ __forceinline__ std::uint32_t warpSumU(std::uint32_t v) {
   return v;
 }
 
-template <int DT, int AR, int KF>
+// One tile of a piece: the fast or the general path of the traversal, then the warp trees of the thread's
+// statistics into this warp's partial row of the tile.
+template <class Op, int KF>
 __device__ __forceinline__ void tile(const TileLaunch& l, const std::uint64_t* row, std::uint32_t tileInPiece,
                                      Vec16* stage) {
+  constexpr int DT = Op::kDtype;
   constexpr int sz = dtypeSize(DT);
   const int K = KF ? 1 : l.k;
   const int tid = int(threadIdx.x);
@@ -50,41 +54,41 @@ __device__ __forceinline__ void tile(const TileLaunch& l, const std::uint64_t* r
   double* dst = l.partials + ((row[kPwTile0] + tileInPiece) * std::uint64_t(kWarps) + std::uint64_t(warp)) *
                                  std::uint64_t(stride);
 
-  ThreadTile<DT> t;
+  ThreadTile<Op> t;
   if (fullTile<DT>(cnt, pa, pb, po)) {
     if (KF) {
       double o2;
-      t.template fusedFull<AR>(pa, pb, alphaFromBits<DT>(row[kPieceHead]), po, tid, stage, o2);
+      t.fusedFull(pa, pb, Op::param(row[kPieceHead]), po, tid, stage, o2);
       o2 = warpSum(o2);
       if (lane == 0) dst[kResultHead] = o2;
     } else {
       t.loadFull(pa, pb, tid, stage);
       for (int k = 0; k < K; ++k) {
-        const auto alpha = alphaFromBits<DT>(row[kPieceHead + k]);
-        const double o2 = warpSum(t.template outputFull<AR>(alpha, po + std::uint64_t(k) * l.outStride, tid));
+        const auto alpha = Op::param(row[kPieceHead + k]);
+        const double o2 = warpSum(t.outputFull(alpha, po + std::uint64_t(k) * l.outStride, tid));
         if (lane == 0) dst[kResultHead + k] = o2;
       }
     }
   } else {
     t.load(pa, pb, cnt, tid);
     for (int k = 0; k < K; ++k) {
-      const auto alpha = alphaFromBits<DT>(row[kPieceHead + k]);
-      const double o2 = warpSum(t.template output<AR>(alpha, po + std::uint64_t(k) * l.outStride, tid));
+      const auto alpha = Op::param(row[kPieceHead + k]);
+      const double o2 = warpSum(t.output(alpha, po + std::uint64_t(k) * l.outStride, tid));
       if (lane == 0) dst[kResultHead + k] = o2;
     }
   }
-  const double a2 = warpSum(t.a2);
-  const double b2 = warpSum(t.b2);
-  const double d2 = warpSum(t.d2);
-  const double mx = warpMax(t.mx);
-  const std::uint32_t counts = warpSumU(packCounts(t.nfIn, t.nonfiniteOutputs()));
+  const double a2 = warpSum(t.op.a2);
+  const double b2 = warpSum(t.op.b2);
+  const double d2 = warpSum(t.op.d2);
+  const double mx = warpMax(t.op.mx);
+  const std::uint32_t counts = warpSumU(packCounts(t.op.nfIn, t.op.nonfiniteOutputs()));
   if (lane == 0) {
-    dst[0] = a2;
-    dst[1] = b2;
-    dst[2] = d2;
-    dst[3] = mx;
-    dst[4] = double(counts & 0xFFFFu);
-    dst[5] = double(counts >> 16);
+    dst[kResSumA2] = a2;
+    dst[kResSumB2] = b2;
+    dst[kResSumD2] = d2;
+    dst[kResMaxAbsDiff] = mx;
+    dst[kResNonfiniteInputs] = double(counts & 0xFFFFu);
+    dst[kResNonfiniteOutputs] = double(counts >> 16);
   }
 }
 
@@ -99,16 +103,16 @@ __global__ void __launch_bounds__(kThreads, KF ? 4 : 3) tilesKernel(TileLaunch l
     const std::uint64_t* row = l.table + std::uint64_t(r.piece) * std::uint64_t(pieceStride(KF ? 1 : l.k));
     switch (int(row[kPwDtype])) {
       case kBF16:
-        tile<kBF16, AR, KF>(l, row, r.tile, stage);
+        tile<ExpoOp<kBF16, AR>, KF>(l, row, r.tile, stage);
         break;
       case kF16:
-        tile<kF16, AR, KF>(l, row, r.tile, stage);
+        tile<ExpoOp<kF16, AR>, KF>(l, row, r.tile, stage);
         break;
       case kF32:
-        tile<kF32, AR, KF>(l, row, r.tile, stage);
+        tile<ExpoOp<kF32, AR>, KF>(l, row, r.tile, stage);
         break;
       default:
-        tile<kF64, AR, KF>(l, row, r.tile, stage);
+        tile<ExpoOp<kF64, AR>, KF>(l, row, r.tile, stage);
         break;
     }
   }
@@ -184,4 +188,4 @@ cudaError_t launchReduce(const ReduceLaunch& l, int grid, cudaStream_t stream) {
   return cudaGetLastError();
 }
 
-}  // namespace expo_cuda
+}  // namespace expo::cuda

@@ -7,7 +7,7 @@
 
 #include "tile.cuh"
 
-namespace expo_cuda {
+namespace expo::cuda {
 
 // Blocks per SM the tile kernel for (arith, k) keeps resident; 0 on error (the CUDA error is returned by the
 // launch that follows).
@@ -15,4 +15,4 @@ int tileBlocksPerSm(int arith, int k);
 cudaError_t launchTiles(int arith, const TileLaunch& l, int grid, cudaStream_t stream);
 cudaError_t launchReduce(const ReduceLaunch& l, int grid, cudaStream_t stream);
 
-}  // namespace expo_cuda
+}  // namespace expo::cuda

@@ -2,7 +2,7 @@
 
 #include <cstring>
 
-namespace expo_cuda {
+namespace expo::cuda {
 
 std::uint64_t maxTilesPerChunk(std::uint64_t regionCap) { return regionCap / kTileBytes + kMaxPiecesPerChunk; }
 
@@ -13,7 +13,7 @@ std::uint64_t inCapacity(int k, std::uint64_t regionCap) {
 
 namespace {
 
-std::uint64_t tilesOf(const expo::SegArgs& s) {
+std::uint64_t tilesOf(const SegArgs& s) {
   const std::uint64_t te = tileElems(s.dtype);
   return (s.count + te - 1) / te;
 }
@@ -31,7 +31,7 @@ void finishChunk(Plan& p, Chunk& c, std::uint64_t used) {
 
 }  // namespace
 
-Plan makePlan(const std::vector<expo::SegArgs>& segs, int k, std::uint64_t regionCap, unsigned shift) {
+Plan makePlan(const std::vector<SegArgs>& segs, int k, std::uint64_t regionCap, unsigned shift) {
   Plan p;
   p.k = k;
   p.regionCap = regionCap;
@@ -49,7 +49,7 @@ Plan makePlan(const std::vector<expo::SegArgs>& segs, int k, std::uint64_t regio
   std::uint64_t used = 0;
   bool open = false;
   for (std::size_t i = 0; i < segs.size(); ++i) {
-    const expo::SegArgs& s = segs[i];
+    const SegArgs& s = segs[i];
     const std::uint64_t sz = std::uint64_t(dtypeSize(s.dtype));
     const std::uint64_t te = tileElems(s.dtype);
     std::uint64_t first = 0;
@@ -81,7 +81,7 @@ Plan makePlan(const std::vector<expo::SegArgs>& segs, int k, std::uint64_t regio
   return p;
 }
 
-void packChunk(const Plan& plan, std::size_t c, const std::vector<expo::SegArgs>& segs, std::uint8_t* staging,
+void packChunk(const Plan& plan, std::size_t c, const std::vector<SegArgs>& segs, std::uint8_t* staging,
                std::vector<CopyOp>& copies) {
   const Chunk& ch = plan.chunks[c];
   const int stride = pieceStride(plan.k);
@@ -90,7 +90,7 @@ void packChunk(const Plan& plan, std::size_t c, const std::vector<expo::SegArgs>
   std::uint32_t t = 0;
   for (std::uint32_t i = ch.pieceBegin; i < ch.pieceEnd; ++i) {
     const Piece& pc = plan.pieces[i];
-    const expo::SegArgs& s = segs[pc.seg];
+    const SegArgs& s = segs[pc.seg];
     const std::uint64_t sz = std::uint64_t(dtypeSize(s.dtype));
     const std::uint32_t local = i - ch.pieceBegin;
     std::uint64_t* row = table + std::size_t(local) * stride;
@@ -118,12 +118,12 @@ void packChunk(const Plan& plan, std::size_t c, const std::vector<expo::SegArgs>
   }
 }
 
-void unpackChunk(const Plan& plan, std::size_t c, const std::vector<expo::SegArgs>& segs, const std::uint8_t* outStaging,
+void unpackChunk(const Plan& plan, std::size_t c, const std::vector<SegArgs>& segs, const std::uint8_t* outStaging,
                  std::vector<CopyOp>& copies) {
   const Chunk& ch = plan.chunks[c];
   for (std::uint32_t i = ch.pieceBegin; i < ch.pieceEnd; ++i) {
     const Piece& pc = plan.pieces[i];
-    const expo::SegArgs& s = segs[pc.seg];
+    const SegArgs& s = segs[pc.seg];
     const std::uint64_t sz = std::uint64_t(dtypeSize(s.dtype));
     for (int j = 0; j < plan.k; ++j)
       copies.push_back(CopyOp{s.out[j] + pc.first * sz, outStaging + std::uint64_t(j) * plan.regionCap + pc.off,
@@ -146,4 +146,4 @@ TileLaunch launchOf(const Plan& plan, std::size_t c, const std::uint8_t* in, std
   return l;
 }
 
-}  // namespace expo_cuda
+}  // namespace expo::cuda

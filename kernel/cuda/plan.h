@@ -1,6 +1,6 @@
 // How one request (many segments over host buffers) travels through the GPU: cut into chunks that fit a
 // staging slot, each chunk a list of pieces (whole segments, or parts of a segment cut at a tile boundary).
-// Pure host code with no CUDA dependency, shared by the CUDA pipeline (runtime.cc) and the host emulation of
+// Pure host code with no CUDA dependency, shared by the CUDA pipeline (pipeline.cc) and the host emulation of
 // the whole pipeline (test/emulate_test.cc), which checks the layout, packing and unpacking without a GPU.
 //
 // A chunk's input staging (pinned host memory, copied to the device as one block):
@@ -17,7 +17,7 @@
 #include "../src/kernel.h"
 #include "tile.cuh"
 
-namespace expo_cuda {
+namespace expo::cuda {
 
 struct Piece {
   std::uint32_t seg;    // index into the request's segments
@@ -53,7 +53,7 @@ std::uint64_t inCapacity(int k, std::uint64_t regionCap);
 std::uint64_t maxTilesPerChunk(std::uint64_t regionCap);
 // regionCap: the data bytes one chunk may hold per input (a multiple of kTileBytes, at least 2 tiles).
 // shift: 0, or 8 to place every piece 8 bytes past a 16-byte boundary (tests the element-wise path).
-Plan makePlan(const std::vector<expo::SegArgs>& segs, int k, std::uint64_t regionCap, unsigned shift);
+Plan makePlan(const std::vector<SegArgs>& segs, int k, std::uint64_t regionCap, unsigned shift);
 
 struct CopyOp {
   void* dst;
@@ -62,13 +62,13 @@ struct CopyOp {
 };
 
 // Writes chunk c's table and tile refs into the staging slot and lists the data copies that fill it.
-void packChunk(const Plan& plan, std::size_t c, const std::vector<expo::SegArgs>& segs, std::uint8_t* staging,
+void packChunk(const Plan& plan, std::size_t c, const std::vector<SegArgs>& segs, std::uint8_t* staging,
                std::vector<CopyOp>& copies);
 // Lists the copies of chunk c's outputs from the output staging (K regions of regionCap) to the caller's buffers.
-void unpackChunk(const Plan& plan, std::size_t c, const std::vector<expo::SegArgs>& segs, const std::uint8_t* outStaging,
+void unpackChunk(const Plan& plan, std::size_t c, const std::vector<SegArgs>& segs, const std::uint8_t* outStaging,
                  std::vector<CopyOp>& copies);
 
 // The launch of chunk c over a device copy of its staging at `in`, outputs at `out` (K regions of regionCap).
 TileLaunch launchOf(const Plan& plan, std::size_t c, const std::uint8_t* in, std::uint8_t* out, double* partials);
 
-}  // namespace expo_cuda
+}  // namespace expo::cuda

@@ -1,6 +1,7 @@
-// One tile of one segment piece, as one CUDA thread sees it: the loads, the outputs and the thread's own
-// statistics. Shared by the device kernel (kernels.cu) and its host emulation (emulate.h), so the emulation
-// runs exactly the per-thread code and element order the GPU runs.
+// The tile traversal of the CUDA kernels, written once for any per-element operation (the ExPO one is
+// expo_op.cuh): which elements one thread of one tile handles, in which order, and how they are loaded and
+// stored. Shared by the device kernel (kernels.cu) and its host emulation (emulate.h), so the emulation runs
+// exactly the per-thread code and element order the GPU runs.
 //
 // Work decomposition (in the manner of Apex's multi_tensor_apply): a launch covers many pieces (segments or
 // parts of segments) listed in a table in device memory; every piece is cut into tiles of kTileBytes of each
@@ -13,18 +14,29 @@
 // tile's eight warp rows and then a segment's tiles in a fixed order. The statistics are therefore a function
 // of the request alone: the same bits run to run, on any GPU, for any grid size or chunk size.
 //
-// Two per-thread code paths compute the same elements in the same order with the same arithmetic: the general
-// one (load/output: any element count, any alignment, per-element branches) and the fast one for a full tile
-// whose addresses are all 16-byte aligned (loadFull/outputFull, and fusedFull for K = 1: one pass that loads,
-// sums and writes), branch-free: a pair with a non-finite input contributes +0 to every sum and to the maximum
-// (which leaves them bit for bit as skipping it did: the sums and the maximum are never -0 or NaN). The device
-// and the host emulation pick the path by the same test (fullTile), so the emulation runs exactly what the GPU
+// Two per-thread code paths visit the same elements in the same order: the general one (load/output: any
+// element count, any alignment, per-element branches) and the fast one for a full tile whose addresses are all
+// 16-byte aligned (loadFull/outputFull, and fusedFull for K = 1: one pass that loads, computes and writes),
+// whose loads go together through cp.async and which calls the operation's branch-free hooks. The device and
+// the host emulation pick the path by the same test (fullTile), so the emulation runs exactly what the GPU
 // runs.
+//
+// The operation Op (per element; see expo_op.cuh for the one there is) provides:
+//   Bits, W, Param       storage bits, working value, per-output parameter (decoded by param(piece word))
+//   value(bits)          the working value of an element
+//   out(x, y, p)         the output bits of an input pair
+//   clear, input(x, y, bit), outStat(s, bits, bit)          the general path's per-thread accumulation
+//   inputFull(x, y, bit) -> finite, outStatFull(s, bits, finite, bit), finiteAt(bit), endFull(n)
+//                        the fast path's, branch-free
+// where bit is 1 << (the element's index among the thread's kVecPerThread x 16 / sizeof(Bits) elements) and s
+// a per-output fp64 value the traversal hands back per output.
 #pragma once
 
-#include "arith.cuh"
+#include <cstring>
 
-namespace expo_cuda {
+#include "../src/arith.h"
+
+namespace expo::cuda {
 
 constexpr int kThreads = 256;
 constexpr int kWarps = kThreads / 32;
@@ -35,7 +47,7 @@ EXPO_HDC constexpr std::uint64_t tileElems(int dtype) { return std::uint64_t(kTi
 
 // A piece row in the launch table, as 64-bit words: byte offsets of its first element in the a, b and out
 // buffers, its element count, the global index of its first tile (its partial-sums row), its dtype, then K
-// alphas: float bits (zero-extended) for BF16/F16/F32, double bits for F64.
+// words of the operation's per-output parameter (Op::param decodes one).
 enum PieceWord : int { kPwA = 0, kPwB = 1, kPwOut = 2, kPwCount = 3, kPwTile0 = 4, kPwDtype = 5, kPieceHead = 6 };
 EXPO_HDC constexpr int pieceStride(int k) { return kPieceHead + k; }
 
@@ -57,27 +69,6 @@ constexpr int kStageVecs = 2 * kVecPerThread * kThreads;
 #else
 #define EXPO_UNROLL
 #endif
-
-EXPO_HD std::uint32_t popCount(std::uint32_t m) {
-#if defined(__CUDA_ARCH__)
-  return std::uint32_t(__popc(m));
-#else
-  std::uint32_t c = 0;
-  for (; m; m &= m - 1) ++c;
-  return c;
-#endif
-}
-
-// An optimization barrier on the device (no effect on the value): keeps a select on the narrow working value
-// where it is written instead of letting the compiler move it past the widening to fp64.
-EXPO_HD void keepSelect(float& x) {
-#if defined(__CUDA_ARCH__)
-  asm volatile("" : "+f"(x));
-#else
-  (void)x;
-#endif
-}
-EXPO_HD void keepSelect(double& x) { (void)x; }
 
 EXPO_HD bool aligned16(const void* p) { return (reinterpret_cast<std::uintptr_t>(p) & 15u) == 0; }
 
@@ -151,63 +142,26 @@ EXPO_HD void storeElem(std::uint8_t* p, std::uint64_t bits) {
   }
 }
 
-template <int DT>
-EXPO_HD typename Io<DT>::W alphaFromBits(std::uint64_t bits) {
-  if constexpr (DT == kF64) {
-    return u2d(bits);
-  } else {
-    return u2f(std::uint32_t(bits));
-  }
-}
-
-// One thread's share of one tile: its inputs (kept in registers across the K outputs) and its statistics.
-template <int DT>
+// One thread's share of one tile: its input vectors (kept in registers across the K outputs) and the
+// operation's per-thread state.
+template <class Op>
 struct ThreadTile {
-  static constexpr int kSize = dtypeSize(DT);
+  using Bits = typename Op::Bits;
+  using W = typename Op::W;
+  using Param = typename Op::Param;
+  static constexpr int kSize = int(sizeof(Bits));
   static constexpr int kLanes = 16 / kSize;  // elements per 16-byte vector
-  using IO = Io<DT>;
-  using W = typename IO::W;
 
   Vec16 a[kVecPerThread];
   Vec16 b[kVecPerThread];
   int n[kVecPerThread];  // valid elements in each vector slot (0 past the tile's end)
-  std::uint32_t finite;  // bit j * kLanes + e: both inputs of that element are finite
-  std::uint32_t nfOut;   // bit set: finite inputs, a non-finite output for some alpha
-  double a2, b2, d2, mx;
-  std::uint32_t nfIn;
+  Op op;
 
-  // The statistics of one element pair, branch-free: a pair with a non-finite input adds fma(0, 0, s) = s to
-  // each sum and |0 - 0| = 0 to the maximum, i.e. changes nothing (the sums start at +0 and stay >= +0, the
-  // maximum starts at +0), exactly as skipping it does in load(). Returns whether both inputs are finite.
-  // (The caller counts the non-finite pairs: nfIn.)
-  EXPO_HD bool statPair(W x, W y) {
-    const bool fin = isFinite(x) && isFinite(y);
-    W xs = fin ? x : W(0);
-    W ys = fin ? y : W(0);
-    keepSelect(xs);  // select the narrow value, then widen (not: widen both, then select two words each)
-    keepSelect(ys);
-    const double dx = widen(xs);
-    const double dy = widen(ys);
-    const double dd = sub(dx, dy);
-    a2 = sumSquare(a2, dx);
-    b2 = sumSquare(b2, dy);
-    d2 = sumSquare(d2, dd);
-    const double ad = absBits(dd);
-    mx = ad > mx ? ad : mx;
-    return fin;
-  }
-
-  EXPO_HD void clearStats() {
-    finite = nfOut = 0;
-    nfIn = 0;
-    a2 = b2 = d2 = mx = 0.0;
-  }
-
-  EXPO_HD W elemA(int j, int e) const { return IO::widenBits(typename IO::Bits(getElem<kSize>(a[j], e))); }
-  EXPO_HD W elemB(int j, int e) const { return IO::widenBits(typename IO::Bits(getElem<kSize>(b[j], e))); }
+  EXPO_HD W elemA(int j, int e) const { return Op::value(Bits(getElem<kSize>(a[j], e))); }
+  EXPO_HD W elemB(int j, int e) const { return Op::value(Bits(getElem<kSize>(b[j], e))); }
 
   // Loads the thread's vectors of the tile (pa, pb: the tile's first element; cnt: elements in the tile) and
-  // sums Σa², Σb², Σ(a−b)², max |a−b| and the non-finite inputs, element by element in (vector, lane) order.
+  // hands every element pair to the operation, in (vector, lane) order.
   EXPO_HD void load(const std::uint8_t* pa, const std::uint8_t* pb, std::uint32_t cnt, int tid) {
     const bool va = aligned16(pa);
     const bool vb = aligned16(pb);
@@ -235,35 +189,20 @@ struct ThreadTile {
           if (e < n[j]) setElem<kSize>(b[j], e, loadElem<kSize>(qb + e * kSize));
       }
     }
-    clearStats();
+    op.clear();
     EXPO_UNROLL
     for (int j = 0; j < kVecPerThread; ++j) {
       EXPO_UNROLL
       for (int e = 0; e < kLanes; ++e) {
         if (e >= n[j]) continue;
-        const W x = IO::widenBits(typename IO::Bits(getElem<kSize>(a[j], e)));
-        const W y = IO::widenBits(typename IO::Bits(getElem<kSize>(b[j], e)));
-        if (!(isFinite(x) && isFinite(y))) {
-          ++nfIn;
-          continue;
-        }
-        finite |= 1u << (j * kLanes + e);
-        const double dx = widen(x);
-        const double dy = widen(y);
-        const double dd = sub(dx, dy);
-        a2 = sumSquare(a2, dx);
-        b2 = sumSquare(b2, dy);
-        d2 = sumSquare(d2, dd);
-        const double ad = absBits(dd);
-        if (ad > mx) mx = ad;
+        op.input(elemA(j, e), elemB(j, e), 1u << (j * kLanes + e));
       }
     }
   }
 
-  // Writes output k of the thread's elements at po (the tile's first output element) and returns the thread's
-  // Σout² for it (finite outputs of finite inputs), noting non-finite outputs of finite inputs.
-  template <int AR>
-  EXPO_HD double output(W alpha, std::uint8_t* po, int tid) {
+  // Writes one output of the thread's elements at po (the tile's first output element) and returns the
+  // operation's per-output value for it.
+  EXPO_HD double output(Param p, std::uint8_t* po, int tid) {
 #if defined(__CUDA_ARCH__)
     // Opaque to the optimizer: with K > 1 it would otherwise hoist every widened input out of the caller's
     // loop over the outputs and spill; recomputing them from the raw words is cheaper.
@@ -274,7 +213,7 @@ struct ThreadTile {
     }
 #endif
     const bool vo = aligned16(po);
-    double o2 = 0.0;
+    double s = 0.0;
     EXPO_UNROLL
     for (int j = 0; j < kVecPerThread; ++j) {
       if (n[j] == 0) continue;
@@ -282,18 +221,9 @@ struct ThreadTile {
       EXPO_UNROLL
       for (int e = 0; e < kLanes; ++e) {
         if (e >= n[j]) continue;
-        const W x = IO::widenBits(typename IO::Bits(getElem<kSize>(a[j], e)));
-        const W y = IO::widenBits(typename IO::Bits(getElem<kSize>(b[j], e)));
-        const typename IO::Bits bits = IO::round(result<DT, AR>(x, sub(x, y), alpha));
+        const Bits bits = Op::out(elemA(j, e), elemB(j, e), p);
         setElem<kSize>(o, e, bits);
-        const std::uint32_t bit = 1u << (j * kLanes + e);
-        if (finite & bit) {
-          const W ow = IO::widenBits(bits);
-          if (isFinite(ow))
-            o2 = sumSquare(o2, widen(ow));
-          else
-            nfOut |= bit;
-        }
+        s = op.outStat(s, bits, 1u << (j * kLanes + e));
       }
       std::uint8_t* q = po + std::size_t(std::uint32_t(tid + kThreads * j) * kLanes) * kSize;
       if (n[j] == kLanes && vo) {
@@ -304,7 +234,7 @@ struct ThreadTile {
           if (e < n[j]) storeElem<kSize>(q + e * kSize, getElem<kSize>(o, e));
       }
     }
-    return o2;
+    return s;
   }
 
   // ---- the fast path: a full tile (tileElems elements), a, b and every output 16-byte aligned -------------
@@ -344,24 +274,21 @@ struct ThreadTile {
 #endif
   }
 
-  // load() for a full aligned tile: all loads first (eight 16-byte loads in flight), then the statistics in
-  // the same (vector, lane) order, branch-free.
+  // load() for a full aligned tile: all loads first (eight 16-byte loads in flight), then the pairs in the
+  // same (vector, lane) order, branch-free.
   EXPO_HD void loadFull(const std::uint8_t* pa, const std::uint8_t* pb, int tid, Vec16* stage) {
     loadVectors(pa, pb, tid, stage);
-    clearStats();
+    op.clear();
     EXPO_UNROLL
     for (int j = 0; j < kVecPerThread; ++j) {
       EXPO_UNROLL
-      for (int e = 0; e < kLanes; ++e)
-        if (statPair(elemA(j, e), elemB(j, e))) finite |= 1u << (j * kLanes + e);
+      for (int e = 0; e < kLanes; ++e) op.inputFull(elemA(j, e), elemB(j, e), 1u << (j * kLanes + e));
     }
-    nfIn = std::uint32_t(kVecPerThread * kLanes) - popCount(finite);
+    op.endFull(kVecPerThread * kLanes);
   }
 
-  // output() for a full aligned tile (after loadFull), branch-free: a non-finite output of finite inputs sets
-  // its bit in nfOut; the others add their square (or +0) to the sum.
-  template <int AR>
-  EXPO_HD double outputFull(W alpha, std::uint8_t* po, int tid) {
+  // output() for a full aligned tile (after loadFull), branch-free.
+  EXPO_HD double outputFull(Param p, std::uint8_t* po, int tid) {
 #if defined(__CUDA_ARCH__)
     EXPO_UNROLL
     for (int j = 0; j < kVecPerThread; ++j) {
@@ -369,64 +296,47 @@ struct ThreadTile {
       for (int i = 0; i < 4; ++i) asm volatile("" : "+r"(a[j].w[i]), "+r"(b[j].w[i]));
     }
 #endif
-    double o2 = 0.0;
-    EXPO_UNROLL
-    for (int j = 0; j < kVecPerThread; ++j) {
-      Vec16 o{{0, 0, 0, 0}};
-      EXPO_UNROLL
-      for (int e = 0; e < kLanes; ++e) {
-        const W x = elemA(j, e);
-        const W y = elemB(j, e);
-        const typename IO::Bits bits = IO::round(result<DT, AR>(x, sub(x, y), alpha));
-        setElem<kSize>(o, e, bits);
-        const W ow = IO::widenBits(bits);
-        const std::uint32_t bit = 1u << (j * kLanes + e);
-        const bool fin = (finite & bit) != 0;
-        const bool okOut = isFinite(ow);
-        if (fin && !okOut) nfOut |= bit;
-        W os = fin && okOut ? ow : W(0);
-        keepSelect(os);
-        o2 = sumSquare(o2, widen(os));
-      }
-      store16(po + std::size_t(std::uint32_t(tid + kThreads * j) * 16u), o);
-    }
-    return o2;
-  }
-
-  // K = 1 on a full aligned tile in one pass: per element the statistics (statPair), the output and its
-  // square, in the order of load() and output(); o2 receives the thread's Σout².
-  template <int AR>
-  EXPO_HD void fusedFull(const std::uint8_t* pa, const std::uint8_t* pb, W alpha, std::uint8_t* po, int tid,
-                         Vec16* stage, double& o2) {
-    loadVectors(pa, pb, tid, stage);
-    clearStats();
     double s = 0.0;
     EXPO_UNROLL
     for (int j = 0; j < kVecPerThread; ++j) {
       Vec16 o{{0, 0, 0, 0}};
       EXPO_UNROLL
       for (int e = 0; e < kLanes; ++e) {
-        const W x = elemA(j, e);
-        const W y = elemB(j, e);
-        const bool fin = statPair(x, y);
-        const std::uint32_t bit = 1u << (j * kLanes + e);
-        if (fin) finite |= bit;
-        const typename IO::Bits bits = IO::round(result<DT, AR>(x, sub(x, y), alpha));
+        const Bits bits = Op::out(elemA(j, e), elemB(j, e), p);
         setElem<kSize>(o, e, bits);
-        const W ow = IO::widenBits(bits);
-        const bool okOut = isFinite(ow);
-        if (fin && !okOut) nfOut |= bit;
-        W os = fin && okOut ? ow : W(0);
-        keepSelect(os);
-        s = sumSquare(s, widen(os));
+        const std::uint32_t bit = 1u << (j * kLanes + e);
+        s = op.outStatFull(s, bits, op.finiteAt(bit), bit);
       }
       store16(po + std::size_t(std::uint32_t(tid + kThreads * j) * 16u), o);
     }
-    nfIn = std::uint32_t(kVecPerThread * kLanes) - popCount(finite);
-    o2 = s;
+    return s;
   }
 
-  EXPO_HD std::uint32_t nonfiniteOutputs() const { return popCount(nfOut); }
+  // K = 1 on a full aligned tile in one pass: per element the input, the output and its statistics, in the
+  // order of load() and output(); s receives the output's value.
+  EXPO_HD void fusedFull(const std::uint8_t* pa, const std::uint8_t* pb, Param p, std::uint8_t* po, int tid,
+                         Vec16* stage, double& s) {
+    loadVectors(pa, pb, tid, stage);
+    op.clear();
+    double acc = 0.0;
+    EXPO_UNROLL
+    for (int j = 0; j < kVecPerThread; ++j) {
+      Vec16 o{{0, 0, 0, 0}};
+      EXPO_UNROLL
+      for (int e = 0; e < kLanes; ++e) {
+        const W x = elemA(j, e);
+        const W y = elemB(j, e);
+        const std::uint32_t bit = 1u << (j * kLanes + e);
+        const bool fin = op.inputFull(x, y, bit);
+        const Bits bits = Op::out(x, y, p);
+        setElem<kSize>(o, e, bits);
+        acc = op.outStatFull(acc, bits, fin, bit);
+      }
+      store16(po + std::size_t(std::uint32_t(tid + kThreads * j) * 16u), o);
+    }
+    op.endFull(kVecPerThread * kLanes);
+    s = acc;
+  }
 };
 
 // The fast path's condition, the same on the device and in the emulation (uniform across a block).
@@ -479,6 +389,6 @@ EXPO_HD double combineWarpsMax(const double* w) {
 }
 
 // Result/partial-row quantity q is a maximum (maxAbsDiff) rather than a sum.
-EXPO_HD bool isMaxQuantity(int q) { return q == 3; }
+EXPO_HD bool isMaxQuantity(int q) { return q == kResMaxAbsDiff; }
 
-}  // namespace expo_cuda
+}  // namespace expo::cuda

@@ -2,11 +2,12 @@
 //   extrapolate(arith, aligned, base, outs, desc, results, device?): Promise<Float64Array>  (libuv pool)
 //   extrapolateSync(same arguments): Float64Array                                            (calling thread)
 //   info(): { simd, available, maxOutputs }
+//   layout(): layout.h as a plain object (the wrapper checks its own constants against it at load)
 //   setSimd(name): string    memcpy(dst, src): void  (a baseline for benchmarks)
 //   cudaProbe(libraryPath): { available, reason, description }  loads the CUDA kernel (cuda_loader.h)
 // device: "cpu" (default) or "cuda" (after a successful cudaProbe; never falls back to the CPU).
-// desc packs per segment: dtype code, count, alignedOffset, baseOffset, outOffset, K alphas.
-// results receives per segment: sumA2, sumB2, sumD2, maxAbsDiff, nonfiniteInputs, nonfiniteOutputs, K sumOut2.
+// desc packs per segment the words of layout.h's DescWord, then K alphas; results receives per segment the words
+// of ResultWord, then K sumOut2.
 #include <napi.h>
 
 #include <cstring>
@@ -37,8 +38,8 @@ Napi::Float64Array floatsOf(const Napi::Env& env, const Napi::Value& v, const ch
 int arithOf(const Napi::Env& env, const Napi::Value& v) {
   if (v.IsString()) {
     const std::string s = v.As<Napi::String>().Utf8Value();
-    if (s == "fp32") return kFp32;
-    if (s == "torch") return kTorch;
+    if (s == kArithNames[kFp32]) return kFp32;
+    if (s == kArithNames[kTorch]) return kTorch;
   }
   throw Napi::TypeError::New(env, "arith must be \"fp32\" or \"torch\"");
 }
@@ -177,6 +178,29 @@ Napi::Value Info(const Napi::CallbackInfo& info) {
   return o;
 }
 
+Napi::Value Layout(const Napi::CallbackInfo& info) {
+  const Napi::Env env = info.Env();
+  const auto names = [&env](const char* const* list, int n) {
+    Napi::Array a = Napi::Array::New(env, std::size_t(n));
+    for (int i = 0; i < n; ++i) a.Set(std::uint32_t(i), list[i]);
+    return a;
+  };
+  const auto codes = [&env](const char* const* list, int n) {
+    Napi::Object o = Napi::Object::New(env);
+    for (int i = 0; i < n; ++i) o.Set(list[i], i);
+    return o;
+  };
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("descHead", int(kDescHead));
+  o.Set("resultHead", int(kResultHead));
+  o.Set("maxOutputs", kMaxOutputs);
+  o.Set("dtypes", codes(kDtypeNames, kF64 + 1));
+  o.Set("arith", codes(kArithNames, kTorch + 1));
+  o.Set("desc", names(kDescNames, kDescHead));
+  o.Set("result", names(kResultNames, kResultHead));
+  return o;
+}
+
 Napi::Value SetSimd(const Napi::CallbackInfo& info) {
   const Napi::Env env = info.Env();
   if (info.Length() < 1 || !info[0].IsString())
@@ -214,6 +238,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("extrapolate", Napi::Function::New(env, Extrapolate, "extrapolate"));
   exports.Set("extrapolateSync", Napi::Function::New(env, ExtrapolateSync, "extrapolateSync"));
   exports.Set("info", Napi::Function::New(env, Info, "info"));
+  exports.Set("layout", Napi::Function::New(env, Layout, "layout"));
   exports.Set("setSimd", Napi::Function::New(env, SetSimd, "setSimd"));
   exports.Set("memcpy", Napi::Function::New(env, Memcpy, "memcpy"));
   exports.Set("cudaProbe", Napi::Function::New(env, CudaProbeJs, "cudaProbe"));

@@ -16,8 +16,6 @@ bool asIndex(double x, std::size_t& out) {
 
 bool overlaps(std::uintptr_t p, std::uintptr_t q, std::size_t n) { return n > 0 && p < q + n && q < p + n; }
 
-const char* const kFieldNames[kDescHead] = {"dtype", "count", "alignedOffset", "baseOffset", "outOffset"};
-
 // The bytes a segment touches in one buffer must lie inside it.
 bool inBounds(std::size_t offset, std::size_t count, std::size_t size, std::size_t len) {
   return offset <= len && count <= (len - offset) / size;
@@ -63,40 +61,41 @@ bool prepareSegment(const Job& j, std::size_t i, SegArgs& s, char* err) {
   std::size_t v[kDescHead];
   for (int f = 0; f < kDescHead; ++f) {
     if (!asIndex(field[f], v[f])) {
-      std::snprintf(err, kErrLen, "segment %zu: %s must be an integer in [0, 2^53], got %g", i, kFieldNames[f],
+      std::snprintf(err, kErrLen, "segment %zu: %s must be an integer in [0, 2^53], got %g", i, kDescNames[f],
                     field[f]);
       return false;
     }
   }
-  if (v[0] > kF64) {
-    std::snprintf(err, kErrLen, "segment %zu: unknown dtype code %zu (0 BF16, 1 F16, 2 F32, 3 F64)", i, v[0]);
+  if (v[kDescDtype] > kF64) {
+    std::snprintf(err, kErrLen, "segment %zu: unknown dtype code %zu (0 BF16, 1 F16, 2 F32, 3 F64)", i, v[kDescDtype]);
     return false;
   }
-  s.dtype = int(v[0]);
+  s.dtype = int(v[kDescDtype]);
   s.arith = j.arith;
   s.k = j.k;
-  s.count = v[1];
+  s.count = v[kDescCount];
   const std::size_t size = dtypeSize(s.dtype);
   const std::size_t bytes = s.count * size;  // no overflow: count <= 2^53 and checked against a buffer below
-  if (!inBounds(v[2], s.count, size, j.aligned.len)) {
+  const std::size_t aOff = v[kDescAlignedOffset], bOff = v[kDescBaseOffset], oOff = v[kDescOutOffset];
+  if (!inBounds(aOff, s.count, size, j.aligned.len)) {
     std::snprintf(err, kErrLen, "segment %zu: aligned bytes [%zu, %zu + %zu x %zu) exceed the buffer (%zu bytes)", i,
-                  v[2], v[2], s.count, size, j.aligned.len);
+                  aOff, aOff, s.count, size, j.aligned.len);
     return false;
   }
-  if (!inBounds(v[3], s.count, size, j.base.len)) {
-    std::snprintf(err, kErrLen, "segment %zu: base bytes [%zu, %zu + %zu x %zu) exceed the buffer (%zu bytes)", i, v[3],
-                  v[3], s.count, size, j.base.len);
+  if (!inBounds(bOff, s.count, size, j.base.len)) {
+    std::snprintf(err, kErrLen, "segment %zu: base bytes [%zu, %zu + %zu x %zu) exceed the buffer (%zu bytes)", i, bOff,
+                  bOff, s.count, size, j.base.len);
     return false;
   }
-  s.a = j.aligned.p + v[2];
-  s.b = j.base.p + v[3];
+  s.a = j.aligned.p + aOff;
+  s.b = j.base.p + bOff;
   for (int k = 0; k < j.k; ++k) {
-    if (!inBounds(v[4], s.count, size, j.outs[k].len)) {
+    if (!inBounds(oOff, s.count, size, j.outs[k].len)) {
       std::snprintf(err, kErrLen, "segment %zu: output %d bytes [%zu, %zu + %zu x %zu) exceed the buffer (%zu bytes)",
-                    i, k, v[4], v[4], s.count, size, j.outs[k].len);
+                    i, k, oOff, oOff, s.count, size, j.outs[k].len);
       return false;
     }
-    s.out[k] = j.outs[k].p + v[4];
+    s.out[k] = j.outs[k].p + oOff;
     // In place is fine (each block is read before it is written); a shifted overlap would read results.
     const auto o = reinterpret_cast<std::uintptr_t>(s.out[k]);
     const auto pa = reinterpret_cast<std::uintptr_t>(s.a);
@@ -134,12 +133,12 @@ bool runJob(const Job& j, SegmentFn fn, char* err) {
     clearSums(acc, j.k);
     fn(s, acc);
     double* r = j.results + i * std::size_t(kResultHead + j.k);
-    r[0] = reduce(acc.a2);
-    r[1] = reduce(acc.b2);
-    r[2] = reduce(acc.d2);
-    r[3] = reduceMax(acc.mx);
-    r[4] = double(acc.nfIn);
-    r[5] = double(acc.nfOut);
+    r[kResSumA2] = reduce(acc.a2);
+    r[kResSumB2] = reduce(acc.b2);
+    r[kResSumD2] = reduce(acc.d2);
+    r[kResMaxAbsDiff] = reduceMax(acc.mx);
+    r[kResNonfiniteInputs] = double(acc.nfIn);
+    r[kResNonfiniteOutputs] = double(acc.nfOut);
     for (int k = 0; k < j.k; ++k) r[kResultHead + k] = reduce(acc.o2[k]);
   }
   return true;

@@ -1,9 +1,12 @@
-// Shared types of the extrapolation kernel: one segment's arguments, its per-slot partial sums, and the
-// code paths. The arithmetic itself lives in element.h (scalar reference) and the kernel_*.cc files.
+// Shared types of the CPU kernel: one segment's arguments, its per-slot partial sums, and the code paths. The
+// arithmetic lives in arith.h (per element), element.h (the scalar block reference) and block_loop.h (the
+// vector paths' block loop over the ISA traits of kernel_avx2.cc and kernel_avx512.cc).
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
+
+#include "layout.h"
 
 #if !defined(__BYTE_ORDER__) || __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
 #error "llm-expo kernel: safetensors data is little-endian; big-endian hosts are not supported"
@@ -14,20 +17,11 @@
 
 namespace expo {
 
-// Outputs per call; bounds the per-output accumulators kept on the stack.
-constexpr int kMaxOutputs = 32;
 // Every code path sums statistics into the same 8 partial sums and visits a block's elements in the same
 // order (see element.h, elemIndex), so the statistics are bit-identical on every path, not only the outputs.
 constexpr int kSlots = 8;
 constexpr int kBlock = 32;
-constexpr int kDescHead = 5;    // dtype, count, alignedOffset, baseOffset, outOffset, then K alphas
-constexpr int kResultHead = 6;  // sumA2, sumB2, sumD2, maxAbsDiff, nonfiniteInputs, nonfiniteOutputs, then K sumOut2
-
-enum Dtype : int { kBF16 = 0, kF16 = 1, kF32 = 2, kF64 = 3 };
-enum Arith : int { kFp32 = 0, kTorch = 1 };
 enum class Isa : int { kScalar = 0, kAvx2 = 1, kAvx512 = 2 };
-
-constexpr std::size_t dtypeSize(int dtype) { return dtype == kBF16 || dtype == kF16 ? 2 : dtype == kF32 ? 4 : 8; }
 
 struct SegArgs {
   int dtype;

@@ -1,9 +1,8 @@
+// Plain TypeScript reference of docs/arithmetic.md, written independently of the C++ kernel: roundings are
+// computed from exact values (double arithmetic where it is exact, BigInt where it is not) instead of bit
+// tricks, so a shared mistake is unlikely. Slow by design; only tests use it.
 import type { Arith, FloatDtype } from "../../core/dtypes.js";
 import type { SegmentStats } from "../../core/statistics.js";
-
-// Plain TypeScript reference of DESIGN.md §3, written independently of the C++ kernel: roundings are computed
-// from exact values (double arithmetic where it is exact, BigInt where it is not) instead of bit tricks, so a
-// shared mistake is unlikely. Slow by design; only tests use it.
 
 const f32 = new Float32Array(1);
 const u32 = new Uint32Array(f32.buffer);
@@ -246,7 +245,7 @@ function reduceSlots(v: readonly number[]): number {
 }
 
 /**
- * Sum of squares of a BF16, F16 or F32 segment as the kernel forms it (kernel/src/element.h): blocks of 32
+ * Sum of squares of a BF16, F16 or F32 segment as the CPU kernel forms it (docs/arithmetic.md): blocks of 32
  * (the last one padded with zeros) seen as two 16-lane vectors X and Y (bf16: X lane j = element 2j, Y lane
  * j = element 2j + 1; others: X lane j = element j, Y lane j = element 16 + j). Per block and partial sum l:
  * q[j] = fmaf(Y[j], Y[j], fround(X[j]²)), p = fround(q[l] + q[l + 8]), sum[l] += p in fp64; a p that

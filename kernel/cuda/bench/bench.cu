@@ -105,14 +105,14 @@ double timeHost(int reps, F fn) {
 void kernelBench(double gib) {
   std::size_t free = 0, total = 0;
   CK(cudaMemGetInfo(&free, &total));
-  std::uint64_t bytes = std::uint64_t(gib * kGiB) / expo_cuda::kTileBytes * expo_cuda::kTileBytes;
-  const std::uint64_t perTile3 = expo_cuda::partialDoubles(1, 3) * sizeof(double);  // partial rows per tile, K = 3
-  const std::uint64_t need3 = 3 * bytes + (bytes / expo_cuda::kTileBytes) * perTile3 + (64u << 20);
+  std::uint64_t bytes = std::uint64_t(gib * kGiB) / expo::cuda::kTileBytes * expo::cuda::kTileBytes;
+  const std::uint64_t perTile3 = expo::cuda::partialDoubles(1, 3) * sizeof(double);  // partial rows per tile, K = 3
+  const std::uint64_t need3 = 3 * bytes + (bytes / expo::cuda::kTileBytes) * perTile3 + (64u << 20);
   if (need3 > free) {
-    bytes = (free - (256u << 20)) / 3 / expo_cuda::kTileBytes * expo_cuda::kTileBytes;
+    bytes = (free - (256u << 20)) / 3 / expo::cuda::kTileBytes * expo::cuda::kTileBytes;
     std::printf("  (only %.1f GiB free on the device: %.2f GiB per buffer)\n", free / kGiB, bytes / kGiB);
   }
-  const bool k3 = 5 * bytes + (bytes / expo_cuda::kTileBytes) * perTile3 + (256u << 20) <= free;
+  const bool k3 = 5 * bytes + (bytes / expo::cuda::kTileBytes) * perTile3 + (256u << 20) <= free;
   const std::uint64_t n = bytes / 2;
   std::uint8_t* buf = nullptr;
   CK(cudaMalloc(&buf, (k3 ? 5 : 3) * bytes));
@@ -122,30 +122,30 @@ void kernelBench(double gib) {
   fillPairs<<<1024, 256>>>(reinterpret_cast<std::uint16_t*>(a), reinterpret_cast<std::uint16_t*>(b), n, 1);
   CK(cudaGetLastError());
 
-  const std::uint32_t tiles = std::uint32_t(bytes / expo_cuda::kTileBytes);
-  std::vector<expo_cuda::TileRef> refs(tiles);
+  const std::uint32_t tiles = std::uint32_t(bytes / expo::cuda::kTileBytes);
+  std::vector<expo::cuda::TileRef> refs(tiles);
   for (std::uint32_t i = 0; i < tiles; ++i) refs[i] = {0, i};
-  std::uint64_t table[2][expo_cuda::kPieceHead + 3];
+  std::uint64_t table[2][expo::cuda::kPieceHead + 3];
   for (int k : {1, 3}) {
     std::uint64_t* row = table[k == 1 ? 0 : 1];
-    row[expo_cuda::kPwA] = row[expo_cuda::kPwB] = row[expo_cuda::kPwOut] = 0;
-    row[expo_cuda::kPwCount] = n;
-    row[expo_cuda::kPwTile0] = 0;
-    row[expo_cuda::kPwDtype] = expo_cuda::kBF16;
+    row[expo::cuda::kPwA] = row[expo::cuda::kPwB] = row[expo::cuda::kPwOut] = 0;
+    row[expo::cuda::kPwCount] = n;
+    row[expo::cuda::kPwTile0] = 0;
+    row[expo::cuda::kPwDtype] = expo::kBF16;
     const float alphas[3] = {0.3f, 0.5f, 0.1f};
     for (int j = 0; j < k; ++j) {
       std::uint32_t u;
       std::memcpy(&u, &alphas[j], 4);
-      row[expo_cuda::kPieceHead + j] = u;
+      row[expo::cuda::kPieceHead + j] = u;
     }
   }
-  expo_cuda::TileRef* dRefs = nullptr;
+  expo::cuda::TileRef* dRefs = nullptr;
   std::uint64_t* dTable = nullptr;
   double* partials = nullptr;
-  CK(cudaMalloc(&dRefs, refs.size() * sizeof(expo_cuda::TileRef)));
+  CK(cudaMalloc(&dRefs, refs.size() * sizeof(expo::cuda::TileRef)));
   CK(cudaMalloc(&dTable, sizeof table));
-  CK(cudaMalloc(&partials, std::size_t(expo_cuda::partialDoubles(tiles, 3)) * sizeof(double)));
-  CK(cudaMemcpy(dRefs, refs.data(), refs.size() * sizeof(expo_cuda::TileRef), cudaMemcpyHostToDevice));
+  CK(cudaMalloc(&partials, std::size_t(expo::cuda::partialDoubles(tiles, 3)) * sizeof(double)));
+  CK(cudaMemcpy(dRefs, refs.data(), refs.size() * sizeof(expo::cuda::TileRef), cudaMemcpyHostToDevice));
   CK(cudaMemcpy(dTable, table, sizeof table, cudaMemcpyHostToDevice));
 
   int dev = 0, sms = 0;
@@ -162,17 +162,17 @@ void kernelBench(double gib) {
   std::snprintf(name, sizeof name, "device-to-device cudaMemcpy (%.2f GiB, same bytes moved)", 1.5 * bytes / kGiB);
   add(name, 3.0 * bytes, tCopy, "1.00");
   for (int arith = 0; arith < 2; ++arith) {
-    expo_cuda::TileLaunch l{dTable, dRefs, tiles, 1, a, b, out, bytes, partials};
-    const int grid = sms * expo_cuda::tileBlocksPerSm(arith, 1);
-    const double t = timeDevice(s, reps, [&] { CK(expo_cuda::launchTiles(arith, l, grid, s)); });
+    expo::cuda::TileLaunch l{dTable, dRefs, tiles, 1, a, b, out, bytes, partials};
+    const int grid = sms * expo::cuda::tileBlocksPerSm(arith, 1);
+    const double t = timeDevice(s, reps, [&] { CK(expo::cuda::launchTiles(arith, l, grid, s)); });
     std::snprintf(name, sizeof name, "kernel bf16 %s K=1 (a, b, out: 3 x %.2f GiB)", arith ? "torch" : "fp32",
                   bytes / kGiB);
     add(name, 3.0 * bytes, t, ratioText(tCopy / t, 0.8), ">= 0.8 of D2D");
   }
   if (k3) {
-    expo_cuda::TileLaunch l{dTable + expo_cuda::kPieceHead + 3, dRefs, tiles, 3, a, b, out, bytes, partials};
-    const int grid = sms * expo_cuda::tileBlocksPerSm(0, 3);
-    const double t = timeDevice(s, reps, [&] { CK(expo_cuda::launchTiles(0, l, grid, s)); });
+    expo::cuda::TileLaunch l{dTable + expo::cuda::kPieceHead + 3, dRefs, tiles, 3, a, b, out, bytes, partials};
+    const int grid = sms * expo::cuda::tileBlocksPerSm(0, 3);
+    const double t = timeDevice(s, reps, [&] { CK(expo::cuda::launchTiles(0, l, grid, s)); });
     const double tc = tCopy * 5.0 / 3.0;  // the copy's time for the same 5 x bytes
     std::snprintf(name, sizeof name, "kernel bf16 fp32 K=3 (a, b, 3 outs: 5 x %.2f GiB)", bytes / kGiB);
     add(name, 5.0 * bytes, t, ratioText(tc / t, 0), "(information)");

@@ -38,8 +38,8 @@ void check(bool ok, const char* what) {
 }
 
 int runCuda(expo_cuda_ctx* ctx, expo::Job& j) {
-  std::uint8_t* outs[expo_cuda::kMaxOutputs];
-  std::size_t lens[expo_cuda::kMaxOutputs];
+  std::uint8_t* outs[expo::kMaxOutputs];
+  std::size_t lens[expo::kMaxOutputs];
   for (int i = 0; i < j.k; ++i) {
     outs[i] = j.outs[i].p;
     lens[i] = j.outs[i].len;
@@ -133,7 +133,7 @@ int main(int argc, char** argv) {
     int misalign;
     bool pinned;  // caller buffers in page-locked memory: the pipeline's direct DMA path
   };
-  const std::size_t two = 2 * std::size_t(expo_cuda::kTileBytes);
+  const std::size_t two = 2 * std::size_t(expo::cuda::kTileBytes);
   const Cfg cfgs[] = {{0, 0, false}, {two, 0, false}, {0, 1, false}, {two, 1, false}, {0, 0, true}, {two, 1, true}};
   Compare cmp;
   std::uint64_t runs = 0, elements = 0;

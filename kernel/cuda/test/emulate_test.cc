@@ -24,7 +24,7 @@ int main(int argc, char** argv) {
     std::uint64_t regionCap;
     unsigned shift;
   };
-  const Cfg cfgs[] = {{2 * expo_cuda::kTileBytes, 0}, {2 * expo_cuda::kTileBytes, 8}, {8u << 20, 0}, {8u << 20, 8}};
+  const Cfg cfgs[] = {{2 * expo::cuda::kTileBytes, 0}, {2 * expo::cuda::kTileBytes, 8}, {8u << 20, 0}, {8u << 20, 8}};
   char err[expo::kErrLen];
   for (int round = 0; round < rounds; ++round) {
     for (int arith = 0; arith < 2; ++arith) {

@@ -15,7 +15,9 @@ namespace expo_test {
 
 struct Aligned {
   std::uint8_t* p = nullptr;
-  explicit Aligned(std::size_t n) { p = static_cast<std::uint8_t*>(std::aligned_alloc(256, expo_cuda::alignUp(n, 256))); }
+  explicit Aligned(std::size_t n) {
+    p = static_cast<std::uint8_t*>(std::aligned_alloc(256, expo::cuda::alignUp(n, 256)));
+  }
   ~Aligned() { std::free(p); }
   Aligned(const Aligned&) = delete;
   Aligned& operator=(const Aligned&) = delete;
@@ -26,24 +28,24 @@ inline bool runEmulated(const expo::Job& job, std::uint64_t regionCap, unsigned 
   std::vector<expo::SegArgs> segs(expo::segmentCount(job));
   for (std::size_t i = 0; i < segs.size(); ++i)
     if (!expo::prepareSegment(job, i, segs[i], err)) return false;
-  const expo_cuda::Plan plan = expo_cuda::makePlan(segs, job.k, regionCap, shift);
-  Aligned in(expo_cuda::inCapacity(job.k, regionCap));
+  const expo::cuda::Plan plan = expo::cuda::makePlan(segs, job.k, regionCap, shift);
+  Aligned in(expo::cuda::inCapacity(job.k, regionCap));
   Aligned out(std::size_t(job.k) * regionCap);
-  std::vector<double> partials(std::size_t(expo_cuda::partialDoubles(plan.totalTiles, job.k)), -2.0);
-  std::vector<expo_cuda::CopyOp> copies;
+  std::vector<double> partials(std::size_t(expo::cuda::partialDoubles(plan.totalTiles, job.k)), -2.0);
+  std::vector<expo::cuda::CopyOp> copies;
   for (std::size_t c = 0; c < plan.chunks.size(); ++c) {
     std::memset(in.p, 0xCD, plan.chunks[c].inBytes);
     std::memset(out.p, poison, std::size_t(job.k) * regionCap);
     copies.clear();
-    expo_cuda::packChunk(plan, c, segs, in.p, copies);
+    expo::cuda::packChunk(plan, c, segs, in.p, copies);
     for (const auto& op : copies) std::memcpy(op.dst, op.src, op.n);
-    expo_cuda::emulate::runTiles(job.arith, expo_cuda::launchOf(plan, c, in.p, out.p, partials.data()));
+    expo::cuda::emulate::runTiles(job.arith, expo::cuda::launchOf(plan, c, in.p, out.p, partials.data()));
     copies.clear();
-    expo_cuda::unpackChunk(plan, c, segs, out.p, copies);
+    expo::cuda::unpackChunk(plan, c, segs, out.p, copies);
     for (const auto& op : copies) std::memcpy(op.dst, op.src, op.n);
   }
-  expo_cuda::ReduceLaunch rl{plan.segTiles.data(), std::uint32_t(segs.size()), job.k, partials.data(), job.results};
-  expo_cuda::emulate::runReduce(rl);
+  expo::cuda::ReduceLaunch rl{plan.segTiles.data(), std::uint32_t(segs.size()), job.k, partials.data(), job.results};
+  expo::cuda::emulate::runReduce(rl);
   return true;
 }
 

@@ -18,12 +18,9 @@
 
 namespace expo_test {
 
-using expo_cuda::dtypeSize;
+using expo::dtypeSize;
 
-inline const char* dtypeName(int dt) {
-  static const char* const names[] = {"BF16", "F16", "F32", "F64"};
-  return names[dt];
-}
+inline const char* dtypeName(int dt) { return expo::kDtypeNames[dt]; }
 
 struct Layout {
   int width, man, exp;
@@ -152,7 +149,7 @@ struct Request {
 
 // Element counts around the tile sizes of every dtype.
 inline std::uint64_t pickCount(Gen& g, int dt) {
-  const std::uint64_t t = expo_cuda::tileElems(dt);
+  const std::uint64_t t = expo::cuda::tileElems(dt);
   const std::uint64_t v = 16 / std::uint64_t(dtypeSize(dt));
   const std::uint64_t c[] = {0, 1, v - 1, v, v + 1, 31, 255, t - 1, t, t + 1, 2 * t + v + 3, 3 * t - 1};
   const std::uint64_t r = g.below(16);
@@ -199,7 +196,7 @@ struct Bound {
 
 inline void bind(Request& r, Bound& b, std::vector<std::vector<std::uint8_t>>& outs, std::uint8_t* alignedCopy) {
   b.desc = r.desc();
-  b.results.assign(r.segs.size() * std::size_t(expo_cuda::kResultHead + r.k), -1.0);
+  b.results.assign(r.segs.size() * std::size_t(expo::kResultHead + r.k), -1.0);
   expo::Job& j = b.job;
   j.arith = r.arith;
   j.k = r.k;
@@ -245,15 +242,13 @@ struct Compare {
   // where fp32 squares are subnormal or zero.
   void stats(const Request& r, const std::vector<double>& want, const std::vector<double>& got, bool exact,
              double rel = 1e-6) {
-    const std::size_t stride = std::size_t(expo_cuda::kResultHead + r.k);
-    static const char* const names[] = {"sumA2", "sumB2", "sumD2", "maxAbsDiff", "nonfiniteInputs",
-                                        "nonfiniteOutputs"};
+    const std::size_t stride = std::size_t(expo::kResultHead + r.k);
     for (std::size_t si = 0; si < r.segs.size(); ++si) {
       for (std::size_t q = 0; q < stride; ++q) {
         const double w = want[si * stride + q];
         const double g = got[si * stride + q];
         bool ok;
-        if (exact || q == 3 || q == 4 || q == 5) {
+        if (exact || q == expo::kResMaxAbsDiff || q == expo::kResNonfiniteInputs || q == expo::kResNonfiniteOutputs) {
           ok = std::memcmp(&w, &g, 8) == 0;
         } else if (w == g) {
           ok = true;
@@ -264,9 +259,11 @@ struct Compare {
         }
         if (!ok) {
           ++statMismatches;
+          const bool head = q < std::size_t(expo::kResultHead);
           note("%s: segment %zu (%s, %llu elements) %s%s: want %.17g got %.17g", where.c_str(), si,
-               dtypeName(r.segs[si].dtype), (unsigned long long)r.segs[si].count, q < 6 ? names[q] : "sumOut2 #",
-               q < 6 ? "" : std::to_string(q - 6).c_str(), w, g);
+               dtypeName(r.segs[si].dtype), (unsigned long long)r.segs[si].count,
+               head ? expo::kResultNames[q] : "sumOut2 #", head ? "" : std::to_string(q - expo::kResultHead).c_str(),
+               w, g);
         }
       }
     }

@@ -1,9 +1,10 @@
-// An emulated CUDA device for machines without one: the few CUDA runtime functions runtime.cc calls, over
+// An emulated CUDA device for machines without one: the few CUDA runtime functions the host code calls, over
 // host memory (copies are memcpy, streams and events are synchronous), and the kernel launches of launch.h
-// run by the host emulation (emulate.h). Linked with runtime.cc, plan.cc and the CPU kernel's job.cc instead
-// of the CUDA runtime and kernels.cu, it makes libexpo_cuda_emulated.so: the real host pipeline (planning,
-// staging, slots, copy threads, the C interface, the addon's loading and its device "cuda") end to end with
-// the kernels' exact per-thread code. test/cuda.test.ts runs the GPU comparison against it in CI.
+// run by the host emulation (emulate.h). Linked with the library's host sources (build.sh: host_srcs) and the
+// CPU kernel's job.cc instead of the CUDA runtime and kernels.cu, it makes libexpo_cuda_emulated.so: the real
+// host pipeline (planning, staging, slots, copy threads, the C interface, the addon's loading and its device
+// "cuda") end to end with the kernels' exact per-thread code. test/cuda.test.ts runs the GPU comparison against
+// it in CI.
 //
 // CUDA_VISIBLE_DEVICES="" hides the emulated device, as it would a real one.
 #include <cuda_runtime_api.h>
@@ -17,7 +18,7 @@
 #include "../emulate.h"
 #include "../launch.h"
 
-namespace expo_cuda {
+namespace expo::cuda {
 
 int tileBlocksPerSm(int, int) { return 4; }
 
@@ -31,7 +32,7 @@ cudaError_t launchReduce(const ReduceLaunch& l, int, cudaStream_t) {
   return cudaSuccess;
 }
 
-}  // namespace expo_cuda
+}  // namespace expo::cuda
 
 namespace {
 bool hidden() {

@@ -140,6 +140,28 @@ function compareStats(cpu: SegmentStats[], gpu: SegmentStats[], segments: Segmen
 describe("CUDA kernel on a GPU", () => {
   const status = cudaStatus();
   if (!status.available) console.log(`skipped: no CUDA device (${status.reason})`);
+
+  // The comparisons below would pass vacuously if device "cuda" ran the CPU kernel. The statistics tell them
+  // apart: the CUDA kernel sums squares in fp64 per element, the CPU's BF16 path first in fp32 groups, and for
+  // 1 and x = 2^-10 · (1 + 2^-7) the fp32 group sum 1 + x² rounds to 1 + 2^-20.
+  it("device cuda runs the CUDA kernel: fp64 sums of squares, not the CPU's fp32 groups", async (t) => {
+    if (!status.available) {
+      t.skip(`skipped: no CUDA device (${status.reason})`);
+      return;
+    }
+    const x = 2 ** -10 * (1 + 2 ** -7);
+    const aligned = Buffer.from([0x80, 0x3f, 0x81, 0x3a]); // bf16 1 and x
+    const segments: Segment[] = [
+      { dtype: "BF16", count: 2, alignedOffset: 0, baseOffset: 0, outOffset: 0, alphas: [0.5] },
+    ];
+    const run = async (device: "cpu" | "cuda") =>
+      (
+        await extrapolate({ arith: "fp32", aligned, base: Buffer.alloc(4), outs: [Buffer.alloc(4)], segments, device })
+      )[0];
+    assert.equal((await run("cpu"))?.sumA2, 1 + 2 ** -20);
+    assert.equal((await run("cuda"))?.sumA2, 1 + x * x);
+  });
+
   for (const arith of ["fp32", "torch"] as Arith[]) {
     for (const [k, inPlace] of [
       [1, true],
@@ -198,33 +220,35 @@ describe("CUDA kernel on a GPU", () => {
   });
 });
 
-describe("CUDA pipeline on the emulated device", () => {
-  const emulated = join(buildDir, "libexpo_cuda_emulated.so");
-  it("passes this file's GPU tests through the addon, in a child process", (t) => {
-    if (child) return;
-    if (!existsSync(emulated)) {
-      t.skip("skipped: CUDA kernel not built (npm run build:cuda)");
-      return;
-    }
-    const r = spawnSync(process.execPath, ["--test", "--test-reporter=spec", fileURLToPath(import.meta.url)], {
-      encoding: "utf8",
-      timeout: 300_000,
-      env: {
-        ...process.env,
-        NODE_TEST_CONTEXT: undefined, // a test run of its own, not a subprocess reporting to this runner
-        EXPO_CUDA_TEST_CHILD: "1",
-        LLM_EXPO_CUDA_LIBRARY: emulated,
-        LLM_EXPO_CUDA_CHUNK_MIB: "0.0625", // 64 KiB chunks: many chunks per call, every slot reused
-        LLM_EXPO_CUDA_COPY_THREADS: "3",
-      },
+// The child runs this file over the emulated device; it does not run itself again.
+if (!child)
+  describe("CUDA pipeline on the emulated device", () => {
+    const emulated = join(buildDir, "libexpo_cuda_emulated.so");
+    it("passes this file's GPU tests through the addon, in a child process", (t) => {
+      if (!existsSync(emulated)) {
+        t.skip("skipped: CUDA kernel not built (npm run build:cuda)");
+        return;
+      }
+      const r = spawnSync(process.execPath, ["--test", "--test-reporter=spec", fileURLToPath(import.meta.url)], {
+        encoding: "utf8",
+        timeout: 300_000,
+        env: {
+          ...process.env,
+          NODE_TEST_CONTEXT: undefined, // a test run of its own, not a subprocess reporting to this runner
+          EXPO_CUDA_TEST_CHILD: "1",
+          LLM_EXPO_CUDA_LIBRARY: emulated,
+          LLM_EXPO_CUDA_CHUNK_MIB: "0.0625", // 64 KiB chunks: many chunks per call, every slot reused
+          LLM_EXPO_CUDA_COPY_THREADS: "3",
+        },
+      });
+      assert.equal(r.status, 0, `${r.stdout}${r.stderr}`);
+      assert.doesNotMatch(r.stdout, /skipped: no CUDA device/);
+      assert.match(r.stdout, /✔ device cuda runs the CUDA kernel/);
+      assert.match(r.stdout, /✔ matches the CPU kernel bit for bit: torch, K=3/);
+      assert.match(r.stdout, /ℹ fail 0/);
+      assert.match(r.stdout, /ℹ skipped 0/);
     });
-    assert.equal(r.status, 0, `${r.stdout}${r.stderr}`);
-    assert.doesNotMatch(r.stdout, /skipped: no CUDA device/);
-    assert.match(r.stdout, /matches the CPU kernel bit for bit: torch, K=3/);
-    assert.match(r.stdout, /ℹ fail 0/);
-    assert.match(r.stdout, /ℹ skipped 0/);
   });
-});
 
 describe("--device cuda without a usable CUDA device", () => {
   async function pair(): Promise<{ base: string; aligned: string; root: string }> {

@@ -2,12 +2,14 @@
 // patterns with NaNs (quiet and signaling, any payload), infinities, signed zeros, subnormals, pairs built to
 // land on rounding ties, both arithmetic modes, all four dtypes, in place and with separate outputs.
 import assert from "node:assert/strict";
+import { existsSync, readFileSync } from "node:fs";
 import { after, describe, it } from "node:test";
 import fc from "fast-check";
 import type { Arith, FloatDtype } from "../../../core/dtypes.js";
 import type { SegmentStats } from "../../../core/statistics.js";
-import { DTYPE_CODE, extrapolate } from "../../../kernel/extrapolate.js";
-import { extrapolateSync, kernelInfo, type Simd, setKernelSimd } from "../../../kernel/testing.js";
+import { extrapolate } from "../../../kernel/extrapolate.js";
+import { checkKernelLayout, DTYPE_CODE } from "../../../kernel/layout.js";
+import { extrapolateSync, kernelInfo, kernelLayout, type Simd, setKernelSimd } from "../../../kernel/testing.js";
 import type { ExtrapolateRequest, Segment } from "../../../kernel/types.js";
 import {
   BF16_FORMAT,
@@ -30,6 +32,17 @@ import {
 const DTYPES: FloatDtype[] = ["BF16", "F16", "F32", "F64"];
 const ARITHS: Arith[] = ["fp32", "torch"];
 const PATHS: Simd[] = kernelInfo().available;
+
+/** The paths the CPU supports by its own account (Linux x86-64: /proc/cpuinfo; elsewhere only scalar is known). */
+function cpuPaths(): Simd[] {
+  if (process.arch !== "x64" || !existsSync("/proc/cpuinfo")) return ["scalar"];
+  const flags = new Set(
+    (/^flags\s*:(.*)$/m.exec(readFileSync("/proc/cpuinfo", "utf8"))?.[1] ?? "").trim().split(/\s+/),
+  );
+  const avx2 = ["avx2", "fma", "f16c"].every((f) => flags.has(f));
+  const avx512 = avx2 && flags.has("avx512f") && flags.has("avx512dq");
+  return avx512 ? ["scalar", "avx2", "avx512"] : avx2 ? ["scalar", "avx2"] : ["scalar"];
+}
 const RUNS = Number(process.env.EXPO_KERNEL_TEST_RUNS ?? 60);
 
 after(() => setKernelSimd("auto"));
@@ -441,7 +454,14 @@ describe("kernel known answers", () => {
 // ---- properties -----------------------------------------------------------------------------------------
 
 describe("kernel == oracle, bit for bit, on every SIMD path", () => {
-  it(`runs on ${PATHS.join(", ")}`, () => assert.ok(PATHS.includes("scalar")));
+  it(`runs on every path this CPU has: ${PATHS.join(", ")}`, () => {
+    assert.deepEqual(PATHS, cpuPaths(), "the addon offers other SIMD paths than this CPU supports");
+    for (const simd of PATHS) {
+      assert.equal(setKernelSimd(simd), simd, `setKernelSimd("${simd}")`);
+      assert.equal(kernelInfo().simd, simd, `calls after setKernelSimd("${simd}") run on it`);
+    }
+    setKernelSimd("auto");
+  });
   for (const dtype of DTYPES) {
     for (const arith of ARITHS) {
       it(`${dtype} ${arith}: random bit patterns, K = 1 in place and K = 3, unaligned offsets`, () => {
@@ -871,5 +891,29 @@ describe("kernel rejects invalid requests before doing any work", () => {
   it("DTYPE_CODE matches the native numbering", () => {
     assert.deepEqual(DTYPE_CODE, { BF16: 0, F16: 1, F32: 2, F64: 3 });
     assert.equal(F16_FORMAT.p, 11);
+  });
+
+  it("the addon's layout (kernel/src/layout.h) is the wrapper's; a differing one is refused in one line", () => {
+    const native = kernelLayout();
+    assert.deepEqual(native, {
+      descHead: 5,
+      resultHead: 6,
+      maxOutputs: 32,
+      dtypes: { BF16: 0, F16: 1, F32: 2, F64: 3 },
+      arith: { fp32: 0, torch: 1 },
+      desc: ["dtype", "count", "alignedOffset", "baseOffset", "outOffset"],
+      result: ["sumA2", "sumB2", "sumD2", "maxAbsDiff", "nonfiniteInputs", "nonfiniteOutputs"],
+    });
+    checkKernelLayout(native);
+    checkKernelLayout({ ...native, dtypes: { F64: 3, F32: 2, F16: 1, BF16: 0 } }); // key order is no difference
+    const refused = (layout: Parameters<typeof checkKernelLayout>[0], field: RegExp) =>
+      assert.throws(
+        () => checkKernelLayout(layout),
+        (e: Error) => field.test(e.message) && !e.message.includes("\n") && /npm run build/.test(e.message),
+      );
+    refused({ ...native, resultHead: 7 }, /differs in resultHead: addon 7, wrapper 6/);
+    refused({ ...native, dtypes: { ...native.dtypes, F16: 9 } }, /differs in dtypes/);
+    refused({ ...native, desc: ["dtype", "count", "baseOffset", "alignedOffset", "outOffset"] }, /differs in desc/);
+    refused(undefined, /no layout \(a stale build\?\)/);
   });
 });

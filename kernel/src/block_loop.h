@@ -1,4 +1,5 @@
-// The block loop shared by the vector paths, with software prefetch.
+// The loop over a segment's whole blocks shared by the vector paths (vector_block.h), with software prefetch
+// and streaming stores.
 //
 // The block math is long (about 40 vector uops per 32 bf16 elements, the statistics about half of it), so the
 // out-of-order window spans only a few cache lines of each stream and the hardware prefetchers alone leave one

@@ -1,65 +1,44 @@
-// The arithmetic of DESIGN.md §3 for the CUDA kernel, one element at a time, written once for the device and
-// the host. It mirrors kernel/src/element.h operation for operation: the same integer rounding code for bf16 and
-// f16, the same canonical NaNs, and every floating-point operation an explicit IEEE round-to-nearest-even
-// intrinsic on the device (__fsub_rn, __fmaf_rn, __fmul_rn, __fadd_rn, __dsub_rn, __fma_rn, ...), so neither
-// nvcc's contraction (the library is also built with -fmad=false) nor a fast-math flag can change a bit.
+// The per-element arithmetic of docs/arithmetic.md, written once for every kernel: the CPU paths (element.h and
+// the kernel_*.cc files), the CUDA kernels (kernel/cuda/tile.cuh) and their host emulation. Bit conversions,
+// rounding to bf16 and f16, canonical NaNs, classification and the fp32/torch result formulas.
 //
-// On the host (g++ or nvcc's host pass, with -ffp-contract=off) the same functions compile to plain IEEE
-// operations: the host emulation of the kernel (kernel/cuda/emulate.h) uses them, so this mirror is checked
-// against the CPU kernel on machines without a GPU, and the GPU is checked against both.
+// Every floating-point step is one IEEE operation rounded to nearest even: on the device an explicit _rn
+// intrinsic (so neither nvcc's contraction, the library is also built with -fmad=false, nor a fast-math flag
+// can change a bit); on the host the plain operation, which relies on -ffp-contract=off (a contracted
+// alpha * d + a in torch mode would skip a rounding).
+//
+// Everything has internal linkage and, on the host, uses only compiler builtins, no standard-library inlines:
+// each kernel_*.cc compiles this under its own target ISA, and a shared out-of-line copy could let the linker
+// hand AVX-512 code to the scalar path on a CPU without AVX-512.
 #pragma once
 
-#include <cstddef>
 #include <cstdint>
-#include <cstring>
 
-#if defined(__CUDACC__)
-#define EXPO_HD __host__ __device__ __forceinline__
-#define EXPO_HDC __host__ __device__
-#else
-#define EXPO_HD inline
-#define EXPO_HDC
-#endif
+#include "layout.h"
 
-namespace expo_cuda {
-
-// The descriptor codes of kernel/src/kernel.h.
-enum Dtype : int { kBF16 = 0, kF16 = 1, kF32 = 2, kF64 = 3 };
-enum Arith : int { kFp32 = 0, kTorch = 1 };
-constexpr int kMaxOutputs = 32;
-constexpr int kResultHead = 6;  // sumA2, sumB2, sumD2, maxAbsDiff, nonfiniteInputs, nonfiniteOutputs, K sumOut2
-
-EXPO_HDC constexpr int dtypeSize(int dtype) { return dtype == kBF16 || dtype == kF16 ? 2 : dtype == kF32 ? 4 : 8; }
+namespace expo {
+namespace {
 
 constexpr std::uint32_t kQNaN32 = 0x7FC00000u;
 constexpr std::uint64_t kQNaN64 = 0x7FF8000000000000ull;
 
 // ---- bits ------------------------------------------------------------------------------------------------
 
-EXPO_HD float u2f(std::uint32_t u) {
-#if defined(__CUDA_ARCH__)
-  return __uint_as_float(u);
-#else
-  float f;
-  std::memcpy(&f, &u, 4);
-  return f;
-#endif
-}
 EXPO_HD std::uint32_t f2u(float f) {
 #if defined(__CUDA_ARCH__)
   return __float_as_uint(f);
 #else
   std::uint32_t u;
-  std::memcpy(&u, &f, 4);
+  __builtin_memcpy(&u, &f, 4);
   return u;
 #endif
 }
-EXPO_HD double u2d(std::uint64_t u) {
+EXPO_HD float u2f(std::uint32_t u) {
 #if defined(__CUDA_ARCH__)
-  return __longlong_as_double(static_cast<long long>(u));
+  return __uint_as_float(u);
 #else
-  double f;
-  std::memcpy(&f, &u, 8);
+  float f;
+  __builtin_memcpy(&f, &u, 4);
   return f;
 #endif
 }
@@ -68,43 +47,59 @@ EXPO_HD std::uint64_t d2u(double f) {
   return static_cast<std::uint64_t>(__double_as_longlong(f));
 #else
   std::uint64_t u;
-  std::memcpy(&u, &f, 8);
+  __builtin_memcpy(&u, &f, 8);
   return u;
 #endif
 }
+EXPO_HD double u2d(std::uint64_t u) {
+#if defined(__CUDA_ARCH__)
+  return __longlong_as_double(static_cast<long long>(u));
+#else
+  double f;
+  __builtin_memcpy(&f, &u, 8);
+  return f;
+#endif
+}
 
-// Classification on the bits: no dependence on math-library flags. On the device the same predicates as one
-// IEEE comparison each (an unordered compare for NaN, |x| < inf for finite: false for NaN and both
-// infinities), which the compiler cannot relax (no fast-math flag is ever used) and which are one instruction
-// instead of a mask and an integer compare.
+// ---- classification --------------------------------------------------------------------------------------
+// Host: the compiler's IEEE predicates (the kernels are never built with fast-math flags). Device: one IEEE
+// comparison each where that is one instruction (an unordered compare for NaN, |x| < inf for finite: false for
+// NaN and both infinities), the bits for an f64 NaN.
+
 EXPO_HD bool isNaN(float x) {
 #if defined(__CUDA_ARCH__)
   return isnan(x);
 #else
-  return (f2u(x) & 0x7FFFFFFFu) > 0x7F800000u;
+  return __builtin_isnan(x);
 #endif
 }
-EXPO_HD bool isNaN(double x) { return (d2u(x) & 0x7FFFFFFFFFFFFFFFull) > 0x7FF0000000000000ull; }
+EXPO_HD bool isNaN(double x) {
+#if defined(__CUDA_ARCH__)
+  return (d2u(x) & 0x7FFFFFFFFFFFFFFFull) > 0x7FF0000000000000ull;
+#else
+  return __builtin_isnan(x);
+#endif
+}
 EXPO_HD bool isFinite(float x) {
 #if defined(__CUDA_ARCH__)
   return fabsf(x) < __int_as_float(0x7F800000);
 #else
-  return (f2u(x) & 0x7F800000u) != 0x7F800000u;
+  return __builtin_isfinite(x);
 #endif
 }
 EXPO_HD bool isFinite(double x) {
 #if defined(__CUDA_ARCH__)
   return fabs(x) < __longlong_as_double(0x7FF0000000000000ll);
 #else
-  return (d2u(x) & 0x7FF0000000000000ull) != 0x7FF0000000000000ull;
+  return __builtin_isfinite(x);
 #endif
 }
-// |x| by clearing the sign bit (fabs does exactly that on the device).
+// |x|: the sign bit cleared.
 EXPO_HD double absBits(double x) {
 #if defined(__CUDA_ARCH__)
   return fabs(x);
 #else
-  return u2d(d2u(x) & 0x7FFFFFFFFFFFFFFFull);
+  return __builtin_fabs(x);
 #endif
 }
 
@@ -170,12 +165,12 @@ EXPO_HD double fma(double a, double b, double c) {
 EXPO_HD double widen(float x) { return static_cast<double>(x); }
 EXPO_HD double widen(double x) { return x; }
 
-// ---- storage conversions (element.h's integer code, line for line) ----------------------------------------
+// ---- storage conversions ---------------------------------------------------------------------------------
 
 EXPO_HD float bf16ToF32(std::uint16_t h) { return u2f(std::uint32_t(h) << 16); }
 
-// Round to nearest even by carrying into the kept half; a NaN is replaced first (the carry could turn it into
-// an infinity or wrap it to a zero).
+// Round to nearest even by carrying into the kept half. A NaN is replaced first: the carry could turn it into
+// an infinity or wrap it around to a zero.
 EXPO_HD std::uint16_t f32ToBf16(float f) {
   if (isNaN(f)) return 0x7FC0;
   const std::uint32_t u = f2u(f);
@@ -194,7 +189,8 @@ EXPO_HD float f16ToF32(std::uint16_t h) {
   return u2f(sign | ((exp + 112u) << 23) | (man << 13));
 }
 
-// One rounding to nearest even, f16 subnormals, overflow to infinity; NaN becomes the canonical quiet NaN.
+// Exact software conversion (the scalar path has no F16C, the device none in this form): one rounding, to
+// nearest even, with f16 subnormals and overflow to infinity. NaN becomes the canonical quiet NaN.
 EXPO_HD std::uint16_t f32ToF16(float f) {
   const std::uint32_t u = f2u(f);
   const std::uint16_t sign = std::uint16_t((u >> 16) & 0x8000u);
@@ -206,14 +202,14 @@ EXPO_HD std::uint16_t f32ToF16(float f) {
     r += 0xFFFu + ((r >> 13) & 1u);
     return std::uint16_t(sign | (r >> 13));
   }
-  // Subnormal f16: in units of 2^-24 the value is below 2^10; adding 2^23 rounds it to an integer, to nearest
-  // even. 1024 means it rounded up to the smallest normal, whose bits are 0x400.
+  // Subnormal f16: in units of 2^-24 the value is below 2^10, so adding 2^23 makes the FPU round it to an
+  // integer, to nearest even. 1024 means it rounded up to the smallest normal, whose bits are 0x400.
   const float t = mul(u2f(a), 0x1p24f);
   const float n = sub(add(t, 0x1p23f), 0x1p23f);
   return std::uint16_t(sign | std::uint16_t(static_cast<std::uint32_t>(n)));
 }
 
-// ---- per dtype: storage bits <-> working value ------------------------------------------------------------
+// ---- per dtype: storage bits <-> working value (fp32, or fp64 for F64) -------------------------------------
 
 template <int DT>
 struct Io;
@@ -223,7 +219,7 @@ struct Io<kBF16> {
   using W = float;
   using Bits = std::uint16_t;
   static EXPO_HD W widenBits(Bits h) { return bf16ToF32(h); }
-  // R: the storage bits of the working value (canonical NaN).
+  // R: the storage bits of a working value, NaN as the canonical quiet NaN.
   static EXPO_HD Bits round(W r) { return f32ToBf16(r); }
 };
 
@@ -251,14 +247,21 @@ struct Io<kF64> {
   static EXPO_HD Bits round(W r) { return isNaN(r) ? kQNaN64 : d2u(r); }
 };
 
+// R and back to the working precision: torch mode's intermediate roundings. F32 and F64 compute in their own
+// precision, where R changes at most a NaN's payload; a NaN stays a NaN through the remaining operations and
+// the final R writes the canonical one, so there it is the identity.
 template <int DT>
 EXPO_HD typename Io<DT>::W through(typename Io<DT>::W x) {
-  return Io<DT>::widenBits(Io<DT>::round(x));
+  if constexpr (DT == kF32 || DT == kF64) {
+    return x;
+  } else {
+    return Io<DT>::widenBits(Io<DT>::round(x));
+  }
 }
 
-// The unrounded result in the working precision (fp32, or fp64 for F64); Io::round applies the final R.
-//   fp32:  fma(α, a − b, a)
-//   torch: d = R(a − b); m = R(α·d); a + m
+// The unrounded result in the working precision; Io::round applies the final R.
+//   fp32:  fma(α, d, a)                     d = a − b in the working precision
+//   torch: d' = R(d); m = R(α · d'); a + m
 template <int DT, int AR>
 EXPO_HD typename Io<DT>::W result(typename Io<DT>::W a, typename Io<DT>::W d, typename Io<DT>::W alpha) {
   if constexpr (AR == kFp32) {
@@ -270,7 +273,9 @@ EXPO_HD typename Io<DT>::W result(typename Io<DT>::W a, typename Io<DT>::W d, ty
   }
 }
 
-// Statistics accumulate with one fused multiply-add per element, as on every CPU path.
+// Sums of squares accumulate with one fused multiply-add per element, acc = fma(x, x, acc): one rounding per
+// element on every CPU path (F64) and on the GPU (every dtype).
 EXPO_HD double sumSquare(double acc, double x) { return fma(x, x, acc); }
 
-}  // namespace expo_cuda
+}  // namespace
+}  // namespace expo
