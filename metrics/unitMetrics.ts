@@ -1,4 +1,4 @@
-// The unit-level metrics that coordinator and workers both export (DESIGN.md section 6): the
+// The unit-level metrics that coordinator and workers both export (docs/architecture.md, Metrics): the
 // coordinator counts every accepted report of the job, a worker its own units.
 import { Counter, Histogram, type Registry } from "prom-client";
 import type { UnitReport } from "../core/leaseService.js";
