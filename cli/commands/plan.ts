@@ -1,10 +1,12 @@
 import type { Argv, CommandModule } from "yargs";
+import { unitBufferBytes } from "../../engine/unitBuffers.js";
 import { prepareJob } from "../../plan/prepareJob.js";
 import type { OptionsOf } from "../argsOf.js";
-import { executionOptions, positive } from "../executionOptions.js";
+import { executionOptions, memoryBudget, positive } from "../executionOptions.js";
 import { type GlobalOptions, storageSettings } from "../globalOptions.js";
 import { jobOptions, resolveJobSpec } from "../jobOptions.js";
 import { formatBytes } from "../parseSize.js";
+import { localUnitsInFlight } from "../runLocally.js";
 
 const builder = (y: Argv<GlobalOptions>) => executionOptions(jobOptions(y));
 
@@ -14,11 +16,17 @@ export const planCommand: CommandModule<GlobalOptions, OptionsOf<typeof builder>
   builder,
   handler: async (argv) => {
     const spec = await resolveJobSpec(argv);
-    const { plan, aligned, base } = await prepareJob(spec, { storage: storageSettings(argv), forWriting: false });
+    const job = await prepareJob(spec, { storage: storageSettings(argv), forWriting: false });
+    const { plan, aligned, base } = job;
     await Promise.all([aligned.storage.close(), base.storage.close()]);
     const k = plan.outputs.length;
-    const slots = positive(argv.workers, "--workers") * positive(argv.concurrency, "--concurrency");
-    const memoryPerSlot = plan.maxUnitBytes + plan.maxBaseBytes + (k > 1 ? k * plan.maxUnitBytes : 0);
+    // What `run` would keep in flight with these flags.
+    const slots = localUnitsInFlight(job, {
+      workers: positive(argv.workers, "--workers"),
+      concurrency: positive(argv.concurrency, "--concurrency"),
+      memoryBudget: memoryBudget(argv.memoryBudget),
+    });
+    const memoryPerSlot = unitBufferBytes(plan.maxUnitBytes, plan.maxBaseBytes, k);
     const estimate = {
       units: plan.units.length,
       shards: plan.shards.length,

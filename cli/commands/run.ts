@@ -2,14 +2,14 @@ import type { Argv, CommandModule } from "yargs";
 import { selectDevice } from "../../kernel/selectDevice.js";
 import { prepareJob } from "../../plan/prepareJob.js";
 import type { OptionsOf } from "../argsOf.js";
-import { executionOptions, positive } from "../executionOptions.js";
+import { executionOptions, memoryBudget, positive } from "../executionOptions.js";
 import { type GlobalOptions, loggerFor, storageSettings } from "../globalOptions.js";
 import { jobOptions, resolveJobSpec } from "../jobOptions.js";
 import { leaseOptions, leaseSettings } from "../leaseOptions.js";
 import { formatBytes } from "../parseSize.js";
 import { printSummary } from "../printSummary.js";
 import { followProgress } from "../progressBar.js";
-import { runWithWorkers } from "../runWithWorkers.js";
+import { runLocally } from "../runLocally.js";
 
 const builder = (y: Argv<GlobalOptions>) => executionOptions(leaseOptions(jobOptions(y)));
 
@@ -22,8 +22,9 @@ export const runCommand: CommandModule<GlobalOptions, OptionsOf<typeof builder>>
     const spec = await resolveJobSpec(argv);
     const workers = positive(argv.workers, "--workers");
     const concurrency = positive(argv.concurrency, "--concurrency");
+    const budget = memoryBudget(argv.memoryBudget);
     // Fails here, before anything is written, when --device cuda cannot be honoured.
-    selectDevice(argv.device);
+    const device = selectDevice(argv.device);
     const lease = leaseSettings(argv);
     const storage = storageSettings(argv);
     const job = await prepareJob(spec, { storage, forWriting: true });
@@ -34,14 +35,14 @@ export const runCommand: CommandModule<GlobalOptions, OptionsOf<typeof builder>>
     );
     const started = performance.now();
     let stop = () => {};
-    const reports = await runWithWorkers(job, {
+    const reports = await runLocally(job, {
       ...lease,
       workers,
       concurrency,
-      device: argv.device,
+      memoryBudget: budget,
+      device,
       storage,
       log,
-      logLevel: argv.logLevel,
       ...(argv.metricsPort === undefined ? {} : { metricsPort: argv.metricsPort }),
       onCoordinator: (c) => {
         stop = followProgress(c, log);
