@@ -3,8 +3,8 @@ import type { Argv } from "yargs";
 import { UsageError } from "../core/errors.js";
 import { parseSize } from "./parseSize.js";
 
-/** Unit buffers a local run may hold unless told otherwise: keeps `run` within ~600 MiB whatever --workers says. */
-export const LOCAL_MEMORY_BUDGET = "448MiB";
+/** Unit buffers a local run may hold unless told otherwise (or one unit's, if more): keeps `run` within ~600 MiB. */
+export const LOCAL_MEMORY_BUDGET = 448 * 1024 * 1024;
 
 export function executionOptions<T>(y: Argv<T>) {
   return y
@@ -21,8 +21,8 @@ export function executionOptions<T>(y: Argv<T>) {
     })
     .option("memory-budget", {
       type: "string",
-      default: LOCAL_MEMORY_BUDGET,
-      describe: "bytes the unit buffers may take together, e.g. 2GiB (fewer units in flight if they do not fit)",
+      describe:
+        "bytes the unit buffers may take together, e.g. 2GiB (default 448MiB, or one unit); fewer units in flight if they do not fit",
     })
     .option("metrics-port", { type: "number", describe: "serve the coordinator's Prometheus /metrics on 127.0.0.1" });
 }
@@ -32,7 +32,9 @@ export function positive(n: number, flag: string): number {
   return n;
 }
 
-export function memoryBudget(text: string): number {
+/** --memory-budget in bytes; undefined when not given (the run picks its default). */
+export function memoryBudget(text: string | undefined): number | undefined {
+  if (text === undefined) return undefined;
   try {
     return parseSize(text);
   } catch (e) {

@@ -11,6 +11,7 @@ import { unitBufferBytes } from "../engine/unitBuffers.js";
 import type { PreparedJob } from "../plan/prepareJob.js";
 import type { StorageSettings } from "../storage/s3Settings.js";
 import { runWorker, type WorkerOutcome } from "../worker/runWorker.js";
+import { LOCAL_MEMORY_BUDGET } from "./executionOptions.js";
 import { formatBytes } from "./parseSize.js";
 
 /** How long the job's end waits for the local worker's units in hand. */
@@ -20,8 +21,8 @@ export interface LocalRunOptions {
   /** Units in flight: workers × concurrency, within the memory budget. */
   workers: number;
   concurrency: number;
-  /** Bytes the unit buffers may take together. */
-  memoryBudget: number;
+  /** Bytes the unit buffers may take together; default LOCAL_MEMORY_BUDGET, or one unit's buffers if more. */
+  memoryBudget: number | undefined;
   device: KernelDevice;
   storage: StorageSettings;
   log: Logger;
@@ -38,10 +39,11 @@ export function localUnitsInFlight(
   options: Pick<LocalRunOptions, "workers" | "concurrency" | "memoryBudget">,
 ): number {
   const perUnit = unitBufferBytes(job.plan.maxUnitBytes, job.plan.maxBaseBytes, job.plan.outputs.length);
-  const fit = Math.floor(options.memoryBudget / perUnit);
+  const budget = options.memoryBudget ?? Math.max(LOCAL_MEMORY_BUDGET, perUnit);
+  const fit = Math.floor(budget / perUnit);
   if (fit < 1) {
     throw new UsageError(
-      `--memory-budget ${formatBytes(options.memoryBudget)}: one unit of this job needs ${formatBytes(perUnit)} of buffers (raise the budget or use a smaller --unit-size)`,
+      `--memory-budget ${formatBytes(budget)}: one unit of this job needs ${formatBytes(perUnit)} of buffers (raise the budget or use a smaller --unit-size)`,
     );
   }
   return Math.min(options.workers * options.concurrency, fit);

@@ -7,7 +7,6 @@ import { verifyOutput } from "../../inspect/verifyOutput.js";
 import { selectDevice } from "../../kernel/selectDevice.js";
 import { prepareJob } from "../../plan/prepareJob.js";
 import type { OptionsOf } from "../argsOf.js";
-import { LOCAL_MEMORY_BUDGET, memoryBudget } from "../executionOptions.js";
 import { type GlobalOptions, loggerFor, storageSettings } from "../globalOptions.js";
 import { DEFAULT_UNIT_SIZE } from "../jobOptions.js";
 import { formatBytes, parseSize } from "../parseSize.js";
@@ -62,7 +61,7 @@ export const demoCommand: CommandModule<GlobalOptions, OptionsOf<typeof builder>
       const [report] = await runLocally(job, {
         workers: 1,
         concurrency: 2,
-        memoryBudget: memoryBudget(LOCAL_MEMORY_BUDGET),
+        memoryBudget: undefined,
         device: selectDevice("auto"),
         storage,
         log,

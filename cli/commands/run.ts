@@ -9,7 +9,7 @@ import { leaseOptions, leaseSettings } from "../leaseOptions.js";
 import { formatBytes } from "../parseSize.js";
 import { printSummary } from "../printSummary.js";
 import { followProgress } from "../progressBar.js";
-import { runLocally } from "../runLocally.js";
+import { localUnitsInFlight, runLocally } from "../runLocally.js";
 
 const builder = (y: Argv<GlobalOptions>) => executionOptions(leaseOptions(jobOptions(y)));
 
@@ -29,9 +29,16 @@ export const runCommand: CommandModule<GlobalOptions, OptionsOf<typeof builder>>
     const storage = storageSettings(argv);
     const job = await prepareJob(spec, { storage, forWriting: true });
     const { plan } = job;
+    // Refused here, before the plan is announced, when not even one unit fits the budget.
+    const inFlight = localUnitsInFlight(job, { workers, concurrency, memoryBudget: budget });
     log.info(
       `planned ${plan.units.length} units over ${plan.shards.length} shard(s): read ${formatBytes(plan.bytes.alignedRead + plan.bytes.baseRead)}, write ${formatBytes(plan.bytes.writtenPerOutput)} x ${plan.outputs.length}`,
-      { units: plan.units.length, tensorsExtrapolated: plan.tensors.extrapolated, tensorsCopied: plan.tensors.copied },
+      {
+        units: plan.units.length,
+        unitsInFlight: inFlight,
+        tensorsExtrapolated: plan.tensors.extrapolated,
+        tensorsCopied: plan.tensors.copied,
+      },
     );
     const started = performance.now();
     let stop = () => {};
