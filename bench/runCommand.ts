@@ -21,15 +21,20 @@ export function runBuild(cli: string, args: string[]): Promise<Measured> {
   return measure([cli, ...args]);
 }
 
+/** Runs any program (another tool measured beside llm-expo) with extra environment variables. */
+export function measureCommand(program: string, args: string[], env: NodeJS.ProcessEnv = {}): Promise<Measured> {
+  return measure(args, program, env);
+}
+
 /** Runs another compiled bench program (a file beside this one) in a child process. */
 export function runProgram(file: string, args: string[]): Promise<Measured> {
   return measure([join(dirname(fileURLToPath(import.meta.url)), file), ...args]);
 }
 
-function measure(argv: string[]): Promise<Measured> {
+function measure(argv: string[], program = process.execPath, env: NodeJS.ProcessEnv = {}): Promise<Measured> {
   return new Promise((resolve, reject) => {
     const started = performance.now();
-    const child = spawn(process.execPath, argv, { stdio: ["ignore", "ignore", "pipe"] });
+    const child = spawn(program, argv, { stdio: ["ignore", "ignore", "pipe"], env: { ...process.env, ...env } });
     let stderr = "";
     let peakRss = 0;
     child.stderr.on("data", (d) => {
