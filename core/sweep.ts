@@ -30,7 +30,13 @@ export interface SweepReport {
   /** The aligned model itself; score null when its evaluation failed. */
   baseline: { alpha: 0; model: string; score: number | null };
   /** Candidates with a score, by α. */
-  results: Array<{ alpha: number; model: string; score: number; metrics: Record<string, number>; seconds: number | null }>;
+  results: Array<{
+    alpha: number;
+    model: string;
+    score: number;
+    metrics: Record<string, number>;
+    seconds: number | null;
+  }>;
   /** The highest score (ties: the baseline, then the smallest |α|); null when nothing has a score. */
   best: { alpha: number; model: string; score: number } | null;
   failed: SweepFailure[];

@@ -236,7 +236,7 @@ function decode(dtype: string, data: Buffer): Float64Array {
 function encode(values: Float64Array, dtype: "BF16" | "F32"): Buffer {
   if (dtype === "F32") return Buffer.from(Float32Array.from(values).buffer);
   const out = Buffer.alloc(values.length * 2);
-  values.forEach((x, i) => out.writeUInt16LE(f32ToBf16(Math.fround(x)), 2 * i));
+  for (const [i, x] of values.entries()) out.writeUInt16LE(f32ToBf16(Math.fround(x)), 2 * i);
   return out;
 }
 
