@@ -42,6 +42,8 @@ export interface LineChart {
 const WIDTH = 760;
 const PLOT = { left: 86, right: 190, top: 52, height: 300 };
 const FONT = 'font-family="sans-serif"';
+/** Characters of 11 px text that fit across the chart. */
+const CAPTION_CHARS = 118;
 
 export function renderLineChart(chart: LineChart): string {
   const log = chart.yScale === "log";
@@ -65,7 +67,7 @@ export function renderLineChart(chart: LineChart): string {
       ? (Math.log10(y) - Math.log10(yRange[0])) / (Math.log10(yRange[1]) - Math.log10(yRange[0]))
       : (y - yRange[0]) / (yRange[1] - yRange[0]);
   const py = (y: number) => bottom - yUnit(y) * PLOT.height;
-  const caption = chart.caption ?? [];
+  const caption = (chart.caption ?? []).flatMap((line) => wrap(line, CAPTION_CHARS));
   const height = bottom + 56 + caption.length * 16;
   const out: string[] = [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${WIDTH}" height="${height}" viewBox="0 0 ${WIDTH} ${height}">`,
@@ -74,14 +76,17 @@ export function renderLineChart(chart: LineChart): string {
     `<rect x="${PLOT.left}" y="${PLOT.top}" width="${plotWidth}" height="${PLOT.height}" fill="none" stroke="#444"/>`,
   ];
   const yTicks = log ? logTicks(yRange) : linearTicks(yRange, 6);
-  for (const t of yTicks) {
+  const yLabels = tickLabels(yTicks);
+  yTicks.forEach((t, i) => {
     const y = fmt(py(t));
     out.push(
       `<line x1="${PLOT.left}" x2="${PLOT.left + plotWidth}" y1="${y}" y2="${y}" stroke="#e4e4e4"/>`,
-      `<text x="${PLOT.left - 6}" y="${y}" dy="4" text-anchor="end" ${FONT} font-size="11">${esc(number(t))}</text>`,
+      `<text x="${PLOT.left - 6}" y="${y}" dy="4" text-anchor="end" ${FONT} font-size="11">${esc(yLabels[i] as string)}</text>`,
     );
-  }
-  const xTicks = chart.xTicks ?? linearTicks(xRange, 8).map((value) => ({ value, label: number(value) }));
+  });
+  const xDefault = linearTicks(xRange, 8);
+  const xLabels = tickLabels(xDefault);
+  const xTicks = chart.xTicks ?? xDefault.map((value, i) => ({ value, label: xLabels[i] as string }));
   for (const t of xTicks) {
     const x = fmt(px(t.value));
     out.push(
@@ -124,7 +129,9 @@ export function renderLineChart(chart: LineChart): string {
     const y = PLOT.top + 10 + i * 18;
     const x = PLOT.left + plotWidth + 12;
     out.push(
-      `<line x1="${x}" x2="${x + 18}" y1="${y}" y2="${y}" stroke="${s.color}" stroke-width="2"/>`,
+      s.line === false
+        ? `<circle cx="${x + 9}" cy="${y}" r="3.5" fill="${s.color}"/>`
+        : `<line x1="${x}" x2="${x + 18}" y1="${y}" y2="${y}" stroke="${s.color}" stroke-width="2"/>`,
       `<text x="${x + 24}" y="${y}" dy="4" ${FONT} font-size="11">${esc(s.name)}</text>`,
     );
   });
@@ -179,14 +186,34 @@ function linearTicks([lo, hi]: [number, number], count: number): number[] {
   return ticks;
 }
 
-function number(v: number): string {
-  if (v === 0) return "0";
-  const a = Math.abs(v);
-  return a >= 1e4 || a < 1e-3 ? v.toExponential(1) : String(Number(v.toPrecision(4)));
+/** One style for all the ticks of an axis: plain decimals, or exponents with as few digits as tell them apart. */
+function tickLabels(ticks: readonly number[]): string[] {
+  const largest = Math.max(0, ...ticks.map(Math.abs));
+  if (largest === 0 || (largest >= 1e-2 && largest < 1e5)) return ticks.map((t) => String(Number(t.toPrecision(6))));
+  for (let digits = 0; digits < 6; digits++) {
+    const labels = ticks.map((t) => (t === 0 ? "0" : t.toExponential(digits)));
+    if (new Set(labels).size === labels.length) return labels;
+  }
+  return ticks.map((t) => t.toExponential(6));
 }
 
 function fmt(v: number): string {
   return v.toFixed(1);
+}
+
+/** Lines of at most `width` characters, broken between words (continuations indented like the line). */
+function wrap(line: string, width: number): string[] {
+  const indent = /^\s*/.exec(line)?.[0] ?? "";
+  const out: string[] = [];
+  let current = "";
+  for (const word of line.trim().split(/\s+/)) {
+    if (current !== "" && indent.length + current.length + 1 + word.length > width) {
+      out.push(indent + current);
+      current = word;
+    } else current = current === "" ? word : `${current} ${word}`;
+  }
+  out.push(indent + current);
+  return out;
 }
 
 function esc(text: string): string {

@@ -89,7 +89,7 @@ export async function runEvaluator(run: EvaluatorRun): Promise<EvaluatorOutcome>
     interrupted: stopped === "interrupted",
   });
   if (exit.error) return failed(`cannot start /bin/sh: ${exit.error.message}`);
-  if (stopped === "timeout") return failed(`timed out after ${((run.timeoutMs ?? 0) / 1000).toFixed(0)} s`);
+  if (stopped === "timeout") return failed(`timed out after ${Number(((run.timeoutMs ?? 0) / 1000).toPrecision(3))} s`);
   if (stopped === "interrupted") return failed("interrupted");
   if (exit.code !== 0) return failed(exit.signal ? `killed by ${exit.signal}` : `exit status ${exit.code}`);
   const fromFile = await readFile(run.resultFile, "utf8").catch(() => "");

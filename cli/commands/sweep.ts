@@ -33,6 +33,8 @@ const builder = (y: Argv<GlobalOptions>) =>
   sweepReportOptions(executionOptions(leaseOptions(jobOptions(y))))
     .option("alpha-grid", {
       type: "string",
+      // Takes "-0.5:0.5:0.25" as the value (yargs would read a leading "-0" as flags otherwise).
+      nargs: 1,
       describe: "START:STOP:STEP: α from START to STOP inclusive (with --out-template), besides any --alpha",
     })
     .option("evaluate", {

@@ -151,6 +151,34 @@ describe("llm-expo sweep end to end", () => {
     assert.deepEqual([report.baseline.score, report.results[0].score], [scores.get(0), scores.get(0.5)]);
   });
 
+  it("interpolation in a sweep: a grid of negative α (γ = 1 + α), scored like any candidate", async () => {
+    const dir = join(root, "interpolate");
+    const r = await runCli([
+      "sweep",
+      "--base",
+      sft,
+      "--aligned",
+      dpo,
+      "--alpha-grid",
+      "-0.75:-0.25:0.5",
+      "--out-template",
+      join(dir, "expo-{alpha}"),
+      "--evaluate",
+      EVALUATE,
+      "--report",
+      join(dir, "report"),
+      "--json",
+    ]);
+    assert.equal(r.code, 0, r.stderr);
+    const report = JSON.parse(r.stdout);
+    const interpolated = independentScores(sft, dpo, [-0.75, -0.25]);
+    assert.deepEqual(
+      report.results.map((x: { alpha: number; model: string; score: number }) => [x.alpha, x.model, x.score]),
+      [-0.75, -0.25].map((a) => [a, join(dir, `expo-${a}`), interpolated.get(a)]),
+    );
+    assert.equal(report.best.alpha, argmax(interpolated));
+  });
+
   it("Ctrl-C, then kill -9, in the middle of the evaluations: each rerun resumes, committed candidates stay as they are", async () => {
     const dir = join(root, "resume");
     const pids = join(dir, "pids");
