@@ -19,7 +19,7 @@ const builder = (y: Argv<GlobalOptions>) =>
       demandOption: true,
       describe: "which model: 0 the aligned one (the baseline), k the job's k-th output",
     })
-    .option("env-file", {
+    .option("env-out", {
       type: "string",
       demandOption: true,
       describe: "where to write EXPO_MODEL, EXPO_ALPHA, EXPO_RESULT (and EXPO_INDEX) as shell exports",
@@ -82,9 +82,9 @@ export const sweepWaitCommand: CommandModule<GlobalOptions, OptionsOf<typeof bui
         EXPO_MODEL: candidate.model,
         EXPO_RESULT: `${report}/${RESULTS_FOLDER}/${candidate.resultName}`,
       };
-      await mkdir(dirname(argv.envFile), { recursive: true });
+      await mkdir(dirname(argv.envOut), { recursive: true });
       await writeFile(
-        argv.envFile,
+        argv.envOut,
         Object.entries(env)
           .map(([k, v]) => `export ${k}='${v.replaceAll("'", `'\\''`)}'\n`)
           .join(""),
