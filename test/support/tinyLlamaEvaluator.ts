@@ -9,7 +9,7 @@
 //   TINY_EVAL_PID_DIR=DIR       write the process id to DIR/<α> (to find a held evaluator)
 // `node --test` runs every file under dist/test: without the contract's environment this one does nothing.
 import { appendFileSync, existsSync, mkdirSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { scoreCheckpoint, TOKENS } from "./tinyLlama.js";
 
@@ -38,6 +38,8 @@ async function main(modelDir: string, env: NodeJS.ProcessEnv): Promise<void> {
     process.stdout.write(`scored ${modelDir}\n${answer}\n`);
   } else {
     if (!env.EXPO_RESULT) throw new Error("EXPO_RESULT is not set");
+    // On Kubernetes EXPO_RESULT is <report>/results/alpha-<α>.json: the folder may not exist yet.
+    mkdirSync(dirname(env.EXPO_RESULT), { recursive: true });
     writeFileSync(env.EXPO_RESULT, answer);
   }
 }
