@@ -12,6 +12,7 @@ import type { PreparedJob } from "../plan/prepareJob.js";
 import type { StorageSettings } from "../storage/s3Settings.js";
 import { TOKEN_ENV } from "./connectionOptions.js";
 import { storageFlags } from "./globalOptions.js";
+import { followProgress } from "./progressBar.js";
 
 export interface LocalRunOptions {
   workers: number;
@@ -25,6 +26,8 @@ export interface LocalRunOptions {
   journal?: string;
   metricsPort?: number;
   onCoordinator?: (c: Coordinator) => void;
+  /** A progress bar (terminal) or progress log lines while the job runs. */
+  progress?: boolean;
 }
 
 const CLI = fileURLToPath(new URL("./main.js", import.meta.url));
@@ -88,6 +91,7 @@ export async function runWithWorkers(job: PreparedJob, options: LocalRunOptions)
     await Promise.all(exits);
     clearTimeout(timer);
   };
+  let stopProgress = () => {};
   try {
     const reports = await serveJob(job, {
       listen: "127.0.0.1:0",
@@ -101,12 +105,16 @@ export async function runWithWorkers(job: PreparedJob, options: LocalRunOptions)
       onSigterm: "abort",
       log: options.log,
       onListening: ({ grpc }) => spawnWorkers(grpc),
-      ...(options.onCoordinator ? { onCoordinator: options.onCoordinator } : {}),
+      onCoordinator: (c) => {
+        if (options.progress) stopProgress = followProgress(c, options.log);
+        options.onCoordinator?.(c);
+      },
       stopped,
       drainWorkers: waitForWorkers,
     });
     return reports;
   } finally {
+    stopProgress();
     for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill("SIGKILL");
   }
 }

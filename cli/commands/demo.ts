@@ -9,7 +9,6 @@ import type { OptionsOf } from "../argsOf.js";
 import { type GlobalOptions, loggerFor, storageSettings } from "../globalOptions.js";
 import { DEFAULT_UNIT_SIZE } from "../jobOptions.js";
 import { formatBytes, parseSize } from "../parseSize.js";
-import { followProgress } from "../progressBar.js";
 import { runWithWorkers } from "../runWithWorkers.js";
 
 const builder = (y: Argv<GlobalOptions>) =>
@@ -55,7 +54,6 @@ export const demoCommand: CommandModule<GlobalOptions, OptionsOf<typeof builder>
         },
         { storage, forWriting: true },
       );
-      let stop = () => {};
       const started = performance.now();
       const [report] = await runWithWorkers(job, {
         workers: 1,
@@ -64,10 +62,8 @@ export const demoCommand: CommandModule<GlobalOptions, OptionsOf<typeof builder>
         storage,
         log,
         logLevel: argv.logLevel,
-        onCoordinator: (c) => {
-          stop = followProgress(c, log);
-        },
-      }).finally(() => stop());
+        progress: true,
+      });
       const seconds = (performance.now() - started) / 1000;
       const check = await verifyOutput({
         base: pair.sft,

@@ -8,7 +8,6 @@ import { jobOptions, resolveJobSpec } from "../jobOptions.js";
 import { leaseOptions, leaseSettings } from "../leaseOptions.js";
 import { formatBytes } from "../parseSize.js";
 import { printSummary } from "../printSummary.js";
-import { followProgress } from "../progressBar.js";
 import { runWithWorkers } from "../runWithWorkers.js";
 
 const builder = (y: Argv<GlobalOptions>) => executionOptions(leaseOptions(jobOptions(y)));
@@ -33,7 +32,6 @@ export const runCommand: CommandModule<GlobalOptions, OptionsOf<typeof builder>>
       { units: plan.units.length, tensorsExtrapolated: plan.tensors.extrapolated, tensorsCopied: plan.tensors.copied },
     );
     const started = performance.now();
-    let stop = () => {};
     const reports = await runWithWorkers(job, {
       ...lease,
       workers,
@@ -43,10 +41,8 @@ export const runCommand: CommandModule<GlobalOptions, OptionsOf<typeof builder>>
       log,
       logLevel: argv.logLevel,
       ...(argv.metricsPort === undefined ? {} : { metricsPort: argv.metricsPort }),
-      onCoordinator: (c) => {
-        stop = followProgress(c, log);
-      },
-    }).finally(() => stop());
+      progress: true,
+    });
     const seconds = (performance.now() - started) / 1000;
     printSummary(reports, seconds, plan.bytes.alignedRead + plan.bytes.baseRead, Boolean(argv.json));
   },

@@ -25,7 +25,6 @@ import { executionOptions, positive } from "../executionOptions.js";
 import { type GlobalOptions, loggerFor, storageSettings } from "../globalOptions.js";
 import { jobOptions, parseAlpha, resolveJobSpec } from "../jobOptions.js";
 import { leaseOptions, leaseSettings } from "../leaseOptions.js";
-import { followProgress } from "../progressBar.js";
 import { runWithWorkers } from "../runWithWorkers.js";
 import { linger, lingerSeconds, printSweepSummary, requireReport, sweepReportOptions } from "../sweepOptions.js";
 
@@ -154,7 +153,6 @@ export const sweepCommand: CommandModule<GlobalOptions, OptionsOf<typeof builder
           `writing ${toWrite.length} of ${spec.alphas.length} candidate(s) in one pass (${job.plan.units.length} units)`,
           { alphas: job.spec.alphas },
         );
-        let stop = () => {};
         await runWithWorkers(job, {
           ...lease,
           workers,
@@ -163,10 +161,8 @@ export const sweepCommand: CommandModule<GlobalOptions, OptionsOf<typeof builder
           storage,
           log,
           logLevel: argv.logLevel,
-          onCoordinator: (c) => {
-            stop = followProgress(c, log);
-          },
-        }).finally(() => stop());
+          progress: true,
+        });
       } else {
         log.info(`every candidate is written already (${spec.alphas.length}): evaluating`);
       }

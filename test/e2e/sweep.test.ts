@@ -12,40 +12,47 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { CliProcess } from "../support/processes.js";
 import { readAllTensors } from "../support/readTensor.js";
 import { runCli } from "../support/runCli.js";
-import { argmax, EVALUATE, independentScores, oracleCandidate, svgData } from "../support/sweepSupport.js";
+import {
+  argmax,
+  EVALUATE,
+  evaluatorCalls,
+  independentScores,
+  isAlive,
+  oracleCandidate,
+  svgData,
+} from "../support/sweepSupport.js";
 import { tempDir } from "../support/tempDir.js";
 import { writeTinyPair } from "../support/tinyLlama.js";
 import { folderDigest } from "../support/writeCheckpoint.js";
 
 const GRID = [0.25, 0.5, 0.75, 1];
 
-function sweepArgs(dir: string, sft: string, dpo: string, extra: string[] = []): string[] {
+/** The sweep's command line: candidates by the grid unless given, the tiny Llama evaluator unless given. */
+function sweepArgs(
+  dir: string,
+  sft: string,
+  dpo: string,
+  extra: string[] = [],
+  candidates = ["--alpha-grid", "0.25:1:0.25"],
+  evaluate = EVALUATE,
+): string[] {
   return [
     "sweep",
     "--base",
     sft,
     "--aligned",
     dpo,
-    "--alpha-grid",
-    "0.25:1:0.25",
+    ...candidates,
     "--out-template",
     join(dir, "expo-{alpha}"),
     "--evaluate",
-    EVALUATE,
+    evaluate,
     "--report",
     join(dir, "report"),
     "--unit-size",
     "4KiB",
     ...extra,
   ];
-}
-
-/** How often each α was evaluated, from the evaluator's own log. */
-function calls(file: string): Record<string, number> {
-  const out: Record<string, number> = {};
-  if (!existsSync(file)) return out;
-  for (const a of readFileSync(file, "utf8").trim().split("\n")) if (a !== "") out[a] = (out[a] ?? 0) + 1;
-  return out;
 }
 
 /** Identity of every file of a candidate: rewriting it changes the inode or the mtime. */
@@ -107,7 +114,7 @@ describe("llm-expo sweep end to end", () => {
     });
     assert.deepEqual(report.failed, []);
     assert.match(report.conclusion, new RegExp(`^α = ${best} scored best: .* over the aligned model`));
-    assert.deepEqual(calls(join(dir, "calls")), { "0": 1, "0.25": 1, "0.5": 1, "0.75": 1, "1": 1 });
+    assert.deepEqual(evaluatorCalls(join(dir, "calls")), { "0": 1, "0.25": 1, "0.5": 1, "0.75": 1, "1": 1 });
     assert.ok(!existsSync(join(dir, "report", "sweep-journal.jsonl")), "the journal is removed once all is scored");
     // The picture: one point per model at its score (higher score, higher on the page), the baseline as a
     // dashed line, the chosen α ringed.
@@ -130,22 +137,7 @@ describe("llm-expo sweep end to end", () => {
 
   it("the answer may come as the last line of stdout instead of $EXPO_RESULT", async () => {
     const dir = join(root, "stdout");
-    const r = await runCli([
-      "sweep",
-      "--base",
-      sft,
-      "--aligned",
-      dpo,
-      "--alpha",
-      "0.5",
-      "--out-template",
-      join(dir, "expo-{alpha}"),
-      "--evaluate",
-      `${EVALUATE} --stdout`,
-      "--report",
-      join(dir, "report"),
-      "--json",
-    ]);
+    const r = await runCli(sweepArgs(dir, sft, dpo, ["--json"], ["--alpha", "0.5"], `${EVALUATE} --stdout`));
     assert.equal(r.code, 0, r.stderr);
     const report = JSON.parse(r.stdout);
     assert.deepEqual([report.baseline.score, report.results[0].score], [scores.get(0), scores.get(0.5)]);
@@ -153,22 +145,7 @@ describe("llm-expo sweep end to end", () => {
 
   it("interpolation in a sweep: a grid of negative α (γ = 1 + α), scored like any candidate", async () => {
     const dir = join(root, "interpolate");
-    const r = await runCli([
-      "sweep",
-      "--base",
-      sft,
-      "--aligned",
-      dpo,
-      "--alpha-grid",
-      "-0.75:-0.25:0.5",
-      "--out-template",
-      join(dir, "expo-{alpha}"),
-      "--evaluate",
-      EVALUATE,
-      "--report",
-      join(dir, "report"),
-      "--json",
-    ]);
+    const r = await runCli(sweepArgs(dir, sft, dpo, ["--json"], ["--alpha-grid", "-0.75:-0.25:0.5"]));
     assert.equal(r.code, 0, r.stderr);
     const report = JSON.parse(r.stdout);
     const interpolated = independentScores(sft, dpo, [-0.75, -0.25]);
@@ -199,8 +176,8 @@ describe("llm-expo sweep end to end", () => {
       first.stderr.trim().split("\n").at(-1) as string,
       /^llm-expo: interrupted by SIGINT: 2 of 5 model\(s\) scored and journaled in .*sweep-journal.jsonl; run the same command again to resume$/,
     );
-    for (let i = 0; i < 250 && alive(heldPid); i++) await sleep(20);
-    assert.ok(!alive(heldPid), "the evaluator in flight was ended with the sweep");
+    for (let i = 0; i < 250 && isAlive(heldPid); i++) await sleep(20);
+    assert.ok(!isAlive(heldPid), "the evaluator in flight was ended with the sweep");
     assert.ok(existsSync(join(dir, "report", "sweep-journal.jsonl")));
     assert.ok(!existsSync(join(dir, "report", "sweep.json")));
 
@@ -227,7 +204,7 @@ describe("llm-expo sweep end to end", () => {
     // 3. To the end.
     const r = await runCli([...sweepArgs(dir, sft, dpo), "--json"], env);
     assert.equal(r.code, 0, r.stderr);
-    assert.deepEqual(calls(join(dir, "calls")), { "0": 1, "0.25": 1, "0.5": 2, "0.75": 2, "1": 1 });
+    assert.deepEqual(evaluatorCalls(join(dir, "calls")), { "0": 1, "0.25": 1, "0.5": 2, "0.75": 2, "1": 1 });
     for (const a of GRID)
       assert.deepEqual(fileIdentities(join(dir, `expo-${a}`)), candidates[a], `expo-${a} untouched`);
     const report = JSON.parse(r.stdout);
@@ -255,7 +232,7 @@ describe("llm-expo sweep end to end", () => {
         r.stderr.trim().split("\n").at(-1),
         "llm-expo: 1 evaluation(s) failed: α = 0.5 (exit status 3); the report covers the others",
       );
-      assert.deepEqual(calls(join(dir, "calls")), { "0": 1, "0.25": 1, "0.5": 2, "0.75": 1, "1": 1 });
+      assert.deepEqual(evaluatorCalls(join(dir, "calls")), { "0": 1, "0.25": 1, "0.5": 2, "0.75": 1, "1": 1 });
       const report = JSON.parse(readFileSync(join(dir, "report", "sweep.json"), "utf8"));
       assert.deepEqual(report.failed, [
         {
@@ -284,7 +261,7 @@ describe("llm-expo sweep end to end", () => {
         TINY_EVAL_CALLS: join(dir, "calls"),
       });
       assert.equal(r.code, 0, r.stderr);
-      assert.deepEqual(calls(join(dir, "calls")), { "0": 1, "0.25": 1, "0.5": 3, "0.75": 1, "1": 1 });
+      assert.deepEqual(evaluatorCalls(join(dir, "calls")), { "0": 1, "0.25": 1, "0.5": 3, "0.75": 1, "1": 1 });
       const report = JSON.parse(readFileSync(join(dir, "report", "sweep.json"), "utf8"));
       const best = argmax(scores);
       assert.equal(report.best.alpha, best);
@@ -303,23 +280,15 @@ describe("llm-expo sweep end to end", () => {
     const dir = join(root, "worse");
     // Far past the optimum: every candidate is worse than the aligned model.
     const alphas = [6, 8];
-    const r = await runCli([
-      "sweep",
-      "--base",
-      sft,
-      "--aligned",
-      dpo,
-      ...alphas.flatMap((a) => ["--alpha", String(a)]),
-      "--out-template",
-      join(dir, "expo-{alpha}"),
-      "--evaluate",
-      EVALUATE,
-      "--report",
-      join(dir, "report"),
-      "--keep",
-      "best",
-      "--json",
-    ]);
+    const r = await runCli(
+      sweepArgs(
+        dir,
+        sft,
+        dpo,
+        ["--keep", "best", "--json"],
+        alphas.flatMap((a) => ["--alpha", String(a)]),
+      ),
+    );
     assert.equal(r.code, 0, r.stderr);
     const report = JSON.parse(r.stdout);
     const far = independentScores(sft, dpo, alphas);
@@ -334,13 +303,4 @@ describe("llm-expo sweep end to end", () => {
 async function readPid(file: string): Promise<number> {
   for (let i = 0; i < 500 && !existsSync(file); i++) await sleep(20);
   return Number(readFileSync(file, "utf8"));
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 }

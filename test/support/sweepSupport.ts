@@ -1,6 +1,7 @@
 // What the sweep's tests compute on their own, to hold `llm-expo sweep` against: each candidate's tensors by
 // the oracle (not by reading the candidate), their scores by the tiny Llama's forward pass, the argmax; and
 // readers for the plotted points of sweep.svg.
+import { existsSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { FloatDtype } from "../../core/dtypes.js";
@@ -61,4 +62,21 @@ export function svgData(svg: string): {
     marks: elements("mark").map((e) => ({ x: Number(attr(e, "data-x")), y: Number(attr(e, "data-y")) })),
     rules: elements("rule").map((e) => Number(attr(e, "data-y"))),
   };
+}
+
+/** How often each α was evaluated, from the test evaluator's TINY_EVAL_CALLS file. */
+export function evaluatorCalls(file: string): Record<string, number> {
+  const out: Record<string, number> = {};
+  if (!existsSync(file)) return out;
+  for (const a of readFileSync(file, "utf8").trim().split("\n")) if (a !== "") out[a] = (out[a] ?? 0) + 1;
+  return out;
+}
+
+export function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
 }

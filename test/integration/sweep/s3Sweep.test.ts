@@ -11,16 +11,9 @@ import { getObject, listKeys, putObject, testClient } from "../../../harness/s3O
 import { type S3Server, startMinio } from "../../../harness/s3Servers.js";
 import { CliProcess } from "../../support/processes.js";
 import { runCli } from "../../support/runCli.js";
-import { argmax, EVALUATE, independentScores } from "../../support/sweepSupport.js";
+import { argmax, EVALUATE, evaluatorCalls, independentScores } from "../../support/sweepSupport.js";
 import { tempDir } from "../../support/tempDir.js";
 import { writeTinyPair } from "../../support/tinyLlama.js";
-
-function calls(file: string): Record<string, number> {
-  const out: Record<string, number> = {};
-  if (!existsSync(file)) return out;
-  for (const a of readFileSync(file, "utf8").trim().split("\n")) out[a] = (out[a] ?? 0) + 1;
-  return out;
-}
 
 /** The variables of an env file written by sweep-wait, as the evaluation container's shell would read them. */
 function sourced(file: string): Record<string, string> {
@@ -97,7 +90,7 @@ describe("sweeps over S3 (MinIO)", () => {
 
     const done = await runCli([...args, "--json"], env);
     assert.equal(done.code, 0, done.stderr);
-    assert.deepEqual(calls(join(root, "a-calls")), { "0": 1, "0.25": 1, "0.5": 1, "0.75": 3 });
+    assert.deepEqual(evaluatorCalls(join(root, "a-calls")), { "0": 1, "0.25": 1, "0.5": 1, "0.75": 3 });
     assert.deepEqual(await listKeys(client, "sweeps", "a/"), ["a/sweep.json", "a/sweep.svg"]);
     const report = JSON.parse((await getObject(client, "sweeps", "a/sweep.json")).toString());
     assert.deepEqual(report.best.alpha, argmax(scores));

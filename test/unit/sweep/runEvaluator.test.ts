@@ -8,6 +8,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { UsageError } from "../../../core/errors.js";
 import { checkEvaluator } from "../../../sweep/checkEvaluator.js";
 import { runEvaluator } from "../../../sweep/runEvaluator.js";
+import { isAlive } from "../../support/sweepSupport.js";
 import { tempDir } from "../../support/tempDir.js";
 
 async function run(command: string, extra: { timeoutMs?: number; signal?: AbortSignal; staleAnswer?: string } = {}) {
@@ -21,15 +22,6 @@ async function run(command: string, extra: { timeoutMs?: number; signal?: AbortS
     ...(extra.timeoutMs === undefined ? {} : { timeoutMs: extra.timeoutMs }),
     ...(extra.signal ? { signal: extra.signal } : {}),
   });
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 describe("runEvaluator", () => {
@@ -72,8 +64,8 @@ describe("runEvaluator", () => {
     });
     assert.deepEqual(r.ok ? r : [r.error, r.interrupted], ["timed out after 0.3 s", false]);
     const child = Number(readFileSync(join(dir, "child"), "utf8"));
-    for (let i = 0; i < 250 && alive(child); i++) await sleep(20);
-    assert.ok(!alive(child), "the command's background child is gone too");
+    for (let i = 0; i < 250 && isAlive(child); i++) await sleep(20);
+    assert.ok(!isAlive(child), "the command's background child is gone too");
   });
 
   it("Ctrl-C (the signal) ends it as interrupted, child processes included", async () => {
@@ -87,12 +79,12 @@ describe("runEvaluator", () => {
     });
     for (let i = 0; i < 250 && !existsSync(join(dir, "child")); i++) await sleep(20);
     const child = Number(readFileSync(join(dir, "child"), "utf8"));
-    assert.ok(alive(child));
+    assert.ok(isAlive(child));
     stop.abort();
     const r = await pending;
     assert.deepEqual(r.ok ? r : [r.error, r.interrupted], ["interrupted", true]);
-    for (let i = 0; i < 250 && alive(child); i++) await sleep(20);
-    assert.ok(!alive(child), "the command's child is gone too");
+    for (let i = 0; i < 250 && isAlive(child); i++) await sleep(20);
+    assert.ok(!isAlive(child), "the command's child is gone too");
   });
 });
 
