@@ -19,6 +19,7 @@ import {
   independentScores,
   isAlive,
   oracleCandidate,
+  readPid,
   svgData,
 } from "../support/sweepSupport.js";
 import { tempDir } from "../support/tempDir.js";
@@ -197,9 +198,10 @@ describe("llm-expo sweep end to end", () => {
       second.count((l) => l.msg.startsWith("candidate α = ") && l.msg.includes("written already")),
       4,
     );
+    const secondHeld = await readPid(join(pids, "0.75"));
     second.kill("SIGKILL");
     await second.exited;
-    process.kill(await readPid(join(pids, "0.75")), "SIGKILL");
+    process.kill(secondHeld, "SIGKILL");
 
     // 3. To the end.
     const r = await runCli([...sweepArgs(dir, sft, dpo), "--json"], env);
@@ -299,8 +301,3 @@ describe("llm-expo sweep end to end", () => {
     assert.ok(existsSync(join(dpo, "model.safetensors.index.json")), "the baseline is an input: kept");
   });
 });
-
-async function readPid(file: string): Promise<number> {
-  for (let i = 0; i < 500 && !existsSync(file); i++) await sleep(20);
-  return Number(readFileSync(file, "utf8"));
-}

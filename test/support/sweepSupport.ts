@@ -3,6 +3,7 @@
 // readers for the plotted points of sweep.svg.
 import { existsSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
 import type { FloatDtype } from "../../core/dtypes.js";
 import { oracleExtrapolate } from "./oracle.js";
@@ -79,4 +80,14 @@ export function isAlive(pid: number): boolean {
   } catch {
     return false;
   }
+}
+
+/** The process id written to `file` (waits for it: a whole number > 0, never 0, which would name our own group). */
+export async function readPid(file: string): Promise<number> {
+  for (let i = 0; i < 1500; i++) {
+    const pid = existsSync(file) ? Number(readFileSync(file, "utf8")) : 0;
+    if (Number.isInteger(pid) && pid > 0) return pid;
+    await sleep(20);
+  }
+  throw new Error(`no process id in ${file}`);
 }

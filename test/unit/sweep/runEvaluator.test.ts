@@ -1,14 +1,14 @@
 // One evaluator run with real processes through /bin/sh: where the answer comes from, every way an evaluator
 // fails (exit status, no answer, timeout, Ctrl-C) and that a timeout ends everything the command started.
 import assert from "node:assert/strict";
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { UsageError } from "../../../core/errors.js";
 import { checkEvaluator } from "../../../sweep/checkEvaluator.js";
 import { runEvaluator } from "../../../sweep/runEvaluator.js";
-import { isAlive } from "../../support/sweepSupport.js";
+import { isAlive, readPid } from "../../support/sweepSupport.js";
 import { tempDir } from "../../support/tempDir.js";
 
 async function run(command: string, extra: { timeoutMs?: number; signal?: AbortSignal; staleAnswer?: string } = {}) {
@@ -63,7 +63,7 @@ describe("runEvaluator", () => {
       timeoutMs: 300,
     });
     assert.deepEqual(r.ok ? r : [r.error, r.interrupted], ["timed out after 0.3 s", false]);
-    const child = Number(readFileSync(join(dir, "child"), "utf8"));
+    const child = await readPid(join(dir, "child"));
     for (let i = 0; i < 250 && isAlive(child); i++) await sleep(20);
     assert.ok(!isAlive(child), "the command's background child is gone too");
   });
@@ -77,8 +77,7 @@ describe("runEvaluator", () => {
       resultFile: join(dir, "r.json"),
       signal: stop.signal,
     });
-    for (let i = 0; i < 250 && !existsSync(join(dir, "child")); i++) await sleep(20);
-    const child = Number(readFileSync(join(dir, "child"), "utf8"));
+    const child = await readPid(join(dir, "child"));
     assert.ok(isAlive(child));
     stop.abort();
     const r = await pending;
