@@ -1,10 +1,10 @@
 // The layers of llm-expo, checked on every `npm test`: a folder imports only from the folders below it.
 //
 //   core                                  contracts: types, errors, logger interface (imports nothing)
-//   storage  kernel  proto  metrics       storage backends, native kernel, gRPC wire, prom-client helpers
+//   storage  kernel  proto  metrics  plot storage backends, native kernel, gRPC wire, prom-client helpers, SVG charts
 //   checkpoint                            safetensors structure (over storage)
 //   plan  engine  report  example         planning; the unit pipeline (fetch, compute, upload); reports
-//   coordinator  worker  inspect          the job's processes; verify and stats
+//   coordinator  worker  inspect  sweep   the job's processes; verify and stats; the α search
 //   cli                                   flags → typed options, commands
 //   harness                               real servers and layouts for tests and benchmarks
 //   test  bench                           (bench never imports test)
@@ -14,6 +14,7 @@ const LAYERS = {
   kernel: ["core"],
   proto: ["core"],
   metrics: ["core"],
+  plot: ["core"],
   checkpoint: ["core", "storage"],
   plan: ["core", "storage", "checkpoint"],
   engine: ["core", "storage", "kernel"],
@@ -21,7 +22,8 @@ const LAYERS = {
   example: ["core", "storage", "checkpoint"],
   coordinator: ["core", "storage", "checkpoint", "proto", "metrics", "plan", "report"],
   worker: ["core", "storage", "kernel", "proto", "metrics", "engine"],
-  inspect: ["core", "storage", "checkpoint", "kernel", "plan", "engine", "report"],
+  inspect: ["core", "storage", "checkpoint", "kernel", "plot", "plan", "engine", "report"],
+  sweep: ["core", "storage", "checkpoint", "metrics", "plot"],
   cli: [
     "core",
     "storage",
@@ -29,6 +31,7 @@ const LAYERS = {
     "kernel",
     "proto",
     "metrics",
+    "plot",
     "plan",
     "engine",
     "report",
@@ -36,6 +39,7 @@ const LAYERS = {
     "coordinator",
     "worker",
     "inspect",
+    "sweep",
   ],
 };
 const PRODUCT = Object.keys(LAYERS);

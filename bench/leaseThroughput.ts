@@ -95,6 +95,7 @@ function memoryOutput(location: string): Storage {
     completeMultipart: unused,
     abortMultipart: async () => undefined,
     delete: async () => undefined,
+    removeIfEmpty: async () => undefined,
     appendLog: () => {
       throw new Error("not used by the lease benchmark");
     },

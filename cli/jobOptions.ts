@@ -16,7 +16,7 @@ export function jobOptions<T>(y: Argv<T>) {
     .option("alpha", {
       type: "string",
       array: true,
-      describe: "extrapolation strength α (repeatable: one output each)",
+      describe: "extrapolation strength α (repeatable: one output each); −1 < α < 0 interpolates",
     })
     .option("out", { type: "string", array: true, describe: "output location, one per --alpha" })
     .option("out-template", { type: "string", describe: "output location with {alpha}, e.g. ./expo-{alpha}" })
@@ -95,12 +95,28 @@ export async function resolveJobSpec(args: Partial<JobArgs>, needOutputs = true)
   };
 }
 
+/**
+ * An output's α: any finite number above −1 but 0. Negative values interpolate (γ = 1 + α in (0, 1): the
+ * first-order check of the paper); −1 would write θ0 and 0 would write θ1, copies of the inputs.
+ */
 export function parseAlpha(value: unknown, flag: string): number {
+  const n = finiteNumber(value);
+  if (n === undefined) throw new UsageError(`${flag} ${String(value)}: not a finite number`);
+  if (n === 0)
+    throw new UsageError(`${flag} ${String(value)}: α = 0 is the aligned model θ1 itself, not an output to write`);
+  if (n === -1)
+    throw new UsageError(`${flag} ${String(value)}: α = −1 is the base model θ0 itself, not an output to write`);
+  if (n < -1)
+    throw new UsageError(
+      `${flag} ${String(value)}: must be greater than −1 (−1 < α < 0 interpolates between θ0 and θ1)`,
+    );
+  return n;
+}
+
+function finiteNumber(value: unknown): number | undefined {
   const n =
     typeof value === "number" ? value : typeof value === "string" && value.trim() !== "" ? Number(value) : Number.NaN;
-  if (!Number.isFinite(n)) throw new UsageError(`${flag} ${String(value)}: not a finite number`);
-  if (n <= 0) throw new UsageError(`${flag} ${String(value)}: must be greater than 0`);
-  return n;
+  return Number.isFinite(n) ? n : undefined;
 }
 
 function parseRule(rule: unknown): AlphaRule {
@@ -114,10 +130,11 @@ function parseRule(rule: unknown): AlphaRule {
   return { pattern: text.slice(0, eq), alpha: ruleAlpha(text.slice(eq + 1), text) };
 }
 
+/** A rule's α: as an output's (above −1), and 0 copies the tensor. */
 function ruleAlpha(value: unknown, where: string): number {
-  const n = Number(value);
-  if (String(value).trim() === "" || !Number.isFinite(n) || n < 0) {
-    throw new UsageError(`--alpha-rule ${where}: value must be a finite number >= 0`);
+  const n = finiteNumber(value);
+  if (n === undefined || n <= -1) {
+    throw new UsageError(`--alpha-rule ${where}: value must be a finite number > −1 (0 copies the tensor)`);
   }
   return n;
 }

@@ -8,6 +8,9 @@ import { makeExampleCommand } from "./commands/makeExample.js";
 import { planCommand } from "./commands/plan.js";
 import { runCommand } from "./commands/run.js";
 import { statsCommand } from "./commands/stats.js";
+import { sweepCommand } from "./commands/sweep.js";
+import { sweepReportCommand } from "./commands/sweepReport.js";
+import { sweepWaitCommand } from "./commands/sweepWait.js";
 import { verifyCommand } from "./commands/verify.js";
 import { workerCommand } from "./commands/worker.js";
 import { globalOptions } from "./globalOptions.js";
@@ -25,6 +28,9 @@ try {
     .command(planCommand)
     .command(verifyCommand)
     .command(statsCommand)
+    .command(sweepCommand)
+    .command(sweepWaitCommand)
+    .command(sweepReportCommand)
     .command(coordinatorCommand)
     .command(workerCommand)
     .command(makeExampleCommand)

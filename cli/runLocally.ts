@@ -13,6 +13,7 @@ import type { StorageSettings } from "../storage/s3Settings.js";
 import { runWorker, type WorkerOutcome } from "../worker/runWorker.js";
 import { LOCAL_MEMORY_BUDGET } from "./executionOptions.js";
 import { formatBytes } from "./parseSize.js";
+import { followProgress } from "./progressBar.js";
 
 /** How long the job's end waits for the local worker's units in hand. */
 const DRAIN_GRACE_MS = 10_000;
@@ -31,6 +32,8 @@ export interface LocalRunOptions {
   journal?: string;
   metricsPort?: number;
   onCoordinator?: (c: Coordinator) => void;
+  /** A progress bar (terminal) or progress log lines while the job runs. */
+  progress?: boolean;
 }
 
 /** Units a local run keeps in flight; a usage error (before anything is written) when not even one fits. */
@@ -56,6 +59,7 @@ export async function runLocally(job: PreparedJob, options: LocalRunOptions): Pr
   const stopped = new Promise<string>((resolve) => {
     workerLost = resolve;
   });
+  let stopProgress = () => {};
   return serveJob(job, {
     storage: options.storage,
     leaseTtlMs: options.leaseTtlMs ?? 60_000,
@@ -65,7 +69,10 @@ export async function runLocally(job: PreparedJob, options: LocalRunOptions): Pr
     lingerMs: 0,
     onSigterm: "abort",
     log: options.log,
-    ...(options.onCoordinator ? { onCoordinator: options.onCoordinator } : {}),
+    onCoordinator: (c) => {
+      if (options.progress) stopProgress = followProgress(c, options.log);
+      options.onCoordinator?.(c);
+    },
     onServing: (coordinator) => {
       worker = runWorker(coordinator, {
         workerId: "local",
@@ -96,5 +103,5 @@ export async function runLocally(job: PreparedJob, options: LocalRunOptions): Pr
       ]);
       clearTimeout(timer);
     },
-  });
+  }).finally(() => stopProgress());
 }

@@ -4,6 +4,10 @@ import type { Arith } from "./dtypes.js";
 import type { AlphaRule, NonfinitePolicy } from "./jobSpec.js";
 
 export const REPORT_FILE = "expo-report.json";
+
+/** What relativeShift is, in the words `stats` prints and plots. */
+export const RELATIVE_SHIFT_DEFINITION =
+  "‖θ1 − θ0‖₂ / ‖θ0‖₂, both L2 norms taken over every element of the compared floating-point tensors at once (as one vector), θ0 the base and θ1 the aligned checkpoint";
 export const REPORT_FORMAT = "llm-expo-report/1";
 
 /** Norms over a set of extrapolated tensors (definitions: docs/arithmetic.md). */
@@ -12,7 +16,7 @@ export interface Norms {
   normAligned: number;
   normDelta: number;
   normOutput: number;
-  /** |θ1 − θ0| / |θ0| (0 when |θ0| is 0). */
+  /** |θ1 − θ0| / |θ0| (0 when |θ0| is 0): RELATIVE_SHIFT_DEFINITION. */
   relativeShift: number;
   maxAbsDiff: number;
   nonfiniteInputs: number;

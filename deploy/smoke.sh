@@ -12,7 +12,7 @@ trap 'rm -rf "$work"' EXIT
 cd "$work"
 unset NODE_PATH
 
-for cmd in "" coordinator worker run; do
+for cmd in "" coordinator worker run sweep sweep-wait sweep-report; do
   # shellcheck disable=SC2086 # the empty command means the top-level help
   node "$cli" $cmd --help >/dev/null
 done

@@ -184,6 +184,11 @@ export class LocalStorage implements Storage {
     await rm(this.path(name), { force: true });
   }
 
+  async removeIfEmpty(): Promise<void> {
+    await rmdir(join(this.location, TEMP_DIR)).catch(() => undefined);
+    await rmdir(this.location).catch(() => undefined);
+  }
+
   appendLog(name: string): AppendLog {
     return new FileAppendLog(this.path(name));
   }

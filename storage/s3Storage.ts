@@ -209,6 +209,10 @@ export class S3Storage implements Storage {
     );
   }
 
+  async removeIfEmpty(): Promise<void> {
+    // A prefix is not an object: nothing is left once its objects are deleted.
+  }
+
   appendLog(name: string): AppendLog {
     return new ObjectAppendLog(this, name);
   }

@@ -78,6 +78,8 @@ export interface Storage {
   completeMultipart(name: string, uploadId: string, parts: WrittenPart[]): Promise<void>;
   abortMultipart(name: string, uploadId: string): Promise<void>;
   delete(name: string): Promise<void>;
+  /** Removes the location itself once nothing is left in it (a local folder; S3 prefixes are not objects). */
+  removeIfEmpty(): Promise<void>;
   /** The append-only log `name` in this location (created on first append). */
   appendLog(name: string): AppendLog;
   /** Refuses (UsageError) a location this process cannot write to, before anything is written. */

@@ -10,7 +10,6 @@ import type { OptionsOf } from "../argsOf.js";
 import { type GlobalOptions, loggerFor, storageSettings } from "../globalOptions.js";
 import { DEFAULT_UNIT_SIZE } from "../jobOptions.js";
 import { formatBytes, parseSize } from "../parseSize.js";
-import { followProgress } from "../progressBar.js";
 import { runLocally } from "../runLocally.js";
 
 const builder = (y: Argv<GlobalOptions>) =>
@@ -56,7 +55,6 @@ export const demoCommand: CommandModule<GlobalOptions, OptionsOf<typeof builder>
         },
         { storage, forWriting: true },
       );
-      let stop = () => {};
       const started = performance.now();
       const [report] = await runLocally(job, {
         workers: 1,
@@ -65,10 +63,8 @@ export const demoCommand: CommandModule<GlobalOptions, OptionsOf<typeof builder>
         device: selectDevice("auto"),
         storage,
         log,
-        onCoordinator: (c) => {
-          stop = followProgress(c, log);
-        },
-      }).finally(() => stop());
+        progress: true,
+      });
       const seconds = (performance.now() - started) / 1000;
       const check = await verifyOutput({
         base: pair.sft,

@@ -8,7 +8,6 @@ import { jobOptions, resolveJobSpec } from "../jobOptions.js";
 import { leaseOptions, leaseSettings } from "../leaseOptions.js";
 import { formatBytes } from "../parseSize.js";
 import { printSummary } from "../printSummary.js";
-import { followProgress } from "../progressBar.js";
 import { localUnitsInFlight, runLocally } from "../runLocally.js";
 
 const builder = (y: Argv<GlobalOptions>) => executionOptions(leaseOptions(jobOptions(y)));
@@ -41,7 +40,6 @@ export const runCommand: CommandModule<GlobalOptions, OptionsOf<typeof builder>>
       },
     );
     const started = performance.now();
-    let stop = () => {};
     const reports = await runLocally(job, {
       ...lease,
       workers,
@@ -51,10 +49,8 @@ export const runCommand: CommandModule<GlobalOptions, OptionsOf<typeof builder>>
       storage,
       log,
       ...(argv.metricsPort === undefined ? {} : { metricsPort: argv.metricsPort }),
-      onCoordinator: (c) => {
-        stop = followProgress(c, log);
-      },
-    }).finally(() => stop());
+      progress: true,
+    });
     const seconds = (performance.now() - started) / 1000;
     printSummary(reports, seconds, plan.bytes.alignedRead + plan.bytes.baseRead, Boolean(argv.json));
   },

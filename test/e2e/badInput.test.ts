@@ -263,9 +263,19 @@ const cases: Case[] = [
     }),
   ),
   {
-    name: "negative alpha",
-    breakIt: async () => ["--alpha=-0.3"],
-    says: ["--alpha -0.3", "greater than 0"],
+    name: "alpha 0 (the aligned model itself)",
+    breakIt: async () => ["--alpha=0"],
+    says: ["--alpha 0", "aligned model θ1 itself"],
+  },
+  {
+    name: "alpha -1 (the base model itself)",
+    breakIt: async () => ["--alpha=-1"],
+    says: ["--alpha -1", "base model θ0 itself"],
+  },
+  {
+    name: "alpha below -1",
+    breakIt: async () => ["--alpha=-1.5"],
+    says: ["--alpha -1.5", "greater than −1"],
   },
   {
     name: "unknown option",

@@ -175,6 +175,35 @@ describe("llm-expo end to end", () => {
     checkAgainstOracle(sft, dpo, o2, 0.5, "torch");
   });
 
+  it("negative α interpolates (γ = 1 + α): every element equals the oracle, α recorded in headers and report", async () => {
+    const out = join(root, "expo-interp");
+    const r = await runCli([
+      "run",
+      "--base",
+      sft,
+      "--aligned",
+      dpo,
+      "--alpha",
+      "-0.5",
+      "--alpha",
+      "-0.9",
+      "--out-template",
+      `${out}{alpha}`,
+      "--unit-size",
+      "300KiB",
+    ]);
+    assert.equal(r.code, 0, r.stderr);
+    for (const alpha of [-0.5, -0.9]) {
+      assert.ok(checkAgainstOracle(sft, dpo, `${out}${alpha}`, alpha, "fp32") > 10);
+      const report = JSON.parse(readFileSync(join(`${out}${alpha}`, "expo-report.json"), "utf8"));
+      assert.equal(report.parameters.alpha, alpha);
+      const shard = Object.values(
+        JSON.parse(readFileSync(join(`${out}${alpha}`, "model.safetensors.index.json"), "utf8")).weight_map,
+      )[0] as string;
+      assert.equal(readHeaderPlain(join(`${out}${alpha}`, shard)).metadata["expo.alpha"], String(alpha));
+    }
+  });
+
   it("--exclude and --alpha-rule copy or re-weight the matching tensors", async () => {
     const out = join(root, "expo-rules");
     const r = await runCli([

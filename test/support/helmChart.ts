@@ -40,18 +40,19 @@ function helm(args: string[]): string {
 
 /** `helm template` of the chart with the given values files and --set flags, one object per document. */
 export function renderChart(
-  options: { values?: string[]; set?: string[]; release?: string; namespace?: string } = {},
+  options: { values?: string[]; set?: string[]; setJson?: string[]; release?: string; namespace?: string } = {},
 ): Obj[] {
   const args = ["template", options.release ?? "expo", CHART, "--kube-version", KUBE_VERSION];
   args.push("--namespace", options.namespace ?? "default");
   for (const v of options.values ?? []) args.push("-f", v);
   for (const s of options.set ?? []) args.push("--set", s);
+  for (const s of options.setJson ?? []) args.push("--set-json", s);
   const docs = parseAllDocuments(helm(args));
   return docs.map((d) => d.toJS() as Obj | null).filter((o): o is Obj => o !== null);
 }
 
 /** `helm template` expected to fail: the error text. */
-export function renderError(options: { set?: string[]; values?: string[] } = {}): string {
+export function renderError(options: { set?: string[]; setJson?: string[]; values?: string[] } = {}): string {
   try {
     renderChart(options);
   } catch (e) {

@@ -23,6 +23,13 @@
 {{- define "llm-expo.workerName" -}}
 {{- printf "%s-worker" (include "llm-expo.fullname" . | trunc 40 | trimSuffix "-") }}
 {{- end }}
+{{/* Indexed Job pods are named <job>-<index>-<suffix>: shorter names leave room for the index. */}}
+{{- define "llm-expo.evaluationName" -}}
+{{- printf "%s-evaluate" (include "llm-expo.fullname" . | trunc 38 | trimSuffix "-") }}
+{{- end }}
+{{- define "llm-expo.sweepReportName" -}}
+{{- printf "%s-sweep-report" (include "llm-expo.fullname" . | trunc 38 | trimSuffix "-") }}
+{{- end }}
 {{- define "llm-expo.tokenSecretName" -}}
 {{- default (printf "%s-token" (include "llm-expo.fullname" .)) .Values.token.existingSecret }}
 {{- end }}
@@ -146,4 +153,11 @@ securityContext:
   readOnly: true
 - name: tmp
   mountPath: /tmp
+{{- end }}
+
+{{/* The sweep's containers read the job spec the coordinator reads. */}}
+{{- define "llm-expo.specVolume" -}}
+- name: spec
+  configMap:
+    name: {{ include "llm-expo.coordinatorName" . }}-spec
 {{- end }}

@@ -10,6 +10,7 @@ import { basename, join } from "node:path";
 import { describe, it } from "node:test";
 import { resolveJobSpec } from "../../../cli/jobOptions.js";
 import {
+  CHART,
   ciValuesFiles,
   HELM,
   lintChart,
@@ -58,7 +59,7 @@ describe("Helm chart helm/llm-expo", { skip: missing }, () => {
   it("has example values for CPU, GPU, existing Secrets, IRSA, a PodMonitor and TLS", () => {
     assert.deepEqual(
       cases.map((c) => c.name),
-      ["defaults", "cpu", "existing-secret", "gpu", "irsa", "podmonitor", "tls"],
+      ["defaults", "cpu", "existing-secret", "gpu", "irsa", "podmonitor", "sweep", "tls"],
     );
   });
 
@@ -82,6 +83,8 @@ describe("Helm chart helm/llm-expo", { skip: missing }, () => {
         if (!values.token.existingSecret) expected.push("Secret");
         if (values.serviceAccount.create) expected.push("ServiceAccount");
         if (values.metrics.podMonitor.enabled) expected.push("PodMonitor");
+        // An α sweep adds the evaluation Job and the report Job.
+        if (values.sweep.enabled) expected.push("Job", "Job");
         assert.deepEqual(kinds, expected.sort());
         for (const o of objects) {
           validateObject(o);
@@ -351,10 +354,24 @@ describe("Helm chart helm/llm-expo", { skip: missing }, () => {
 
   it("refuses values the schema rules out", () => {
     assert.match(renderError({ set: ["job.alpha[0]=-1"] }), /alpha/);
+    assert.match(renderError({ setJson: ["job.alpha=[-1]"] }), /\/job\/alpha\/0/);
+    assert.match(renderError({ setJson: ["job.alpha=[0]"] }), /\/job\/alpha\/0/);
+    assert.match(renderError({ setJson: ["job.alpha=[-1.5]"] }), /\/job\/alpha\/0/);
+    const sweepWithout = renderError({ set: ["sweep.enabled=true"] });
+    for (const missing of ["/sweep/report'", "/sweep/evaluation/command'", "/sweep/evaluation/image/repository'"])
+      assert.ok(sweepWithout.includes(missing), `${missing} in ${sweepWithout}`);
+    assert.match(renderError({ values: [join(CHART, "ci", "sweep-values.yaml")], set: ["sweep.keep=some"] }), /keep/);
     assert.match(renderError({ set: ["worker.replicas=0"] }), /replicas/);
     assert.match(renderError({ set: ["job.unitsize=1GiB"] }), /unitsize|additional/i);
     assert.match(renderError({ set: ["serviceAccount.irsaRoleArn=not-an-arn"] }), /irsaRoleArn/);
     assert.match(renderError({ set: ["gpu.enabled=yes"] }), /gpu/);
+  });
+
+  it("accepts −1 < α < 0 (interpolation) in the job spec", () => {
+    const cm = renderChart({ setJson: ["job.alpha=[-0.5,0.3]", 'job.out=["s3://b/i","s3://b/e"]'] }).find(
+      (o) => o.kind === "ConfigMap",
+    );
+    assert.match(cm?.data["job.yaml"], /^alpha:\n- -0\.5\n- 0\.3\n/m);
   });
 
   it("generates a new token per install (a live cluster's lookup keeps it across upgrades)", () => {

@@ -1,7 +1,8 @@
 // deploy/prometheus and deploy/grafana against the code: `promtool check rules` passes, and every metric
 // the rules and the dashboard name, with every label value they match exactly, is exported by a real
-// coordinator and worker (their live /metrics while a job runs and after it is done). Plus the
-// container image's files: the Dockerfile runs deploy/build.sh and ends non-root on `llm-expo`.
+// coordinator and worker (their live /metrics while a job runs and after it is done) or by a real sweep
+// (its /metrics once its report is written). Plus the container image's files: the Dockerfile runs
+// deploy/build.sh and ends non-root on `llm-expo`.
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
@@ -11,11 +12,12 @@ import { after, before, describe, it } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { parse } from "yaml";
 import { CHART, REPO, renderChart } from "../../support/helmChart.js";
-import type { CliProcess } from "../../support/processes.js";
-import { startCoordinator, startWorker } from "../../support/processes.js";
+import { CliProcess, startCoordinator, startWorker } from "../../support/processes.js";
 import { PROMTOOL } from "../../support/prometheus.js";
 import { runCli } from "../../support/runCli.js";
+import { EVALUATE } from "../../support/sweepSupport.js";
 import { tempDir } from "../../support/tempDir.js";
+import { writeTinyPair } from "../../support/tinyLlama.js";
 
 const missing = PROMTOOL ? false : "promtool not installed (.ci/run installs it)";
 if (missing && process.env.LLM_EXPO_REQUIRE_TOOLS) throw new Error(`${missing} but LLM_EXPO_REQUIRE_TOOLS is set`);
@@ -123,6 +125,36 @@ describe("Prometheus rules and Grafana dashboard", { skip: missing }, () => {
       if (/^expo_job_state\{state="done",role="coordinator"\} 1$/m.test(await scrape(c.metricsPort))) break;
       await sleep(100);
     }
+    // A sweep, scraped once its report is written (it lingers; SIGTERM ends the linger).
+    const pair = await writeTinyPair(join(root, "tiny"));
+    const sweep = new CliProcess([
+      "sweep",
+      "--base",
+      pair.sft,
+      "--aligned",
+      pair.dpo,
+      "--alpha",
+      "0.5",
+      "--alpha",
+      "1",
+      "--out-template",
+      join(root, "sweep", "expo-{alpha}"),
+      "--evaluate",
+      EVALUATE,
+      "--report",
+      join(root, "sweep", "report"),
+      "--metrics-port",
+      "0",
+      "--linger",
+      "60",
+    ]);
+    processes.push(sweep);
+    const listening = await sweep.waitFor((l) => l.msg === "sweep metrics listening", 60_000);
+    await sweep.waitFor((l) => l.msg.startsWith("serving metrics"), 60_000, "the sweep's linger");
+    const sweepText = await scrape(listening.metricsPort as number);
+    assert.match(sweepText, /^expo_sweep_score\{alpha="0\.5",role="sweep"\} -?\d/m);
+    sweep.kill("SIGTERM");
+    assert.equal((await sweep.exited).code, 0, sweep.stderr);
   });
 
   it("passes promtool check rules", () => {
@@ -141,7 +173,13 @@ describe("Prometheus rules and Grafana dashboard", { skip: missing }, () => {
       "llm_expo:worker_bytes_read:rate5m",
     ])
       assert.ok(records.includes(r), r);
-    for (const a of ["LlmExpoJobStalled", "LlmExpoUnitsRetrying", "LlmExpoUnitsFailed", "LlmExpoNoWorkers"])
+    for (const a of [
+      "LlmExpoJobStalled",
+      "LlmExpoUnitsRetrying",
+      "LlmExpoUnitsFailed",
+      "LlmExpoNoWorkers",
+      "LlmExpoSweepEvaluationFailed",
+    ])
       assert.ok(alerts.includes(a), a);
   });
 
@@ -151,7 +189,10 @@ describe("Prometheus rules and Grafana dashboard", { skip: missing }, () => {
   ] as const) {
     it(`names only metrics and label values the coordinator and worker export (${what})`, () => {
       const names = new Set(live.map((s) => s.name));
-      assert.ok(names.has("expo_job_state") && names.has("expo_worker_units_total"), "scraped both processes");
+      assert.ok(
+        names.has("expo_job_state") && names.has("expo_worker_units_total") && names.has("expo_sweep_best"),
+        "scraped the coordinator, the worker and the sweep",
+      );
       let checked = 0;
       for (const expr of exprs()) {
         for (const sel of selectors(expr)) {

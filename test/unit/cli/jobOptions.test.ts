@@ -67,7 +67,15 @@ describe("job options", () => {
     await assert.rejects(resolveJobSpec({ ...base, out: ["/o"] }), usage(/missing --alpha/));
     await assert.rejects(
       resolveJobSpec({ ...base, alpha: ["0"], out: ["/o"] }),
-      usage(/--alpha 0: must be greater than 0/),
+      usage(/--alpha 0: α = 0 is the aligned model θ1 itself/),
+    );
+    await assert.rejects(
+      resolveJobSpec({ ...base, alpha: ["-1"], out: ["/o"] }),
+      usage(/--alpha -1: α = −1 is the base model θ0 itself/),
+    );
+    await assert.rejects(
+      resolveJobSpec({ ...base, alpha: ["-1.25"], out: ["/o"] }),
+      usage(/--alpha -1.25: must be greater than −1/),
     );
     await assert.rejects(
       resolveJobSpec({ ...base, alpha: ["x"], out: ["/o"] }),
@@ -92,12 +100,28 @@ describe("job options", () => {
     );
     await assert.rejects(
       resolveJobSpec({ ...base, alpha: ["1"], out: ["/o"], alphaRule: ["x=-1"] }),
-      usage(/value must be a finite number >= 0/),
+      usage(/value must be a finite number > −1/),
     );
     await assert.rejects(
       resolveJobSpec({ ...base, alpha: ["1"], out: ["/o"], spec: "/nonexistent/job.yaml" }),
       usage(/cannot read job spec \(ENOENT\)/),
     );
+  });
+
+  it("accepts −1 < α < 0 (interpolation, γ = 1 + α) for outputs and per-tensor rules", async () => {
+    const spec = await resolveJobSpec({
+      base: "/m/sft",
+      aligned: "/m/dpo",
+      alpha: ["-0.5", "-0.999", "0.25"],
+      outTemplate: "/o/expo-{alpha}",
+      alphaRule: ["*.mlp.*=-0.25", "lm_head.*=0"],
+    });
+    assert.deepEqual(spec.alphas, [-0.5, -0.999, 0.25]);
+    assert.deepEqual(spec.outs, ["/o/expo--0.5", "/o/expo--0.999", "/o/expo-0.25"]);
+    assert.deepEqual(spec.alphaRules, [
+      { pattern: "*.mlp.*", alpha: -0.25 },
+      { pattern: "lm_head.*", alpha: 0 },
+    ]);
   });
 
   it("needs no outputs for commands that write nothing (stats)", async () => {

@@ -265,13 +265,13 @@ function checkCase(c: Case): void {
   }
 }
 
-function caseArb(dtype: FloatDtype, arith: Arith): fc.Arbitrary<Case> {
+function caseArb(dtype: FloatDtype, arith: Arith, alphas: fc.Arbitrary<number> = alphaArb): fc.Arbitrary<Case> {
   const l = LAYOUT[dtype];
   return fc
     .record({
       pairs: lengthArb.chain((n) => fc.array(pairArb(l), { minLength: n, maxLength: n })),
       inPlace: fc.boolean(),
-      alphas3: fc.tuple(alphaArb, alphaArb, alphaArb),
+      alphas3: fc.tuple(alphas, alphas, alphas),
       offsets: fc.tuple(fc.integer({ min: 0, max: 9 }), fc.integer({ min: 0, max: 9 }), fc.integer({ min: 0, max: 9 })),
     })
     .map(({ pairs, inPlace, alphas3, offsets }) => ({
@@ -400,6 +400,14 @@ describe("kernel known answers", () => {
     });
   });
 
+  it("α = −0.5 gives the midpoint of θ0 and θ1 (γ = 1 + α = 0.5): 1.0, 0.5 → 0.75", () => {
+    assert.equal(known("BF16", "fp32", 0x3f80n, 0x3f00n, -0.5)[0], 0x3f40n);
+    assert.equal(known("BF16", "torch", 0x3f80n, 0x3f00n, -0.5)[0], 0x3f40n);
+    assert.equal(known("F16", "fp32", 0x3c00n, 0x3800n, -0.5)[0], 0x3a00n);
+    assert.equal(known("F32", "torch", 0x3f800000n, 0x3f000000n, -0.5)[0], 0x3f400000n);
+    assert.equal(known("F64", "fp32", 0x3ff0000000000000n, 0x3fe0000000000000n, -0.5)[0], 0x3fe8000000000000n);
+  });
+
   it("other dtypes: 1.0, 0.5, α 0.5 gives 1.25", () => {
     assert.equal(known("F16", "fp32", 0x3c00n, 0x3800n, 0.5)[0], 0x3d00n);
     assert.equal(known("F32", "fp32", 0x3f800000n, 0x3f000000n, 0.5)[0], 0x3fa00000n);
@@ -466,6 +474,20 @@ describe("kernel == oracle, bit for bit, on every SIMD path", () => {
     for (const arith of ARITHS) {
       it(`${dtype} ${arith}: random bit patterns, K = 1 in place and K = 3, unaligned offsets`, () => {
         fc.assert(fc.property(caseArb(dtype, arith), checkCase), { numRuns: RUNS });
+      });
+    }
+  }
+
+  // −1 < α < 0 interpolates (γ = 1 + α): the paper's first-order check. Only a number to the kernel, but
+  // one the product code used to refuse, so it gets its own properties.
+  const interpolationAlphaArb = fc.oneof(
+    fc.constantFrom(-0.5, -0.25, -0.1, -0.75, -0.9, -0.999, -(2 ** -20)),
+    fc.double({ min: -1, max: 0, minExcluded: true, maxExcluded: true, noNaN: true }),
+  );
+  for (const dtype of DTYPES) {
+    for (const arith of ARITHS) {
+      it(`${dtype} ${arith}: interpolation, −1 < α < 0`, () => {
+        fc.assert(fc.property(caseArb(dtype, arith, interpolationAlphaArb), checkCase), { numRuns: RUNS });
       });
     }
   }

@@ -189,6 +189,32 @@ describe("planJob", () => {
     );
   });
 
+  it("plans negative α (interpolation) like any other: the same units, the α carried per output and in the header", () => {
+    const tensors: LayoutTensor[] = [
+      { name: "a", dtype: "BF16", shape: [100] },
+      { name: "b", dtype: "I64", shape: [3] },
+      { name: "c", dtype: "F32", shape: [7, 3] },
+    ];
+    const c = layoutCheckpoint("/a", [{ file: "m.safetensors", tensors }]);
+    const s = spec({ alphas: [-0.5, -0.999, 0.3], outs: ["/1", "/2", "/3"], unitSize: 64 });
+    const p = plan(c, c, s, NO_LIMITS);
+    checkInvariants(p, c, c, s, NO_LIMITS);
+    const positive = plan(c, c, spec({ alphas: [0.1, 0.2, 0.3], outs: ["/1", "/2", "/3"], unitSize: 64 }), NO_LIMITS);
+    assert.deepEqual(
+      p.units.map((u) => [u.dataStart, u.dataEnd, u.segments.map((g) => g.action)]),
+      positive.units.map((u) => [u.dataStart, u.dataEnd, u.segments.map((g) => g.action)]),
+    );
+    assert.deepEqual(
+      p.outputs.map((o) => o.alpha),
+      [-0.5, -0.999, 0.3],
+    );
+    for (const u of p.units)
+      for (const g of u.segments) assert.deepEqual(g.alphas, g.action === "copy" ? [] : [-0.5, -0.999, 0.3]);
+    const header = p.outputs[0]?.shards[0]?.header as Buffer;
+    const json = JSON.parse(header.subarray(8, 8 + Number(header.readBigUInt64LE(0))).toString("utf8"));
+    assert.equal(json.__metadata__["expo.alpha"], "-0.5");
+  });
+
   it("applies --include, --exclude and --alpha-rule (first match wins, 0 copies)", () => {
     const names = [
       "model.embed_tokens.weight",
