@@ -215,7 +215,9 @@ describe("coordinator and workers as separate processes", () => {
     const { code } = await w.exited;
     assert.equal(code, 1, w.stderr);
     const last = w.stderr.trim().split("\n").at(-1) ?? "";
-    assert.match(last, /^llm-expo: coordinator at 127\.0\.0\.1:\d+ unreachable for [23] s/);
+    // Gave up only after the timeout (how much later depends on how busy the machine is).
+    const waited = /^llm-expo: coordinator at 127\.0\.0\.1:\d+ unreachable for (\d+) s/.exec(last);
+    assert.ok(waited && Number(waited[1]) >= 2, last);
     assert.ok(!/\n\s+at /.test(w.stderr), "no stack trace");
   });
 
