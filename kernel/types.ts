@@ -4,14 +4,20 @@ import type { KernelDevice } from "../core/device.js";
 import type { Arith, FloatDtype } from "../core/dtypes.js";
 
 export interface Segment {
+  /** extrapolate (default): out = f(aligned, base); convert: out = R_outDtype(aligned), base and alphas unused. */
+  op?: "extrapolate" | "convert";
+  /** dtype of the aligned (θ1) input. */
   dtype: FloatDtype;
-  /** Number of elements. */
+  /** dtype of the base (θ0) input; default: dtype. */
+  baseDtype?: FloatDtype;
+  /** dtype written to every output; default: dtype. */
+  outDtype?: FloatDtype;
   count: number;
-  /** Byte offsets of the segment's first element in each buffer. */
+  /** Byte offsets of the segment's first element in each buffer (each buffer in its own dtype). */
   alignedOffset: number;
   baseOffset: number;
   outOffset: number;
-  /** One α per output buffer (K values, K = outs.length). */
+  /** One α per output buffer (K values; ignored for convert, where it may be empty). */
   alphas: readonly number[];
 }
 

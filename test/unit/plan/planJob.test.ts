@@ -8,7 +8,7 @@ import { pairTensors } from "../../../checkpoint/pairTensors.js";
 import type { Checkpoint, TensorInfo } from "../../../checkpoint/types.js";
 import { ITEMSIZE } from "../../../core/dtypes.js";
 import type { JobSpec } from "../../../core/jobSpec.js";
-import type { BaseRead, JobPlan } from "../../../core/plan.js";
+import type { JobPlan, RangeRead } from "../../../core/plan.js";
 import {
   type LayoutTensor,
   layoutCheckpoint,
@@ -32,6 +32,8 @@ function spec(overrides: Partial<JobSpec> = {}): JobSpec {
     unitSize: 64 * MiB,
     include: [],
     exclude: [],
+    drop: [],
+    outDtype: null,
     alphaRules: [],
     onNonfinite: "error",
     overwrite: false,
@@ -40,7 +42,7 @@ function spec(overrides: Partial<JobSpec> = {}): JobSpec {
 }
 
 function plan(aligned: Checkpoint, base: Checkpoint, s: JobSpec, limits: StorageLimits): JobPlan {
-  return planJob({ spec: s, aligned, base, pairs: pairTensors(aligned, base), limits });
+  return planJob({ spec: s, aligned, base, pairing: pairTensors(aligned, base), limits });
 }
 
 /** Asserts every invariant the workers and the finalizer rely on. */
@@ -57,7 +59,11 @@ function checkInvariants(p: JobPlan, aligned: Checkpoint, base: Checkpoint, s: J
       assert.equal(u.partNumber, i + 1, "parts numbered 1..n");
       assert.equal(u.dataStart, expected, "units are contiguous: no gap, no overlap");
       assert.ok(u.dataEnd > u.dataStart);
-      assert.equal(u.alignedOffset, shard.dataStart + u.dataStart);
+      // The output keeps the aligned layout: one aligned read of the same bytes, computed in place.
+      assert.deepEqual(u.alignedReads, [
+        { file: shard.file, offset: shard.dataStart + u.dataStart, length: u.dataEnd - u.dataStart, bufferOffset: 0 },
+      ]);
+      assert.equal(u.inPlace, true);
       const size =
         u.dataEnd -
         u.dataStart +
@@ -82,6 +88,7 @@ function checkInvariants(p: JobPlan, aligned: Checkpoint, base: Checkpoint, s: J
       let at = 0;
       for (const seg of u.segments) {
         assert.equal(seg.offset, at);
+        assert.equal(seg.alignedOffset, seg.offset);
         const t: TensorInfo | undefined = shard.tensors.find((x) => x.name === seg.tensor);
         assert.ok(t);
         const item = ITEMSIZE[t.dtype] as number;
@@ -91,7 +98,7 @@ function checkInvariants(p: JobPlan, aligned: Checkpoint, base: Checkpoint, s: J
           const b = base.tensors.get(seg.tensor);
           assert.ok(b);
           const want = b.shard.dataStart + b.tensor.begin + seg.elemStart * item;
-          const read: BaseRead | undefined = u.baseReads.find(
+          const read: RangeRead | undefined = u.baseReads.find(
             (r) => r.bufferOffset <= seg.baseOffset && seg.baseOffset + seg.count * item <= r.bufferOffset + r.length,
           );
           assert.ok(read, "segment's base bytes lie inside one read");
