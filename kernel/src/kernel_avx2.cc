@@ -65,6 +65,9 @@ struct Avx2 {
   // non-finite block is redone by the scalar code.
   template <int DT>
   struct Block;
+  // fp32 results in element order (groups 0-3: elements 8g to 8g + 7) to BF16, F16 or F64 (mixed segments).
+  template <int DO>
+  struct Out;
 
   static F add(F a, F b) { return _mm256_add_ps(a, b); }
   static F sub(F a, F b) { return _mm256_sub_ps(a, b); }
@@ -213,6 +216,39 @@ struct Avx2::Block<kF32> {
   }
 };
 
+template <>
+struct Avx2::Out<kBF16> {
+  template <bool NT>
+  static void put(std::uint8_t* p, const F r[4], F o[4]) {
+    for (int h = 0; h < 2; ++h) {
+      const __m256i ux = bf16Round(r[2 * h]);
+      const __m256i uy = bf16Round(r[2 * h + 1]);
+      o[2 * h] = upperHalf(ux);
+      o[2 * h + 1] = upperHalf(uy);
+      // Per 128-bit lane the pack interleaves x and y halves: [x0-3 y0-3 | x4-7 y4-7]; the permute orders them.
+      const __m256i packed = _mm256_packus_epi32(_mm256_srli_epi32(ux, 16), _mm256_srli_epi32(uy, 16));
+      put256<NT>(p + 32 * h, _mm256_permute4x64_epi64(packed, 0xD8));
+    }
+  }
+};
+
+// The F16 block is already in element order.
+template <>
+struct Avx2::Out<kF16> : Avx2::Block<kF16> {};
+
+template <>
+struct Avx2::Out<kF64> {
+  template <bool NT>
+  static void put(std::uint8_t* p, const F r[4], F o[4]) {
+    for (int g = 0; g < 4; ++g) {
+      o[g] = r[g];
+      const D8 w = widen8(r[g]);
+      put256<NT>(p + 64 * g, _mm256_castpd_si256(w.lo));
+      put256<NT>(p + 64 * g + 32, _mm256_castpd_si256(w.hi));
+    }
+  }
+};
+
 template <int DT, int AR, int KF>
 void segment(const SegArgs& s, Sums& out) {
   vectorSegment<Avx2, DT, AR, KF>(s, out);
@@ -220,7 +256,10 @@ void segment(const SegArgs& s, Sums& out) {
 
 }  // namespace
 
-void segmentAvx2(const SegArgs& s, Sums& acc) { EXPO_DISPATCH_SEGMENT(segment, s, acc); }
+void segmentAvx2(const SegArgs& s, Sums& acc) {
+  if (isMixed(s.op, s.dtype, s.baseDtype, s.outDtype)) return mixedSegment<VectorMixed<Avx2>>(s, acc);
+  EXPO_DISPATCH_SEGMENT(segment, s, acc);
+}
 
 }  // namespace expo
 

@@ -60,6 +60,9 @@ struct Avx512 {
   // non-finite and the scalar redo rewrites its outputs.
   template <int DT>
   struct Block;
+  // fp32 results in element order (X: elements 0-15, Y: 16-31) to BF16, F16 or F64 (mixed segments).
+  template <int DO>
+  struct Out;
 
   static F add(F a, F b) { return _mm512_add_ps(a, b); }
   static F sub(F a, F b) { return _mm512_sub_ps(a, b); }
@@ -176,6 +179,37 @@ struct Avx512::Block<kF32> {
   }
 };
 
+template <>
+struct Avx512::Out<kBF16> {
+  template <bool NT>
+  static void put(std::uint8_t* p, const F r[2], F o[2]) {
+    const __m512i ux = bf16Round(r[0]);
+    const __m512i uy = bf16Round(r[1]);
+    o[0] = upperHalf(ux);
+    o[1] = upperHalf(uy);
+    const __m256i hx = _mm512_cvtepi32_epi16(_mm512_srli_epi32(ux, 16));
+    const __m256i hy = _mm512_cvtepi32_epi16(_mm512_srli_epi32(uy, 16));
+    put512<NT>(p, _mm512_inserti64x4(_mm512_castsi256_si512(hx), hy, 1));
+  }
+};
+
+// The F16 block is already in element order.
+template <>
+struct Avx512::Out<kF16> : Avx512::Block<kF16> {};
+
+template <>
+struct Avx512::Out<kF64> {
+  template <bool NT>
+  static void put(std::uint8_t* p, const F r[2], F o[2]) {
+    o[0] = r[0];
+    o[1] = r[1];
+    put512<NT>(p, _mm512_castpd_si512(lowPd(r[0])));
+    put512<NT>(p + 64, _mm512_castpd_si512(highPd(r[0])));
+    put512<NT>(p + 128, _mm512_castpd_si512(lowPd(r[1])));
+    put512<NT>(p + 192, _mm512_castpd_si512(highPd(r[1])));
+  }
+};
+
 template <int DT, int AR, int KF>
 void segment(const SegArgs& s, Sums& out) {
   vectorSegment<Avx512, DT, AR, KF>(s, out);
@@ -183,7 +217,10 @@ void segment(const SegArgs& s, Sums& out) {
 
 }  // namespace
 
-void segmentAvx512(const SegArgs& s, Sums& acc) { EXPO_DISPATCH_SEGMENT(segment, s, acc); }
+void segmentAvx512(const SegArgs& s, Sums& acc) {
+  if (isMixed(s.op, s.dtype, s.baseDtype, s.outDtype)) return mixedSegment<VectorMixed<Avx512>>(s, acc);
+  EXPO_DISPATCH_SEGMENT(segment, s, acc);
+}
 
 }  // namespace expo
 
