@@ -16,6 +16,11 @@ export function runMeasured(args: string[]): Promise<Measured> {
   return measure([CLI, ...args]);
 }
 
+/** Runs the CLI of another build (its dist/cli/main.js) in a child process: builds compared in one session. */
+export function runBuild(cli: string, args: string[]): Promise<Measured> {
+  return measure([cli, ...args]);
+}
+
 /** Runs another compiled bench program (a file beside this one) in a child process. */
 export function runProgram(file: string, args: string[]): Promise<Measured> {
   return measure([join(dirname(fileURLToPath(import.meta.url)), file), ...args]);

@@ -18,13 +18,11 @@ import { jobIdentity } from "./jobIdentity.js";
 import { JobLifecycle, type JobSignal, type SigtermPolicy, signalEffect } from "./jobLifecycle.js";
 import { JOURNAL_NAME, Journal } from "./journal.js";
 import { replayJournal } from "./replayJournal.js";
-import { type GrpcServer, serveGrpc, type TlsFiles } from "./serveGrpc.js";
+import { type GrpcServeOptions, type GrpcServer, serveGrpc } from "./serveGrpc.js";
 
 export interface ServeOptions {
-  /** gRPC host:port (port 0: any free port). */
-  listen: string;
-  token?: string;
-  tls?: TlsFiles;
+  /** The lease protocol over gRPC for worker processes; none when the workers run in this process. */
+  grpc?: GrpcServeOptions;
   /** /metrics on host:port (port 0: any free port); none when undefined. */
   metrics?: { host: string; port: number };
   /** Folder or S3 prefix of the journal; default <first output>/.expo */
@@ -36,7 +34,8 @@ export interface ServeOptions {
   lingerMs: number;
   onSigterm: SigtermPolicy;
   log: Logger;
-  onListening?: (ports: { grpc: number; metrics?: number }) => void;
+  /** Called once the job is served: its coordinator, and the ports bound (gRPC when served, metrics). */
+  onServing?: (coordinator: Coordinator, ports: { grpc?: number; metrics?: number }) => void;
   onCoordinator?: (c: Coordinator) => void;
   /** Resolves with a reason when the job can no longer finish (e.g. every local worker exited). */
   stopped?: Promise<string>;
@@ -141,7 +140,7 @@ export async function serveJob(job: PreparedJob, options: ServeOptions): Promise
     if (stop) throw stopError(stop);
 
     lifecycle.to("serving");
-    grpc = await serveGrpc(coordinator, { listen: options.listen, token: options.token, tls: options.tls });
+    if (options.grpc) grpc = await serveGrpc(coordinator, options.grpc);
     if (options.metrics) {
       metrics = await serveMetrics(
         coordinatorMetrics(coordinator, job.aligned),
@@ -149,8 +148,8 @@ export async function serveJob(job: PreparedJob, options: ServeOptions): Promise
         options.metrics.port,
       );
     }
-    log.debug("coordinator listening", { jobId: identity.jobId, grpcPort: grpc.port, metricsPort: metrics?.port });
-    options.onListening?.({ grpc: grpc.port, metrics: metrics?.port });
+    log.debug("coordinator serving", { jobId: identity.jobId, grpcPort: grpc?.port, metricsPort: metrics?.port });
+    options.onServing?.(coordinator, { grpc: grpc?.port, metrics: metrics?.port });
     const outcome = await Promise.race([
       coordinator.finished.then((error) => ({ kind: "finished" as const, error })),
       stopRequested,

@@ -29,7 +29,9 @@ export async function convertToTorch(from: string, to: string, settings: Storage
   const indexFile = join(from, "model.safetensors.index.json");
   const indexed = files.includes("model.safetensors.index.json");
   const shards = indexed
-    ? [...new Set(Object.values(JSON.parse(await readFile(indexFile, "utf8")).weight_map as Record<string, string>))].sort()
+    ? [
+        ...new Set(Object.values(JSON.parse(await readFile(indexFile, "utf8")).weight_map as Record<string, string>)),
+      ].sort()
     : ["model.safetensors"];
   const storage = openStorage(from, settings);
   const pad = (i: number) => String(i).padStart(5, "0");
@@ -41,9 +43,12 @@ export async function convertToTorch(from: string, to: string, settings: Storage
     const input = await open(join(from, shardFile), "r");
     const output = await open(join(to, name), "w");
     try {
-      const writer = new TorchZipWriter(async (chunk) => {
-        await output.write(chunk);
-      }, name.replace(/\.bin$/, ""));
+      const writer = new TorchZipWriter(
+        async (chunk) => {
+          await output.write(chunk);
+        },
+        name.replace(/\.bin$/, ""),
+      );
       const pickled: PickleTensor[] = [];
       for (const [key, t] of shard.tensors.entries()) {
         const bytes = Buffer.allocUnsafe(t.end - t.begin);
@@ -53,7 +58,15 @@ export async function convertToTorch(from: string, to: string, settings: Storage
         const stride = t.shape.map((_, d) => t.shape.slice(d + 1).reduce((a, b) => a * b, 1));
         const storageType = STORAGE_TYPES[t.dtype];
         if (!storageType) throw new Error(`${shardFile}: tensor ${t.name}: no torch storage type for ${t.dtype}`);
-        pickled.push({ name: t.name, storageType, storageKey: String(key), storageNumel: numel, storageOffset: 0, shape: t.shape, stride });
+        pickled.push({
+          name: t.name,
+          storageType,
+          storageKey: String(key),
+          storageNumel: numel,
+          storageOffset: 0,
+          shape: t.shape,
+          stride,
+        });
         weightMap[t.name] = name;
         totalSize += bytes.length;
       }

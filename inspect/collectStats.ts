@@ -52,13 +52,7 @@ export async function collectStats(
         aligned: aligned.storage,
         base: base.storage,
         how: { arith: "fp32", device: options.device },
-        buffers: {
-          maxUnitBytes: plan.maxUnitBytes,
-          maxAlignedBytes: plan.maxAlignedBytes,
-          maxBaseBytes: plan.maxBaseBytes,
-          outputs: 1,
-          inPlace: plan.inPlace,
-        },
+        buffers: { ...plan, outputs: 1 },
         concurrency: options.concurrency,
       },
       (unit, _outs, segments) => {

@@ -86,13 +86,7 @@ export async function verifyOutput(options: VerifyOptions): Promise<VerifyResult
         aligned: job.aligned.storage,
         base: job.base.storage,
         how: { arith: spec.arith, device: options.device },
-        buffers: {
-          maxUnitBytes: job.plan.maxUnitBytes,
-          maxAlignedBytes: job.plan.maxAlignedBytes,
-          maxBaseBytes: job.plan.maxBaseBytes,
-          outputs: 1,
-          inPlace: job.plan.inPlace,
-        },
+        buffers: { ...job.plan, outputs: 1 },
         concurrency: 1,
       },
       async (unit, outs) => {

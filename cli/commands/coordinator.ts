@@ -58,15 +58,13 @@ export const coordinatorCommand: CommandModule<GlobalOptions, OptionsOf<typeof b
     const started = performance.now();
     const reports = await serveJob(job, {
       ...lease,
-      listen: argv.listen,
-      token,
-      tls,
+      grpc: { listen: argv.listen, token, tls },
       metrics: argv.metricsPort === undefined ? undefined : { host: argv.metricsHost, port: argv.metricsPort },
       storage,
       lingerMs: argv.linger * 1000,
       onSigterm: "suspend",
       log,
-      onListening: (ports) =>
+      onServing: (_, ports) =>
         log.info("coordinator listening", { listen: argv.listen, grpcPort: ports.grpc, metricsPort: ports.metrics }),
     });
     printSummary(

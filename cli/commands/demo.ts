@@ -4,13 +4,14 @@ import { join } from "node:path";
 import type { Argv, CommandModule } from "yargs";
 import { makeExamplePair } from "../../example/makeExamplePair.js";
 import { verifyOutput } from "../../inspect/verifyOutput.js";
+import { selectDevice } from "../../kernel/selectDevice.js";
 import { prepareJob } from "../../plan/prepareJob.js";
 import type { OptionsOf } from "../argsOf.js";
 import { type GlobalOptions, loggerFor, storageSettings } from "../globalOptions.js";
 import { DEFAULT_UNIT_SIZE } from "../jobOptions.js";
 import { formatBytes, parseSize } from "../parseSize.js";
 import { followProgress } from "../progressBar.js";
-import { runWithWorkers } from "../runWithWorkers.js";
+import { runLocally } from "../runLocally.js";
 
 const builder = (y: Argv<GlobalOptions>) =>
   y
@@ -59,13 +60,13 @@ export const demoCommand: CommandModule<GlobalOptions, OptionsOf<typeof builder>
       );
       let stop = () => {};
       const started = performance.now();
-      const [report] = await runWithWorkers(job, {
+      const [report] = await runLocally(job, {
         workers: 1,
         concurrency: 2,
-        device: "auto",
+        memoryBudget: undefined,
+        device: selectDevice("auto"),
         storage,
         log,
-        logLevel: argv.logLevel,
         onCoordinator: (c) => {
           stop = followProgress(c, log);
         },

@@ -1,11 +1,13 @@
 import type { Argv, CommandModule } from "yargs";
 import type { Compatibility } from "../../core/plan.js";
+import { unitBufferBytes } from "../../engine/unitBuffers.js";
 import { prepareJob } from "../../plan/prepareJob.js";
 import type { OptionsOf } from "../argsOf.js";
-import { executionOptions, positive } from "../executionOptions.js";
+import { executionOptions, memoryBudget, positive } from "../executionOptions.js";
 import { type GlobalOptions, storageSettings } from "../globalOptions.js";
 import { jobOptions, resolveJobSpec } from "../jobOptions.js";
 import { formatBytes } from "../parseSize.js";
+import { localUnitsInFlight } from "../runLocally.js";
 
 const builder = (y: Argv<GlobalOptions>) => executionOptions(jobOptions(y));
 
@@ -15,12 +17,17 @@ export const planCommand: CommandModule<GlobalOptions, OptionsOf<typeof builder>
   builder,
   handler: async (argv) => {
     const spec = await resolveJobSpec(argv);
-    const { plan, aligned, base } = await prepareJob(spec, { storage: storageSettings(argv), forWriting: false });
+    const job = await prepareJob(spec, { storage: storageSettings(argv), forWriting: false });
+    const { plan, aligned, base } = job;
     await Promise.all([aligned.storage.close(), base.storage.close()]);
     const k = plan.outputs.length;
-    const slots = positive(argv.workers, "--workers") * positive(argv.concurrency, "--concurrency");
-    const separate = k > 1 || !plan.inPlace ? k : 0;
-    const memoryPerSlot = plan.maxAlignedBytes + plan.maxBaseBytes + separate * plan.maxUnitBytes;
+    // What `run` would keep in flight with these flags.
+    const slots = localUnitsInFlight(job, {
+      workers: positive(argv.workers, "--workers"),
+      concurrency: positive(argv.concurrency, "--concurrency"),
+      memoryBudget: memoryBudget(argv.memoryBudget),
+    });
+    const memoryPerSlot = unitBufferBytes({ ...plan, outputs: k });
     const estimate = {
       units: plan.units.length,
       shards: plan.shards.length,

@@ -2,14 +2,14 @@ import type { Argv, CommandModule } from "yargs";
 import { selectDevice } from "../../kernel/selectDevice.js";
 import { prepareJob } from "../../plan/prepareJob.js";
 import type { OptionsOf } from "../argsOf.js";
-import { executionOptions, positive } from "../executionOptions.js";
+import { executionOptions, memoryBudget, positive } from "../executionOptions.js";
 import { type GlobalOptions, loggerFor, storageSettings } from "../globalOptions.js";
 import { jobOptions, resolveJobSpec } from "../jobOptions.js";
 import { leaseOptions, leaseSettings } from "../leaseOptions.js";
 import { formatBytes } from "../parseSize.js";
 import { printSummary } from "../printSummary.js";
 import { followProgress } from "../progressBar.js";
-import { runWithWorkers } from "../runWithWorkers.js";
+import { localUnitsInFlight, runLocally } from "../runLocally.js";
 
 const builder = (y: Argv<GlobalOptions>) => executionOptions(leaseOptions(jobOptions(y)));
 
@@ -22,26 +22,34 @@ export const runCommand: CommandModule<GlobalOptions, OptionsOf<typeof builder>>
     const spec = await resolveJobSpec(argv);
     const workers = positive(argv.workers, "--workers");
     const concurrency = positive(argv.concurrency, "--concurrency");
+    const budget = memoryBudget(argv.memoryBudget);
     // Fails here, before anything is written, when --device cuda cannot be honoured.
-    selectDevice(argv.device);
+    const device = selectDevice(argv.device);
     const lease = leaseSettings(argv);
     const storage = storageSettings(argv);
     const job = await prepareJob(spec, { storage, forWriting: true });
     const { plan } = job;
+    // Refused here, before the plan is announced, when not even one unit fits the budget.
+    const inFlight = localUnitsInFlight(job, { workers, concurrency, memoryBudget: budget });
     log.info(
       `planned ${plan.units.length} units over ${plan.shards.length} shard(s): read ${formatBytes(plan.bytes.alignedRead + plan.bytes.baseRead)}, write ${formatBytes(plan.bytes.writtenPerOutput)} x ${plan.outputs.length}`,
-      { units: plan.units.length, tensorsExtrapolated: plan.tensors.extrapolated, tensorsCopied: plan.tensors.copied },
+      {
+        units: plan.units.length,
+        unitsInFlight: inFlight,
+        tensorsExtrapolated: plan.tensors.extrapolated,
+        tensorsCopied: plan.tensors.copied,
+      },
     );
     const started = performance.now();
     let stop = () => {};
-    const reports = await runWithWorkers(job, {
+    const reports = await runLocally(job, {
       ...lease,
       workers,
       concurrency,
-      device: argv.device,
+      memoryBudget: budget,
+      device,
       storage,
       log,
-      logLevel: argv.logLevel,
       ...(argv.metricsPort === undefined ? {} : { metricsPort: argv.metricsPort }),
       onCoordinator: (c) => {
         stop = followProgress(c, log);

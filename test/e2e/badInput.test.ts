@@ -272,6 +272,16 @@ const cases: Case[] = [
     breakIt: async () => ["--alhpa", "0.3"],
     says: ["alhpa"],
   },
+  {
+    name: "memory budget below one unit",
+    breakIt: async () => ["--memory-budget", "100"],
+    says: ["--memory-budget 100 B", "one unit of this job needs"],
+  },
+  {
+    name: "memory budget not a size",
+    breakIt: async () => ["--memory-budget", "lots"],
+    says: ["--memory-budget", "not a size"],
+  },
 ];
 
 describe("bad input is refused with exit 2 before anything is written", () => {

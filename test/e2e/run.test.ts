@@ -133,6 +133,21 @@ describe("llm-expo end to end", () => {
     assert.equal(summary.outputs[0].model.relativeShift, shift);
   });
 
+  it("more workers, more units in flight within --memory-budget: the same bytes as one", async () => {
+    const one = join(root, "expo-w1");
+    const many = join(root, "expo-w3");
+    const args = (out: string) => [...jobArgs("run", sft, dpo, out), "--unit-size", "100KiB"];
+    assert.equal((await runCli([...args(one), "--workers", "1", "--concurrency", "1"])).code, 0);
+    // Room for 3 of the 6 units in flight that --workers 3 --concurrency 2 asks for: the run fits its budget.
+    const r = await runCli([...args(many), "--workers", "3", "--concurrency", "2", "--memory-budget", "700KiB"]);
+    assert.equal(r.code, 0, r.stderr);
+    const a = await folderDigest(one);
+    const b = await folderDigest(many);
+    delete a["expo-report.json"];
+    delete b["expo-report.json"];
+    assert.deepEqual(b, a);
+  });
+
   it("several alphas in one run: each output correct (torch arithmetic)", async () => {
     const o1 = join(root, "expo-t-0.1");
     const o2 = join(root, "expo-t-0.5");
