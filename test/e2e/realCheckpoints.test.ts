@@ -84,6 +84,9 @@ describe("checkpoints made by torch and transformers", () => {
   it("fp32 SFT + bf16 DPO, --arith torch: the paper procedure's output bit for bit (both loaded in bf16)", async () => {
     const { sft, dpo } = pair("fp32-bf16");
     const out = join(await tempDir(), "expo");
+    const plan = (await run(jobArgs("plan", sft, dpo, out))).stdout;
+    assert.match(plan, /^dtype conversions: 12 tensor\(s\): aligned BF16 \+ base F32 → BF16 \(12\)$/m);
+    assert.ok(!existsSync(out), "plan writes nothing");
     await run([...jobArgs("run", sft, dpo, out, "0.3"), "--arith", "torch"]);
     const paper = readFile(join(HF, "fp32-bf16", "paper-torch-alpha0.3.safetensors"));
     const o = readAllTensors(out);
@@ -165,6 +168,8 @@ describe("checkpoints made by torch and transformers", () => {
     assert.ok(!readAllTensors(dropped).has("v_head.summary.weight"));
     const r = report(dropped);
     assert.deepEqual(r.compatibility.dropped, ["v_head.summary.bias", "v_head.summary.weight"]);
+    const text = (await run([...jobArgs("plan", sft, dpo, join(root, "x")), "--drop", "v_head.*"])).stdout;
+    assert.match(text, /^dropped \(--drop\): 2 tensor\(s\)$/m);
     assert.deepEqual(r.parameters.drop, ["v_head.*"]);
     const v = await runCli(["verify", "--base", sft, "--aligned", dpo, "--out", dropped]);
     assert.equal(v.code, 0, v.stdout + v.stderr);
@@ -179,6 +184,12 @@ describe("checkpoints made by torch and transformers", () => {
     ];
     const plan = JSON.parse((await run([...jobArgs("plan", sft, dpo, join(root, "x")), "--json"])).stdout);
     assert.deepEqual(plan.compatibility.formats, { base: "torch", aligned: "torch" });
+    const text = (await run(jobArgs("plan", sft, dpo, join(root, "x")))).stdout;
+    assert.match(
+      text,
+      /^inputs: base pytorch_model\*\.bin \(torch\.save\), aligned pytorch_model\*\.bin \(torch\.save\)$/m,
+    );
+    assert.match(text, /^tied \(shared bytes in a \.bin; written separately\): 1 group\(s\) of 2 tensors$/m);
     assert.deepEqual(plan.compatibility.tied, [["model.embed_tokens.weight", "lm_head.weight"]]);
     for (const arith of ["fp32", "torch"] as const) {
       const out = join(root, arith);
