@@ -224,6 +224,34 @@ const cases: Case[] = [
     says: ["sft/pytorch_model.bin", "not a valid torch.save zip"],
   },
   {
+    name: "a job spec with a misspelt key",
+    breakIt: async ({ out }) => {
+      const file = join(dirname(out), "job.yaml");
+      await writeFile(file, "unit_sise: 1GiB\n");
+      return ["--spec", file];
+    },
+    says: ["job.yaml", "unit_sise: unknown key; did you mean unitSize?"],
+  },
+  {
+    name: "a job spec with a value of the wrong type",
+    breakIt: async ({ out }) => {
+      const file = join(dirname(out), "job.yaml");
+      await writeFile(file, "arith: torchh\n");
+      return ["--spec", file];
+    },
+    says: ["job.yaml", "arith: expected one of fp32, torch"],
+  },
+  {
+    name: "--out-dtype not one of bf16, f16, f32",
+    breakIt: async () => ["--out-dtype", "fp8"],
+    says: ["out-dtype", "fp8"],
+  },
+  {
+    name: "--drop leaves nothing",
+    breakIt: async () => ["--drop", "*"],
+    says: ["dpo", "no tensor left for the output"],
+  },
+  {
     name: "missing base path",
     breakIt: async ({ base }) => {
       await rm(base, { recursive: true });

@@ -250,6 +250,7 @@ describe("checkpoints made by torch and transformers", () => {
       const marker = ["/tmp/llm-expo-pwned-posix", "/tmp/llm-expo-pwned-eval"];
       for (const m of marker) rmSync(m, { force: true });
       const bad = join(HF, "malicious", name);
+      const digest = await folderDigest(bad);
       const out = join(await tempDir(), "expo");
       for (const [base, aligned] of [
         [pair("bin-sharded").sft, bad],
@@ -264,6 +265,7 @@ describe("checkpoints made by torch and transformers", () => {
         assert.ok(!existsSync(out), "nothing written");
       }
       for (const m of marker) assert.ok(!existsSync(m), `${m}: a payload ran`);
+      assert.deepEqual(await folderDigest(bad), digest, "input untouched");
     });
   }
 });
