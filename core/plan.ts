@@ -2,9 +2,9 @@
 //
 // Units are byte ranges of the OUTPUT shards (multipart parts). Each unit lists the aligned and base
 // byte ranges it reads and, per segment (a piece of one tensor), where its elements sit in the unit's
-// aligned, base and output buffers and in which dtype each is stored. When the output is laid out as the
-// aligned checkpoint (the usual safetensors case), a unit is one aligned read whose buffer already has
-// the output's layout, so one α is computed in place.
+// aligned, base and output buffers and in which dtype each is stored. Where no dtype changes, the aligned
+// reads land at the output's offsets, so one α is computed in place; when the output is laid out as the
+// aligned checkpoint (the usual safetensors case) that is exactly one aligned read per unit.
 
 /**
  * extrapolate: out = f(aligned, base); copy: the aligned bytes as they are (same dtype);
@@ -57,7 +57,7 @@ export interface WorkUnit {
   baseReads: RangeRead[];
   /** Bytes of the base buffer. */
   baseLength: number;
-  /** The aligned buffer holds the output's layout and dtypes (one read, offsets equal): with one α, in place. */
+  /** The aligned buffer holds the output's layout and dtypes (each read lands at its output offset): with one α, in place. */
   inPlace: boolean;
   segments: UnitSegment[];
 }

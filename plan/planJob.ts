@@ -15,6 +15,7 @@ import type { StorageLimits } from "../storage/types.js";
 import { coalesceReads, type WantedRange } from "./coalesceReads.js";
 import { type AlignedOnlyPolicy, decideTensors } from "./decideTensors.js";
 import { layoutOutput, type OutputShardLayout, type PlacedTensor } from "./layoutOutput.js";
+import { placeReads } from "./placeReads.js";
 
 export interface PlanInput {
   spec: JobSpec;
@@ -212,20 +213,23 @@ function buildUnit(id: number, shard: OutputShardLayout, partNumber: number, sta
     add(t, e0, Math.min(e1, shared), decision.action === "extrapolate");
     add(t, Math.max(e0, shared), e1, false);
   }
-  const aligned = coalesceReads(
-    alignedWanted.map((w) => w.range),
-    READ_GAP,
-  );
+  // Where no segment changes dtype, each aligned range is read straight to its output position (in place);
+  // otherwise ranges are packed into the aligned buffer and the kernel writes a separate output buffer.
+  const sameDtypes = segments.every((s) => s.dtype === s.outDtype);
+  if (sameDtypes) for (const w of alignedWanted) w.range.bufferOffset = w.segment.offset;
+  const aligned = sameDtypes
+    ? { reads: placeReads(alignedWanted.map((w) => w.range)), length: end - start }
+    : coalesceReads(
+        alignedWanted.map((w) => w.range),
+        READ_GAP,
+      );
   for (const w of alignedWanted) w.segment.alignedOffset = w.range.bufferOffset;
   const based = coalesceReads(
     baseWanted.map((w) => w.range),
     READ_GAP,
   );
   for (const w of baseWanted) w.segment.baseOffset = w.range.bufferOffset;
-  const inPlace =
-    aligned.reads.length === 1 &&
-    aligned.length === end - start &&
-    segments.every((s) => s.alignedOffset === s.offset && s.dtype === s.outDtype);
+  const inPlace = sameDtypes;
   return {
     id,
     shard: shard.file,

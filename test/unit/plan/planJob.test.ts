@@ -305,7 +305,7 @@ function checkAnyLayout(p: JobPlan, aligned: Checkpoint, base: Checkpoint): void
       }
       assert.equal(at, u.dataEnd - u.dataStart, "segments cover the unit");
       if (u.inPlace) {
-        assert.equal(u.alignedReads.length, 1);
+        assert.equal(u.alignedLength, u.dataEnd - u.dataStart);
         assert.ok(u.segments.every((s) => s.alignedOffset === s.offset && s.dtype === s.outDtype));
       }
       expected = u.dataEnd;
@@ -368,7 +368,20 @@ describe("planJob: layouts other than the aligned one", () => {
             drop.length === 0 &&
             (outDtype === null || named.every((t) => t.a === "I64" || t.a === outDtype));
           assert.equal(p.layout.sameAsAligned, same);
-          if (same) assert.ok(p.inPlace, "the aligned layout is computed in place");
+          if (same)
+            assert.ok(
+              p.units.every((u) => u.alignedReads.length === 1),
+              "the aligned layout: one read per unit",
+            );
+          const converts = named.some(
+            (t) =>
+              t.a !== "I64" &&
+              outDtype !== null &&
+              t.a !== outDtype &&
+              !drop.includes(t.name) &&
+              t.shape.every((d) => d > 0),
+          );
+          assert.equal(p.inPlace, !converts, "in place unless a dtype changes");
         },
       ),
       { numRuns: 200 },
@@ -388,9 +401,16 @@ describe("planJob: layouts other than the aligned one", () => {
       ["model-00001-of-00003.safetensors", "model-00002-of-00003.safetensors", "model-00003-of-00003.safetensors"],
     );
     assert.equal(p.layout.indexed, true);
+    // Aligned bytes land at their output offsets (in place, one read per tensor); base reads coalesce over the gaps.
+    assert.ok(p.units.every((u) => u.inPlace && u.alignedReads.length === u.segments.length));
     assert.ok(
-      p.units.every((u) => u.alignedReads.length === 1 && u.baseReads.length === 1),
-      "one read per shard's unit",
+      p.units.every((u) => u.baseReads.length === 1),
+      "one base read per unit across the zip headers",
+    );
+    const converted = plan(aligned, aligned, spec({ outDtype: "F32" }), NO_LIMITS);
+    assert.ok(
+      converted.units.every((u) => !u.inPlace && u.alignedReads.length === 1),
+      "packed when converting",
     );
     const single = asTorch(layoutCheckpoint("/a", [{ file: "x", tensors }]), 120);
     const one = plan({ ...single, indexed: false }, single, spec(), NO_LIMITS);
