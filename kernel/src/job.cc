@@ -46,7 +46,8 @@ bool checkShape(const Job& j, char* err) {
   }
   const std::size_t stride = std::size_t(kDescHead + j.k);
   if (j.descLen % stride != 0) {
-    std::snprintf(err, kErrLen, "segment descriptor length %zu is not a multiple of %zu (%d + K)", j.descLen, stride, int(kDescHead));
+    std::snprintf(err, kErrLen, "segment descriptor length %zu is not a multiple of %zu (%d + K)", j.descLen, stride,
+                  int(kDescHead));
     return false;
   }
   const std::size_t need = segmentCount(j) * std::size_t(kResultHead + j.k);
@@ -123,13 +124,15 @@ bool prepareSegment(const Job& j, std::size_t i, SegArgs& s, char* err) {
     const auto pa = reinterpret_cast<std::uintptr_t>(s.a);
     const auto pb = reinterpret_cast<std::uintptr_t>(s.b);
     if (o == pa && s.outDtype != s.dtype) {
-      std::snprintf(err, kErrLen, "segment %zu: output %d is the aligned input in place, which needs outDtype %s = dtype %s",
-                    i, k, kDtypeNames[s.outDtype], kDtypeNames[s.dtype]);
+      std::snprintf(err, kErrLen,
+                    "segment %zu: output %d is the aligned input in place, which needs outDtype %s = dtype %s", i, k,
+                    kDtypeNames[s.outDtype], kDtypeNames[s.dtype]);
       return false;
     }
     if (!convert && o == pb && s.outDtype != s.baseDtype) {
-      std::snprintf(err, kErrLen, "segment %zu: output %d is the base input in place, which needs outDtype %s = baseDtype %s",
-                    i, k, kDtypeNames[s.outDtype], kDtypeNames[s.baseDtype]);
+      std::snprintf(err, kErrLen,
+                    "segment %zu: output %d is the base input in place, which needs outDtype %s = baseDtype %s", i, k,
+                    kDtypeNames[s.outDtype], kDtypeNames[s.baseDtype]);
       return false;
     }
     if ((o != pa && overlaps(o, oBytes, pa, aBytes)) || (!convert && o != pb && overlaps(o, oBytes, pb, bBytes))) {
@@ -150,7 +153,8 @@ bool prepareSegment(const Job& j, std::size_t i, SegArgs& s, char* err) {
       continue;
     }
     if (!std::isfinite(alpha) || (!wide && std::fabs(alpha) > double(FLT_MAX))) {
-      std::snprintf(err, kErrLen, "segment %zu: alpha %d (%g) is not a finite %s", i, k, alpha, wide ? "double" : "float");
+      std::snprintf(err, kErrLen, "segment %zu: alpha %d (%g) is not a finite %s", i, k, alpha,
+                    wide ? "double" : "float");
       return false;
     }
     s.alphaD[k] = alpha;

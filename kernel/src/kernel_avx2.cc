@@ -36,6 +36,8 @@ inline __m256 upperHalf(__m256i u) {
   return _mm256_castsi256_ps(_mm256_and_si256(u, _mm256_set1_epi32(int(0xFFFF0000u))));
 }
 inline __m256 abs8f(__m256 v) { return _mm256_andnot_ps(_mm256_set1_ps(-0.0f), v); }
+// NaN lanes of v replaced by qnan.
+inline __m256 canonical(__m256 v, __m256 qnan) { return _mm256_blendv_ps(v, qnan, _mm256_cmp_ps(v, v, _CMP_UNORD_Q)); }
 
 // Part of a block's output: streamed (NT, aligned, see forEachBlock) or a normal store.
 template <bool NT>
@@ -125,6 +127,44 @@ struct Avx2 {
   static D maxAbsDiff(D mx, const F a[4], const F b[4]) {
     for (int g = 0; g < 4; ++g) mx = maxAbs(mx, sub(widen8(a[g]), widen8(b[g])));
     return mx;
+  }
+
+  // staged.h's conversions, 8 elements at a time between F32 and BF16 or F16 (the rest by castRun): the same
+  // roundings, NaN lanes replaced by the canonical NaN.
+  static void cast(int from, int to, const std::uint8_t* src, std::uint8_t* dst, std::size_t n) {
+    const std::size_t v = n / 8 * 8;
+    const __m256 qnan = _mm256_castsi256_ps(_mm256_set1_epi32(int(kQNaN32)));
+    std::size_t i = 0;
+    if (from == kF32 && to == kBF16) {
+      for (; i < v; i += 8) {
+        const __m256 x = _mm256_loadu_ps(reinterpret_cast<const float*>(src + 4 * i));
+        const __m256 nan = _mm256_cmp_ps(x, x, _CMP_UNORD_Q);
+        const __m256 r = _mm256_castsi256_ps(_mm256_srli_epi32(bf16Round(x), 16));
+        const __m256i h = _mm256_castps_si256(_mm256_blendv_ps(r, _mm256_castsi256_ps(_mm256_set1_epi32(0x7FC0)), nan));
+        // Pack to 16 bits per 128-bit lane, then the two lanes' low halves together.
+        const __m256i p = _mm256_permute4x64_epi64(_mm256_packus_epi32(h, h), 0x08);
+        _mm_storeu_si128(reinterpret_cast<__m128i*>(dst + 2 * i), _mm256_castsi256_si128(p));
+      }
+    } else if (from == kBF16 && to == kF32) {
+      for (; i < v; i += 8) {
+        const __m128i h = _mm_loadu_si128(reinterpret_cast<const __m128i*>(src + 2 * i));
+        const __m256 x = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
+        _mm256_storeu_ps(reinterpret_cast<float*>(dst + 4 * i), canonical(x, qnan));
+      }
+    } else if (from == kF32 && to == kF16) {
+      for (; i < v; i += 8) {
+        const __m256 x = _mm256_loadu_ps(reinterpret_cast<const float*>(src + 4 * i));
+        // The canonical fp32 NaN converts to the canonical f16 one.
+        const __m256 c = canonical(x, qnan);
+        _mm_storeu_si128(reinterpret_cast<__m128i*>(dst + 2 * i), _mm256_cvtps_ph(c, _MM_FROUND_TO_NEAREST_INT));
+      }
+    } else if (from == kF16 && to == kF32) {
+      for (; i < v; i += 8) {
+        const __m256 x = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(src + 2 * i)));
+        _mm256_storeu_ps(reinterpret_cast<float*>(dst + 4 * i), canonical(x, qnan));
+      }
+    }
+    castRun(from, to, src + i * dtypeSize(from), dst + i * dtypeSize(to), n - i);
   }
 };
 

@@ -55,7 +55,9 @@ inline void castRun(int from, int to, const std::uint8_t* src, std::uint8_t* dst
 
 // The chunks of a mixed segment s computed in dtype c: each next() stages the following chunk and points t at
 // it: t.a and t.b at the staged copies, or at the segment's own bytes where the input is already in c; the
-// outputs at the chunk's; t.count its elements; t.dtype and t.baseDtype c.
+// outputs at the chunk's; t.count its elements; t.dtype and t.baseDtype c. X::cast converts (castRun, or a
+// vector path's faster conversions with the same results).
+template <class X>
 struct Stage {
   alignas(64) std::uint8_t bufA[kStageElems * 8];
   alignas(64) std::uint8_t bufB[kStageElems * 8];
@@ -72,7 +74,7 @@ struct Stage {
   const std::uint8_t* input(const std::uint8_t* p, int dtype, std::uint8_t* buf, std::size_t first, std::size_t n) {
     const std::uint8_t* at = p + first * dtypeSize(dtype);
     if (dtype == t.dtype) return at;
-    castRun(dtype, t.dtype, at, buf, n);
+    X::cast(dtype, t.dtype, at, buf, n);
     return buf;
   }
 
@@ -91,10 +93,10 @@ struct Stage {
 
 // A mixed segment with the scalar code: every path's reference, and the path of the combinations the vector
 // paths leave to it.
-template <int C, int AR, int DO>
+template <class X, int C, int AR, int DO>
 void stagedScalar(const SegArgs& s, Sums& acc) {
   constexpr std::size_t sz = dtypeSize(C);
-  Stage st(s, C);
+  Stage<X> st(s, C);
   while (st.next()) {
     const SegArgs& t = st.t;
     const std::size_t blocks = t.count / kBlock;
@@ -105,11 +107,11 @@ void stagedScalar(const SegArgs& s, Sums& acc) {
 }
 
 // A conversion, or an extrapolate segment with dtypes not all equal: R::run<C, AR, DO>(s, acc) for its compute
-// dtype C, arith and output dtype DO. A conversion has no statistics (acc stays cleared).
+// dtype C, arith and output dtype DO. A conversion (R::cast) has no statistics (acc stays cleared).
 template <class R>
 void mixedSegment(const SegArgs& s, Sums& acc) {
   if (s.op == kConvert) {
-    for (int k = 0; k < s.k; ++k) castRun(s.dtype, s.outDtype, s.a, s.out[k], s.count);
+    for (int k = 0; k < s.k; ++k) R::cast(s.dtype, s.outDtype, s.a, s.out[k], s.count);
     return;
   }
   const int c = computeDtype(s.arith, s.dtype, s.baseDtype, s.outDtype);
@@ -137,9 +139,12 @@ void mixedSegment(const SegArgs& s, Sums& acc) {
 
 // The scalar path's runner for mixedSegment.
 struct ScalarMixed {
+  static void cast(int from, int to, const std::uint8_t* src, std::uint8_t* dst, std::size_t n) {
+    castRun(from, to, src, dst, n);
+  }
   template <int C, int AR, int DO>
   static void run(const SegArgs& s, Sums& acc) {
-    stagedScalar<C, AR, DO>(s, acc);
+    stagedScalar<ScalarMixed, C, AR, DO>(s, acc);
   }
 };
 

@@ -10,6 +10,7 @@
 //                        storage, stores, hands back the stored values widened)
 //   Out<DO>              put<NT> of fp32 vectors in element order (the F32 lane order) to BF16, F16 or F64: the
 //                        outputs of a mixed segment computed in F32 (staged.h)
+//   cast(from, to, src, dst, n)  staged.h's castRun, vectorized where the ISA makes it cheap
 //   add sub mul fma set1 on F and on D; zero, load, store, put<NT> (an output vector of 8 doubles), maxAbs,
 //   max (the largest lane), finite (no lane NaN or infinite) on D
 //   groupSums<DT>(v)     element.h's fp32 group sums of a block, widened: the partial sums' increments
@@ -238,12 +239,15 @@ void vectorSegment(const SegArgs& s, Sums& out) {
   tail<DT, AR>(s, s.count / kBlock * kBlock, out);
 }
 
+template <class T>
+struct VectorMixed;
+
 // A mixed segment computed in C with outputs in DO (staged.h): the chunks' whole blocks through the vector step,
 // the last chunk's partial block through the scalar tail.
 template <class T, int C, int AR, int DO, int KF>
 void stagedVector(const SegArgs& s, Sums& out) {
   using Kern = typename Pick<C == kF64, Wide<T, AR, KF>, Narrow<T, C, AR, KF, DO>>::type;
-  Stage st(s, C);
+  Stage<VectorMixed<T>> st(s, C);
   Kern kern(st.t);
   const int K = kern.k();
   std::uint8_t* dst[Kern::kCap];
@@ -265,10 +269,13 @@ void stagedVector(const SegArgs& s, Sums& out) {
 // The vector paths' runner for mixedSegment: F64 computations with narrower outputs go to the scalar code.
 template <class T>
 struct VectorMixed {
+  static void cast(int from, int to, const std::uint8_t* src, std::uint8_t* dst, std::size_t n) {
+    T::cast(from, to, src, dst, n);
+  }
   template <int C, int AR, int DO>
   static void run(const SegArgs& s, Sums& acc) {
     if constexpr (C == kF64 && DO != kF64) {
-      stagedScalar<C, AR, DO>(s, acc);
+      stagedScalar<VectorMixed, C, AR, DO>(s, acc);
     } else if (s.k == 1) {
       stagedVector<T, C, AR, DO, 1>(s, acc);
     } else {
