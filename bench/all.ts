@@ -3,6 +3,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { cpus, tmpdir, totalmem } from "node:os";
 import { join } from "node:path";
 import { formatBytes } from "../cli/parseSize.js";
+import { benchBinVsSafetensors } from "./binVsSafetensors.js";
 import { benchKernel } from "./kernel.js";
 import { benchLeaseThroughput } from "./leaseThroughput.js";
 import { benchLocalWorkers, formatLocalWorkers } from "./localWorkers.js";
@@ -26,6 +27,12 @@ try {
   const r = await benchRunVsFloor(pair2);
   console.log(
     `floor ${r.floorSeconds.toFixed(2)} s  run ${r.runSeconds.toFixed(2)} s  run/floor ${r.ratio.toFixed(2)} (target <= 1.3)  [floor ${r.floor.map((x) => x.toFixed(2))}; run ${r.run.map((x) => x.toFixed(2))}]`,
+  );
+
+  console.log("\n== run on pytorch_model-*.bin vs the same pair as safetensors, ~2 GiB pair ==");
+  const b = await benchBinVsSafetensors(pair2);
+  console.log(
+    `safetensors ${b.safetensorsSeconds.toFixed(2)} s  .bin ${b.binSeconds.toFixed(2)} s  bin/safetensors ${b.ratio.toFixed(2)} (target <= 1.3)  [safetensors ${b.safetensors.map((x) => x.toFixed(2))}; bin ${b.bin.map((x) => x.toFixed(2))}]`,
   );
   await rm(pair2, { recursive: true, force: true });
 

@@ -38,6 +38,8 @@ function spec(unitSize: number): JobSpec {
     unitSize,
     include: [],
     exclude: [],
+    drop: [],
+    outDtype: null,
     alphaRules: [],
     onNonfinite: "error",
     overwrite: false,
@@ -68,7 +70,7 @@ export function benchPlan(unitSize: number, rounds = 3): PlanTiming {
   let plan: JobPlan | undefined;
   for (let i = 0; i < rounds; i++) {
     const t0 = performance.now();
-    plan = planJob({ spec: spec(unitSize), aligned, base, pairs: pairTensors(aligned, base), limits: S3_LIMITS });
+    plan = planJob({ spec: spec(unitSize), aligned, base, pairing: pairTensors(aligned, base), limits: S3_LIMITS });
     seconds.push((performance.now() - t0) / 1000);
   }
   const p = plan as JobPlan;

@@ -1,3 +1,4 @@
+import type { CheckpointFormat } from "../core/plan.js";
 import type { Storage } from "../storage/types.js";
 
 export interface TensorInfo {
@@ -21,6 +22,11 @@ export interface SafetensorsHeader {
   dataLength: number;
 }
 
+/**
+ * One weight file. A safetensors shard's tensors tile its data section; a torch.save zip (.bin) has
+ * dataStart 0 and headerLength 0, its tensors' ranges are file offsets inside stored zip entries, in
+ * the pickle's order, and may share bytes (tied weights).
+ */
 export interface Shard extends SafetensorsHeader {
   file: string;
   size: number;
@@ -35,7 +41,8 @@ export interface TensorRef {
 
 export interface Checkpoint {
   storage: Storage;
-  /** True when the checkpoint has model.safetensors.index.json. */
+  format: CheckpointFormat;
+  /** True when the checkpoint has an index file (model.safetensors.index.json or pytorch_model.bin.index.json). */
   indexed: boolean;
   /** The parsed index file, when indexed (its metadata is carried into the output index). */
   index?: { metadata?: Record<string, unknown>; weight_map: Record<string, string> };
@@ -43,7 +50,13 @@ export interface Checkpoint {
   tensors: Map<string, TensorRef>;
   /** Non-weight files (configs, tokenizer, …) copied to outputs. */
   otherFiles: string[];
+  /** config.json's vocab_size (or text_config.vocab_size), when there is one. */
+  vocabSize?: number;
+  /** Groups of tensors sharing bytes (tied weights of a .bin). */
+  tied: string[][];
 }
 
 export const INDEX_FILE = "model.safetensors.index.json";
 export const SINGLE_FILE = "model.safetensors";
+export const TORCH_INDEX_FILE = "pytorch_model.bin.index.json";
+export const TORCH_SINGLE_FILE = "pytorch_model.bin";

@@ -5,6 +5,7 @@ import type { Argv } from "yargs";
 import { UsageError } from "../core/errors.js";
 import type { AlphaRule, JobSpec } from "../core/jobSpec.js";
 import type { ArgsOf } from "./argsOf.js";
+import { checkSpecFields } from "./checkSpecFields.js";
 import { parseSize } from "./parseSize.js";
 
 export const DEFAULT_UNIT_SIZE = 64 * 1024 * 1024;
@@ -27,7 +28,16 @@ export function jobOptions<T>(y: Argv<T>) {
       describe: "fp32: one rounding (default); torch: the paper script's bits",
     })
     .option("include", { type: "string", array: true, describe: "only extrapolate tensors matching these globs" })
-    .option("exclude", { type: "string", array: true, describe: "copy tensors matching these globs from aligned" })
+    .option("exclude", {
+      type: "string",
+      array: true,
+      describe: "copy tensors matching these globs from aligned (also ones base does not have)",
+    })
+    .option("drop", { type: "string", array: true, describe: "leave tensors matching these globs out of the output" })
+    .option("out-dtype", {
+      choices: ["bf16", "f16", "f32"] as const,
+      describe: "dtype of every float tensor of the output (default: each tensor's aligned dtype)",
+    })
     .option("alpha-rule", {
       type: "string",
       array: true,
@@ -77,6 +87,9 @@ export async function resolveJobSpec(args: Partial<JobArgs>, needOutputs = true)
     throw new UsageError(`--unit-size ${unitSize}: must be at least 64 bytes`);
   const arith = pick("arith") ?? "fp32";
   if (arith !== "fp32" && arith !== "torch") throw new UsageError(`--arith ${String(arith)}: expected fp32 or torch`);
+  const outDtype = pick("outDtype");
+  if (outDtype !== undefined && outDtype !== "bf16" && outDtype !== "f16" && outDtype !== "f32")
+    throw new UsageError(`--out-dtype ${String(outDtype)}: expected bf16, f16 or f32`);
   const onNonfinite = pick("onNonfinite") ?? "error";
   if (onNonfinite !== "error" && onNonfinite !== "warn")
     throw new UsageError(`--on-nonfinite ${String(onNonfinite)}: expected error or warn`);
@@ -89,6 +102,8 @@ export async function resolveJobSpec(args: Partial<JobArgs>, needOutputs = true)
     unitSize,
     include: list(pick("include")).map(String),
     exclude: list(pick("exclude")).map(String),
+    drop: list(pick("drop")).map(String),
+    outDtype: outDtype === undefined ? null : (outDtype.toUpperCase() as JobSpec["outDtype"]),
     alphaRules: list(pick("alphaRule")).map(parseRule),
     onNonfinite,
     overwrite: Boolean(pick("overwrite")),
@@ -158,6 +173,7 @@ async function readSpecFile(path: string): Promise<Fields> {
   }
   if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed))
     throw new UsageError(`${path}: job spec must be a mapping`);
+  checkSpecFields(parsed as Fields, path);
   const fields: Fields = {};
   for (const [k, v] of Object.entries(parsed)) fields[k.replace(/[-_]([a-z])/g, (_, c: string) => c.toUpperCase())] = v;
   if (fields.alphaRules !== undefined && fields.alphaRule === undefined) fields.alphaRule = fields.alphaRules;

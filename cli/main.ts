@@ -46,6 +46,14 @@ try {
     .parseAsync();
 } catch (e) {
   const message = e instanceof Error ? e.message : String(e);
-  process.stderr.write(`llm-expo: ${message.split("\n")[0]}\n`);
+  // yargs puts the details of a bad choice on later lines ("Invalid values:\n  Argument: arith, Given: …").
+  const line = usageFailure
+    ? message
+        .split("\n")
+        .map((l) => l.trim())
+        .filter(Boolean)
+        .join(" ")
+    : message.split("\n")[0];
+  process.stderr.write(`llm-expo: ${line}\n`);
   process.exitCode = usageFailure ? 2 : exitCodeFor(e);
 }

@@ -41,7 +41,7 @@ export function localUnitsInFlight(
   job: PreparedJob,
   options: Pick<LocalRunOptions, "workers" | "concurrency" | "memoryBudget">,
 ): number {
-  const perUnit = unitBufferBytes(job.plan.maxUnitBytes, job.plan.maxBaseBytes, job.plan.outputs.length);
+  const perUnit = unitBufferBytes({ ...job.plan, outputs: job.plan.outputs.length });
   const budget = options.memoryBudget ?? Math.max(LOCAL_MEMORY_BUDGET, perUnit);
   const fit = Math.floor(budget / perUnit);
   if (fit < 1) {

@@ -149,7 +149,9 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> implements Leas
         ),
       })),
       maxUnitBytes: this.plan.maxUnitBytes,
+      maxAlignedBytes: this.plan.maxAlignedBytes,
       maxBaseBytes: this.plan.maxBaseBytes,
+      inPlace: this.plan.inPlace,
       inputVersions: this.plan.inputVersions,
       leaseTtlMs: this.options.leaseTtlMs,
     };

@@ -29,7 +29,7 @@ export async function finalize(
       });
       await storage.completeMultipart(file, uploads[k]?.[file] as string, parts);
     };
-    const commitShard = aligned.indexed ? undefined : output.shards[0]?.file;
+    const commitShard = plan.layout.indexed ? undefined : output.shards[0]?.file;
     for (const s of output.shards) if (s.file !== commitShard) await complete(s.file);
     for (const file of aligned.otherFiles) await storage.writeSmall(file, await aligned.storage.readSmall(file));
     const report = buildReport(k, spec, plan, reports, aligned, base);
@@ -38,8 +38,8 @@ export async function finalize(
       await complete(commitShard);
     } else {
       const index = {
-        metadata: { ...(aligned.index?.metadata ?? {}), total_size: plan.bytes.alignedRead },
-        weight_map: aligned.index?.weight_map ?? {},
+        metadata: { ...plan.layout.indexMetadata, total_size: plan.layout.totalSize },
+        weight_map: plan.layout.weightMap,
       };
       await storage.writeSmall(INDEX_FILE, Buffer.from(`${JSON.stringify(index, null, 2)}\n`));
     }

@@ -3,6 +3,9 @@
 /** Storage dtypes the kernel extrapolates; every other dtype is copied from aligned. */
 export type FloatDtype = "BF16" | "F16" | "F32" | "F64";
 
+/** Dtypes `--out-dtype` may ask for. */
+export type OutDtype = "BF16" | "F16" | "F32";
+
 /** fp32: out = R(fmaf(α, a − b, a)); torch: d = R(a − b); m = R(α·d); out = R(a + m) (docs/arithmetic.md). */
 export type Arith = "fp32" | "torch";
 

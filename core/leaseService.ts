@@ -21,8 +21,12 @@ export interface JobContext {
     /** Per output shard file: the multipart upload id and the serialized header (carried by part 1). */
     shards: Record<string, { uploadId: string; header: Buffer }>;
   }>;
+  /** Largest output range, aligned buffer and base buffer of any unit (the plan's). */
   maxUnitBytes: number;
+  maxAlignedBytes: number;
   maxBaseBytes: number;
+  /** Every unit is computed in place: with one α no separate output buffer is needed. */
+  inPlace: boolean;
   inputVersions: { base: Record<string, string>; aligned: Record<string, string> };
   /** Heartbeat well within this. */
   leaseTtlMs: number;

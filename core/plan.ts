@@ -1,24 +1,43 @@
 // The plan: what the coordinator hands to workers. Plain data, so it can cross a process boundary.
+//
+// Units are byte ranges of the OUTPUT shards (multipart parts). Each unit lists the aligned and base
+// byte ranges it reads and, per segment (a piece of one tensor), where its elements sit in the unit's
+// aligned, base and output buffers and in which dtype each is stored. Where no dtype changes, the aligned
+// reads land at the output's offsets, so one α is computed in place; when the output is laid out as the
+// aligned checkpoint (the usual safetensors case) that is exactly one aligned read per unit.
+
+/**
+ * extrapolate: out = f(aligned, base); copy: the aligned bytes as they are (same dtype);
+ * convert: the aligned values rounded to outDtype (a copied float tensor whose dtype changes).
+ */
+export type SegmentAction = "extrapolate" | "copy" | "convert";
 
 export interface UnitSegment {
   tensor: string;
+  action: SegmentAction;
+  /** Dtype of the aligned input. */
   dtype: string;
-  action: "extrapolate" | "copy";
+  /** Dtype of the base input (extrapolate; otherwise equal to dtype). */
+  baseDtype: string;
+  /** Dtype written to the output. */
+  outDtype: string;
   /** First element of the tensor in this segment, and how many. */
   elemStart: number;
   count: number;
-  /** Byte offset of the segment in the unit's aligned (and output) buffer. */
+  /** Byte offset of the segment in the unit's output buffer. */
   offset: number;
-  /** Byte offset of the segment's base data in the unit's base buffer (-1 when copied). */
+  /** Byte offset of the segment in the unit's aligned buffer. */
+  alignedOffset: number;
+  /** Byte offset of the segment's base data in the unit's base buffer (-1 unless extrapolated). */
   baseOffset: number;
-  /** Alpha per output (empty when copied). */
+  /** Alpha per output (empty unless extrapolated). */
   alphas: number[];
 }
 
-/** One ranged read of the base checkpoint; adjacent segments share one read. */
-export interface BaseRead {
+/** One ranged read of an input file into a unit's buffer; nearby ranges share one read. */
+export interface RangeRead {
   file: string;
-  /** Absolute byte offset in the base shard file. */
+  /** Absolute byte offset in the input file. */
   offset: number;
   length: number;
   bufferOffset: number;
@@ -26,18 +45,21 @@ export interface BaseRead {
 
 export interface WorkUnit {
   id: number;
-  /** The aligned shard file, which is also the output shard file name. */
+  /** The output shard file this unit is a part of. */
   shard: string;
   partNumber: number;
-  /** Data-relative byte range of the output (and aligned) shard. */
+  /** Data-relative byte range of the output shard. */
   dataStart: number;
   dataEnd: number;
-  /** Absolute offset of dataStart in the aligned shard file: one ranged read covers the unit. */
-  alignedOffset: number;
-  segments: UnitSegment[];
-  baseReads: BaseRead[];
-  /** Bytes of the base buffer (sum of baseReads). */
+  alignedReads: RangeRead[];
+  /** Bytes of the aligned buffer (the reads, with the small gaps between them read along). */
+  alignedLength: number;
+  baseReads: RangeRead[];
+  /** Bytes of the base buffer. */
   baseLength: number;
+  /** The aligned buffer holds the output's layout and dtypes (each read lands at its output offset): with one α, in place. */
+  inPlace: boolean;
+  segments: UnitSegment[];
 }
 
 export interface OutputShard {
@@ -53,27 +75,83 @@ export interface OutputPlan {
   shards: OutputShard[];
 }
 
+/** A tensor of an output shard: output dtype, data-relative byte range. */
+export interface OutputTensor {
+  name: string;
+  dtype: string;
+  shape: number[];
+  begin: number;
+  end: number;
+}
+
 export interface ShardPlan {
+  /** The output shard file. */
   file: string;
-  /** Aligned shard's data start (8 + N) and data length. */
-  alignedDataStart: number;
+  /** Its tensors in data order. */
+  tensors: OutputTensor[];
+  /** Bytes of the output shard's data section. */
   dataLength: number;
   unitIds: number[];
+}
+
+/** Where the output's tensors live: the index written at commit (or one model.safetensors). */
+export interface OutputLayout {
+  /** true: model.safetensors.index.json is written (last, the commit point); false: one model.safetensors. */
+  indexed: boolean;
+  /** Index metadata carried from the aligned checkpoint's index (total_size is set at commit). */
+  indexMetadata: Record<string, unknown>;
+  weightMap: Record<string, string>;
+  /** Bytes of every output tensor (the index's total_size). */
+  totalSize: number;
+  /** The output has the aligned checkpoint's shards, tensor order and data offsets. */
+  sameAsAligned: boolean;
+}
+
+export type CheckpointFormat = "safetensors" | "torch";
+
+/** What differs between the two checkpoints and how the job handles it: `plan` prints it, the report keeps it. */
+export interface Compatibility {
+  formats: { base: CheckpointFormat; aligned: CheckpointFormat };
+  /** Tensors whose base or output dtype differs from the aligned dtype. */
+  dtypes: Array<{ tensor: string; aligned: string; base?: string; out: string }>;
+  /** Vocabulary-indexed tensors whose first dimension differs (configs' vocab_size differ). */
+  resized: Array<{
+    tensor: string;
+    alignedRows: number;
+    baseRows: number;
+    extrapolatedRows: number;
+    copiedRows: number;
+  }>;
+  /** Float tensors copied from aligned by --include, --exclude or an α = 0 rule. */
+  excluded: string[];
+  /** Aligned tensors left out of the output by --drop. */
+  dropped: string[];
+  /** Tensors only in aligned, copied (selected by --exclude or --include). */
+  alignedOnly: string[];
+  /** Tensors only in base (e.g. a tied lm_head the aligned model does not store): skipped. */
+  baseOnly: string[];
+  /** Groups of tensors of one input that share their bytes (tied weights in a .bin); each written on its own. */
+  tied: string[][];
 }
 
 export interface JobPlan {
   outputs: OutputPlan[];
   shards: ShardPlan[];
   units: WorkUnit[];
+  layout: OutputLayout;
   /** The effective unit size after the object-store limits were applied. */
   unitSize: number;
-  /** Largest aligned range and base buffer of any unit: what a worker's buffers must hold. */
+  /** Largest output range, aligned buffer and base buffer of any unit: what a worker's buffers must hold. */
   maxUnitBytes: number;
+  maxAlignedBytes: number;
   maxBaseBytes: number;
+  /** Every unit is computed in place (with one α the output buffer is the aligned buffer). */
+  inPlace: boolean;
   bytes: { alignedRead: number; baseRead: number; writtenPerOutput: number };
   /** Input versions recorded at planning: every read is pinned to them. */
   inputVersions: { base: Record<string, string>; aligned: Record<string, string> };
   tensors: { extrapolated: number; copied: number };
+  compatibility: Compatibility;
 }
 
 /** Output file offset where a unit's part starts (part 1 starts at 0 and carries the header). */

@@ -2,6 +2,7 @@
 // statistics. Read back by `verify`, and by anyone who wants to know how an output was made.
 import type { Arith } from "./dtypes.js";
 import type { AlphaRule, NonfinitePolicy } from "./jobSpec.js";
+import type { Compatibility } from "./plan.js";
 
 export const REPORT_FILE = "expo-report.json";
 
@@ -58,6 +59,9 @@ export interface ExpoReport {
     unitSize: number;
     include: string[];
     exclude: string[];
+    drop: string[];
+    /** --out-dtype (BF16, F16, F32); null: the aligned checkpoint's dtypes. */
+    outDtype: string | null;
     alphaRules: AlphaRule[];
     onNonfinite: NonfinitePolicy;
   };
@@ -66,5 +70,7 @@ export interface ExpoReport {
     aligned: { location: string; files: FileProvenance[] };
   };
   output: { location: string; shards: Array<{ file: string; size: number; parts: ReportPart[] }> };
+  /** Dtype conversions, resized vocabularies, dropped, aligned-only, base-only and tied tensors. */
+  compatibility: Compatibility;
   statistics: Statistics;
 }

@@ -1,7 +1,8 @@
-// The compute step of a unit: extrapolated segments through the kernel in one native call, copied
-// segments from aligned (a no-op when the single output is computed in place).
+// The compute step of a unit: extrapolated and converted segments through the kernel in one native call,
+// copied segments byte for byte (nothing at all when the single output is computed in place).
 import type { KernelDevice } from "../core/device.js";
 import type { Arith, FloatDtype } from "../core/dtypes.js";
+import { ITEMSIZE } from "../core/dtypes.js";
 import type { WorkUnit } from "../core/plan.js";
 import type { SegmentStats } from "../core/statistics.js";
 import { extrapolate } from "../kernel/extrapolate.js";
@@ -18,39 +19,48 @@ export interface Arithmetic {
   device: KernelDevice;
 }
 
-/** Fills every output buffer with the unit's bytes; returns the extrapolated segments' statistics. */
-export async function computeUnit(unit: WorkUnit, how: Arithmetic, buffers: UnitBuffers): Promise<SegmentResult[]> {
-  const length = unit.dataEnd - unit.dataStart;
-  for (const out of buffers.outs) {
-    if (out === buffers.aligned) continue;
+export interface ComputedUnit {
+  /** The unit's output bytes, one buffer per α (from offset 0, dataEnd − dataStart bytes). */
+  outs: Buffer[];
+  /** Statistics of the extrapolated segments, in segment order. */
+  segments: SegmentResult[];
+}
+
+export async function computeUnit(unit: WorkUnit, how: Arithmetic, buffers: UnitBuffers): Promise<ComputedUnit> {
+  const inPlace = buffers.outs.length === 0 || (unit.inPlace && buffers.outs.length === 1);
+  const outs = inPlace ? [buffers.aligned] : buffers.outs;
+  if (!inPlace) {
     for (const s of unit.segments) {
-      if (s.action === "copy")
-        buffers.aligned.copy(out, s.offset, s.offset, s.offset + segmentBytes(unit, s.offset, length));
+      if (s.action !== "copy") continue;
+      const bytes = s.count * (ITEMSIZE[s.dtype] as number);
+      for (const out of outs) buffers.aligned.copy(out, s.offset, s.alignedOffset, s.alignedOffset + bytes);
     }
   }
-  const extrapolated = unit.segments.filter((s) => s.action === "extrapolate");
-  if (extrapolated.length === 0) return [];
-  const segments: Segment[] = extrapolated.map((s) => ({
+  const computed = unit.segments.filter((s) => s.action !== "copy");
+  if (computed.length === 0) return { outs, segments: [] };
+  const segments: Segment[] = computed.map((s) => ({
+    op: s.action === "convert" ? "convert" : "extrapolate",
     dtype: s.dtype as FloatDtype,
+    baseDtype: s.baseDtype as FloatDtype,
+    outDtype: s.outDtype as FloatDtype,
     count: s.count,
-    alignedOffset: s.offset,
-    baseOffset: s.baseOffset,
+    alignedOffset: s.alignedOffset,
+    baseOffset: Math.max(0, s.baseOffset),
     outOffset: s.offset,
-    alphas: s.alphas,
+    // Ignored for a conversion; one per output all the same.
+    alphas: s.action === "convert" ? outs.map(() => 0) : s.alphas,
   }));
   const stats = await extrapolate({
     arith: how.arith,
     device: how.device,
     aligned: buffers.aligned,
     base: buffers.base,
-    outs: buffers.outs,
+    outs,
     segments,
   });
-  return extrapolated.map((s, i) => ({ tensor: s.tensor, stats: stats[i] as SegmentStats }));
-}
-
-/** Byte length of the segment starting at `offset`: up to the next segment or the unit's end. */
-function segmentBytes(unit: WorkUnit, offset: number, length: number): number {
-  const next = unit.segments.find((s) => s.offset > offset);
-  return (next ? next.offset : length) - offset;
+  const results: SegmentResult[] = [];
+  computed.forEach((s, i) => {
+    if (s.action === "extrapolate") results.push({ tensor: s.tensor, stats: stats[i] as SegmentStats });
+  });
+  return { outs, segments: results };
 }

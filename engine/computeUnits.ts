@@ -4,33 +4,31 @@ import type { WorkUnit } from "../core/plan.js";
 import type { Storage } from "../storage/types.js";
 import { type Arithmetic, computeUnit, type SegmentResult } from "./computeUnit.js";
 import { fetchUnit } from "./fetchUnit.js";
-import { UnitBufferPool, type UnitBuffers } from "./unitBuffers.js";
+import { type BufferSizes, UnitBufferPool } from "./unitBuffers.js";
 
 export interface ComputeUnitsInput {
   units: readonly WorkUnit[];
   aligned: Storage;
   base: Storage;
   how: Arithmetic;
-  outputs: number;
-  maxUnitBytes: number;
-  maxBaseBytes: number;
+  buffers: BufferSizes;
   concurrency: number;
 }
 
-/** Calls `visit` for each unit once its output bytes are in `buffers.outs` (valid only during the call). */
+/** Calls `visit` for each unit with its output bytes (one buffer per α, valid only during the call). */
 export async function computeUnits(
   input: ComputeUnitsInput,
-  visit: (unit: WorkUnit, buffers: UnitBuffers, segments: SegmentResult[]) => Promise<void> | void,
+  visit: (unit: WorkUnit, outs: Buffer[], segments: SegmentResult[]) => Promise<void> | void,
 ): Promise<void> {
-  const pool = new UnitBufferPool(input.maxUnitBytes, input.maxBaseBytes, input.outputs);
+  const pool = new UnitBufferPool(input.buffers);
   const queue = new PQueue({ concurrency: input.concurrency });
   const tasks = input.units.map((unit) =>
     queue.add(async () => {
       const buffers = pool.take();
       try {
         await fetchUnit(unit, input.aligned, input.base, buffers);
-        const segments = await computeUnit(unit, input.how, buffers);
-        await visit(unit, buffers, segments);
+        const { outs, segments } = await computeUnit(unit, input.how, buffers);
+        await visit(unit, outs, segments);
       } finally {
         pool.give(buffers);
       }

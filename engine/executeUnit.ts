@@ -32,17 +32,17 @@ export async function executeUnit(
   await fetchUnit(unit, io.aligned, io.base, io.buffers);
   const t1 = performance.now();
   await hooks.beforeCompute?.(unit);
-  const segments = await computeUnit(unit, how, io.buffers);
+  const { outs, segments } = await computeUnit(unit, how, io.buffers);
   checkNonfinite(unit, segments, job.onNonfinite, job.aligned);
   const t2 = performance.now();
-  const parts = await uploadUnit(unit, job, io.outputs, io.buffers.outs);
+  const parts = await uploadUnit(unit, job, io.outputs, outs);
   const t3 = performance.now();
   return {
     unitId: unit.id,
     segments,
     parts,
     bytes: {
-      aligned: unit.dataEnd - unit.dataStart,
+      aligned: unit.alignedLength,
       base: unit.baseLength,
       written: parts.reduce((n, p) => n + p.size, 0),
     },

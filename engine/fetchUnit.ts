@@ -2,10 +2,10 @@ import type { WorkUnit } from "../core/plan.js";
 import type { Storage } from "../storage/types.js";
 import type { UnitBuffers } from "./unitBuffers.js";
 
-/** One ranged read of the aligned bytes and one per coalesced base range, all in parallel. */
+/** The unit's coalesced aligned and base reads, all in parallel (one aligned read where the layout is kept). */
 export async function fetchUnit(unit: WorkUnit, aligned: Storage, base: Storage, buffers: UnitBuffers): Promise<void> {
   await Promise.all([
-    aligned.readRange(unit.shard, unit.alignedOffset, unit.dataEnd - unit.dataStart, buffers.aligned, 0),
+    ...unit.alignedReads.map((r) => aligned.readRange(r.file, r.offset, r.length, buffers.aligned, r.bufferOffset)),
     ...unit.baseReads.map((r) => base.readRange(r.file, r.offset, r.length, buffers.base, r.bufferOffset)),
   ]);
 }

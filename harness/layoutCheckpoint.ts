@@ -43,7 +43,16 @@ export function layoutCheckpoint(
   const tensors = new Map<string, TensorRef>();
   for (const shard of built) for (const tensor of shard.tensors) tensors.set(tensor.name, { shard, tensor });
   const weightMap = Object.fromEntries([...tensors].map(([n, r]) => [n, r.shard.file]));
-  return { storage, indexed: true, index: { weight_map: weightMap }, shards: built, tensors, otherFiles: [] };
+  return {
+    storage,
+    format: "safetensors",
+    indexed: true,
+    index: { weight_map: weightMap },
+    shards: built,
+    tensors,
+    otherFiles: [],
+    tied: [],
+  };
 }
 
 /** Splits tensors into `count` shards of about equal bytes, in order. */

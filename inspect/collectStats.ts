@@ -30,7 +30,7 @@ export async function collectStats(
   const base = await loadCheckpoint(openStorage(spec.base, options.storage), "base");
   const aligned = await loadCheckpoint(openStorage(spec.aligned, options.storage), "aligned");
   try {
-    const pairs = pairTensors(aligned, base);
+    const pairing = pairTensors(aligned, base);
     // Alpha 0 in place: the kernel's statistics are what we want; its output is discarded.
     const full: JobSpec = {
       ...spec,
@@ -40,8 +40,11 @@ export async function collectStats(
       alphaRules: [],
       onNonfinite: "warn",
       overwrite: false,
+      drop: [],
+      outDtype: null,
     };
-    const plan = planJob({ spec: full, aligned, base, pairs, limits: aligned.storage.limits });
+    // Tensors without a base counterpart have no statistics: left out instead of refused.
+    const plan = planJob({ spec: full, aligned, base, pairing, limits: aligned.storage.limits, alignedOnly: "drop" });
     const byUnit = new Map<number, SegmentResult[]>();
     await computeUnits(
       {
@@ -49,12 +52,10 @@ export async function collectStats(
         aligned: aligned.storage,
         base: base.storage,
         how: { arith: "fp32", device: options.device },
-        outputs: 1,
-        maxUnitBytes: plan.maxUnitBytes,
-        maxBaseBytes: plan.maxBaseBytes,
+        buffers: { ...plan, outputs: 1 },
         concurrency: options.concurrency,
       },
-      (unit, _buffers, segments) => {
+      (unit, _outs, segments) => {
         byUnit.set(unit.id, segments);
       },
     );

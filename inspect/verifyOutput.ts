@@ -7,7 +7,7 @@ import type { KernelDevice } from "../core/device.js";
 import { ITEMSIZE } from "../core/dtypes.js";
 import { UsageError } from "../core/errors.js";
 import type { JobSpec } from "../core/jobSpec.js";
-import type { WorkUnit } from "../core/plan.js";
+import type { JobPlan, WorkUnit } from "../core/plan.js";
 import { type ExpoReport, REPORT_FILE } from "../core/report.js";
 import { computeUnits } from "../engine/computeUnits.js";
 import { sha256 } from "../kernel/sha256.js";
@@ -51,6 +51,8 @@ export async function verifyOutput(options: VerifyOptions): Promise<VerifyResult
     unitSize: p.unitSize,
     include: p.include,
     exclude: p.exclude,
+    drop: p.drop ?? [],
+    outDtype: (p.outDtype ?? null) as JobSpec["outDtype"],
     alphaRules: p.alphaRules,
     onNonfinite: "warn",
     overwrite: false,
@@ -70,8 +72,7 @@ export async function verifyOutput(options: VerifyOptions): Promise<VerifyResult
   let unitsChecked = 0;
   let bytesCompared = 0;
   try {
-    const planned = (job.plan.outputs[0]?.shards ?? []).map((s) => ({ ...s, headerLength: s.header.length }));
-    if (output) await checkStructure(job.aligned, output, report, planned, p, problem);
+    if (output) await checkStructure(job.aligned, job.plan, output, report, p, problem);
     if (!output || problems.length > 0) {
       return { ok: false, unitsChecked, unitsTotal: job.plan.units.length, bytesCompared, problems };
     }
@@ -85,12 +86,10 @@ export async function verifyOutput(options: VerifyOptions): Promise<VerifyResult
         aligned: job.aligned.storage,
         base: job.base.storage,
         how: { arith: spec.arith, device: options.device },
-        outputs: 1,
-        maxUnitBytes: job.plan.maxUnitBytes,
-        maxBaseBytes: job.plan.maxBaseBytes,
+        buffers: { ...job.plan, outputs: 1 },
         concurrency: 1,
       },
-      async (unit, buffers) => {
+      async (unit, outs) => {
         const shard = outShards.get(unit.shard);
         if (!shard) return;
         const where = `${outStorage.location}/${unit.shard}`;
@@ -105,7 +104,7 @@ export async function verifyOutput(options: VerifyOptions): Promise<VerifyResult
             `${where}: part ${unit.partNumber}: SHA-256 ${sha} differs from ${part?.sha256 ?? "(missing)"} in ${REPORT_FILE}`,
           );
         }
-        const expected = (buffers.outs[0] as Buffer).subarray(0, length);
+        const expected = (outs[0] as Buffer).subarray(0, length);
         const got = actual.subarray(headerBytes, headerBytes + length);
         if (!expected.equals(got)) problem(describeMismatch(where, unit, expected, got));
         unitsChecked++;
@@ -131,34 +130,35 @@ async function readReport(storage: Storage): Promise<ExpoReport> {
 
 async function checkStructure(
   aligned: Checkpoint,
+  plan: JobPlan,
   output: Checkpoint,
   report: ExpoReport,
-  planned: ReadonlyArray<{ file: string; size: number; headerLength: number }>,
   p: ExpoReport["parameters"],
   problem: (text: string) => void,
 ): Promise<void> {
   const at = output.storage.location;
-  if (aligned.indexed !== output.indexed) problem(`${at}: ${aligned.indexed ? "missing" : "unexpected"} ${INDEX_FILE}`);
-  if (aligned.indexed && output.indexed) {
-    const want = JSON.stringify(aligned.index?.weight_map);
-    if (JSON.stringify(output.index?.weight_map) !== want)
-      problem(`${at}/${INDEX_FILE}: weight_map differs from the aligned checkpoint's`);
+  const { layout } = plan;
+  if (layout.indexed !== output.indexed) problem(`${at}: ${layout.indexed ? "missing" : "unexpected"} ${INDEX_FILE}`);
+  if (layout.indexed && output.indexed) {
+    const sorted = (m: Record<string, string> | undefined) => JSON.stringify(Object.entries(m ?? {}).sort());
+    if (sorted(output.index?.weight_map) !== sorted(layout.weightMap))
+      problem(`${at}/${INDEX_FILE}: weight_map differs from the planned layout`);
   }
   const outShards = new Map(output.shards.map((s) => [s.file, s]));
-  for (const want of planned) {
+  for (const want of plan.shards) {
     const got = outShards.get(want.file);
     if (!got) {
       problem(`${at}/${want.file}: shard missing`);
       continue;
     }
-    // The header names the input locations, so only the data section's size is compared here.
-    const wantData = want.size - want.headerLength;
-    if (got.size - got.dataStart !== wantData) {
-      problem(`${at}/${want.file}: data section is ${got.size - got.dataStart} bytes, expected ${wantData}`);
+    // The header names the input locations, so only the data section and the tensor layout are compared.
+    if (got.size - got.dataStart !== want.dataLength) {
+      problem(`${at}/${want.file}: data section is ${got.size - got.dataStart} bytes, expected ${want.dataLength}`);
     }
-    const a = aligned.shards.find((s) => s.file === want.file);
-    const layout = (s: typeof got) => JSON.stringify(s.tensors);
-    if (a && layout(a) !== layout(got)) problem(`${at}/${want.file}: tensor layout differs from the aligned shard's`);
+    const tensors = (ts: ReadonlyArray<{ name: string; dtype: string; shape: number[]; begin: number; end: number }>) =>
+      JSON.stringify(ts.map((t) => [t.name, t.dtype, t.shape, t.begin, t.end]));
+    if (tensors(got.tensors) !== tensors(want.tensors))
+      problem(`${at}/${want.file}: tensor layout differs from the plan's`);
     if (got.metadata["expo.alpha"] !== String(p.alpha) || got.metadata["expo.arith"] !== p.arith) {
       problem(`${at}/${want.file}: header metadata expo.alpha/expo.arith do not match ${REPORT_FILE}`);
     }
@@ -197,7 +197,7 @@ function describeMismatch(where: string, unit: WorkUnit, expected: Buffer, got: 
   while (expected[i] === got[i]) i++;
   const seg = [...unit.segments].reverse().find((s) => s.offset <= i);
   if (!seg) return `${where}: part ${unit.partNumber}: byte ${unit.dataStart + i} differs`;
-  const item = ITEMSIZE[seg.dtype] as number;
+  const item = ITEMSIZE[seg.outDtype] as number;
   const elem = Math.floor((i - seg.offset) / item);
   const at = seg.offset + elem * item;
   const hex = (b: Buffer) =>

@@ -2,26 +2,50 @@
 // into the compact descriptor the addon reads, runs it off the JS thread, unpacks the per-segment statistics.
 import type { SegmentStats } from "../core/statistics.js";
 import { type ExtrapolateArgs, loadAddon } from "./addon.js";
-import { DESC_HEAD, DTYPE_CODE, RESULT_HEAD } from "./layout.js";
+import { DESC_FIELDS, DESC_HEAD, DTYPE_CODE, OP_CODE, RESULT_HEAD } from "./layout.js";
 import type { ExtrapolateRequest, Segment } from "./types.js";
 
-/** Packs the segments: per segment dtype code, count, alignedOffset, baseOffset, outOffset, then K alphas. */
+function code<K extends string>(table: Readonly<Record<K, number>>, value: unknown): number | undefined {
+  return typeof value === "string" && Object.hasOwn(table, value) ? table[value as K] : undefined;
+}
+
+/**
+ * Packs the segments: per segment the words of DESC_FIELDS (op, dtype, baseDtype, outDtype, count, alignedOffset,
+ * baseOffset, outOffset), then K alphas. Defaults: op extrapolate, baseDtype = outDtype = dtype; a convert
+ * segment's alphas may be empty (written as 0, unused).
+ */
 export function packSegments(segments: readonly Segment[], k: number): Float64Array {
   const stride = DESC_HEAD + k;
   const desc = new Float64Array(segments.length * stride);
   segments.forEach((s, i) => {
-    const code = DTYPE_CODE[s.dtype];
-    if (code === undefined)
-      throw new TypeError(`segment ${i}: dtype ${String(s.dtype)} is not one of BF16, F16, F32, F64`);
-    if (s.alphas.length !== k)
+    const op = code(OP_CODE, s.op ?? "extrapolate");
+    if (op === undefined) throw new TypeError(`segment ${i}: op ${String(s.op)} is not one of extrapolate, convert`);
+    const dtypes = { dtype: s.dtype, baseDtype: s.baseDtype ?? s.dtype, outDtype: s.outDtype ?? s.dtype };
+    const codes: Record<string, number> = {};
+    for (const [field, dtype] of Object.entries(dtypes)) {
+      const c = code(DTYPE_CODE, dtype);
+      if (c === undefined)
+        throw new TypeError(`segment ${i}: ${field} ${String(dtype)} is not one of BF16, F16, F32, F64`);
+      codes[field] = c;
+    }
+    const convert = op === OP_CODE.convert;
+    if (s.alphas.length !== k && !(convert && s.alphas.length === 0))
       throw new RangeError(`segment ${i}: ${s.alphas.length} alphas for ${k} output buffers (one alpha per output)`);
+    const words: Record<(typeof DESC_FIELDS)[number], number> = {
+      op,
+      dtype: codes.dtype as number,
+      baseDtype: codes.baseDtype as number,
+      outDtype: codes.outDtype as number,
+      count: s.count,
+      alignedOffset: s.alignedOffset,
+      baseOffset: s.baseOffset,
+      outOffset: s.outOffset,
+    };
     const o = i * stride;
-    desc[o] = code;
-    desc[o + 1] = s.count;
-    desc[o + 2] = s.alignedOffset;
-    desc[o + 3] = s.baseOffset;
-    desc[o + 4] = s.outOffset;
-    for (let j = 0; j < k; j++) desc[o + DESC_HEAD + j] = s.alphas[j] as number;
+    DESC_FIELDS.forEach((field, j) => {
+      desc[o + j] = words[field];
+    });
+    for (let j = 0; j < k; j++) desc[o + DESC_HEAD + j] = s.alphas[j] ?? 0;
   });
   return desc;
 }
@@ -56,7 +80,8 @@ function addonArgs(req: ExtrapolateRequest, results: Float64Array): ExtrapolateA
 
 /**
  * Computes every segment of the request into the output buffers, off the JS thread (libuv pool), and returns
- * each segment's statistics. `results` is optional scratch (6 + K doubles per segment) to reuse across calls.
+ * each segment's statistics (all zero for a convert segment). `results` is optional scratch (6 + K doubles per
+ * segment) to reuse across calls.
  * The buffers must not be touched until the promise settles. Bad requests throw (TypeError, RangeError)
  * before any work starts.
  */

@@ -2,6 +2,7 @@
 // built with the same one (kernel/src/layout.h): an addon from other sources, e.g. a stale build, would misread
 // every descriptor.
 import type { Arith, FloatDtype } from "../core/dtypes.js";
+import type { SegmentOp } from "./types.js";
 
 /** The layout the addon reports it was built with. */
 export interface KernelLayout {
@@ -10,6 +11,7 @@ export interface KernelLayout {
   maxOutputs: number;
   dtypes: Record<string, number>;
   arith: Record<string, number>;
+  ops: Record<string, number>;
   desc: string[];
   result: string[];
 }
@@ -17,10 +19,21 @@ export interface KernelLayout {
 /** Dtype codes of the descriptor, as kernel/src/layout.h numbers them. */
 export const DTYPE_CODE: Readonly<Record<FloatDtype, number>> = { BF16: 0, F16: 1, F32: 2, F64: 3 };
 const ARITH_CODE: Readonly<Record<Arith, number>> = { fp32: 0, torch: 1 };
-/** The words packSegments writes per segment before the alphas, and unpack reads before the K sumOut2. */
-const DESC_FIELDS = ["dtype", "count", "alignedOffset", "baseOffset", "outOffset"];
+/** Op codes of the descriptor. */
+export const OP_CODE: Readonly<Record<SegmentOp, number>> = { extrapolate: 0, convert: 1 };
+/** The words packSegments writes per segment before its K alphas, in this order. */
+export const DESC_FIELDS = [
+  "op",
+  "dtype",
+  "baseDtype",
+  "outDtype",
+  "count",
+  "alignedOffset",
+  "baseOffset",
+  "outOffset",
+] as const;
 const RESULT_FIELDS = ["sumA2", "sumB2", "sumD2", "maxAbsDiff", "nonfiniteInputs", "nonfiniteOutputs"];
-export const DESC_HEAD = 5;
+export const DESC_HEAD = DESC_FIELDS.length;
 export const RESULT_HEAD = 6;
 
 /** Throws a one-line error naming the first difference between the addon's layout and this wrapper's. */
@@ -30,6 +43,7 @@ export function checkKernelLayout(native: KernelLayout | undefined): void {
     resultHead: RESULT_HEAD,
     dtypes: DTYPE_CODE,
     arith: ARITH_CODE,
+    ops: OP_CODE,
     desc: DESC_FIELDS,
     result: RESULT_FIELDS,
   };

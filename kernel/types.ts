@@ -3,15 +3,25 @@
 import type { KernelDevice } from "../core/device.js";
 import type { Arith, FloatDtype } from "../core/dtypes.js";
 
+/** What a segment computes (kernel/src/layout.h numbers them). */
+export type SegmentOp = "extrapolate" | "convert";
+
 export interface Segment {
+  /** extrapolate (default): out = f(aligned, base); convert: out = R_outDtype(aligned), base and alphas unused. */
+  op?: SegmentOp;
+  /** dtype of the aligned (θ1) input. */
   dtype: FloatDtype;
+  /** dtype of the base (θ0) input; default: dtype. */
+  baseDtype?: FloatDtype;
+  /** dtype written to every output; default: dtype. */
+  outDtype?: FloatDtype;
   /** Number of elements. */
   count: number;
-  /** Byte offsets of the segment's first element in each buffer. */
+  /** Byte offsets of the segment's first element in each buffer (each buffer in its own dtype). */
   alignedOffset: number;
   baseOffset: number;
   outOffset: number;
-  /** One α per output buffer (K values, K = outs.length). */
+  /** One α per output buffer (K values, K = outs.length; ignored for convert, where it may be empty). */
   alphas: readonly number[];
 }
 
@@ -19,7 +29,10 @@ export interface ExtrapolateRequest {
   arith: Arith;
   aligned: Buffer;
   base: Buffer;
-  /** K output buffers. With K = 1, outs[0] may be `aligned` itself (in place, outOffset = alignedOffset). */
+  /**
+   * K output buffers. With K = 1, outs[0] may be `aligned` itself (in place, outOffset = alignedOffset) when the
+   * segment's outDtype is its dtype.
+   */
   outs: Buffer[];
   segments: readonly Segment[];
   /** Where it runs (selectDevice decides, once per process, at the edge). */

@@ -1,100 +1,103 @@
-// Plans a job: cuts every aligned shard's data section into byte-range units on element
-// boundaries, decides per tensor whether it is extrapolated (and with which alphas) or copied, and
-// finds each segment's base bytes through the base checkpoint's own layout.
+// Plans a job: decides per tensor (decideTensors), lays out the output (layoutOutput), cuts every output
+// shard's data section into byte-range units on element boundaries (multipart parts), and lists per unit
+// the aligned and base byte ranges it reads and where each segment sits in the aligned, base and output
+// buffers. With the aligned layout kept, a unit is exactly one aligned read computed in place.
 
-import type { TensorPair } from "../checkpoint/pairTensors.js";
+import type { Pairing } from "../checkpoint/pairTensors.js";
 import { serializeHeader } from "../checkpoint/serializeHeader.js";
 import type { Checkpoint, Shard, TensorInfo } from "../checkpoint/types.js";
-import { ITEMSIZE, isExtrapolatedDtype } from "../core/dtypes.js";
+import { ITEMSIZE } from "../core/dtypes.js";
 import { UsageError } from "../core/errors.js";
 import type { JobSpec } from "../core/jobSpec.js";
-import type { BaseRead, JobPlan, OutputPlan, ShardPlan, UnitSegment, WorkUnit } from "../core/plan.js";
+import type { JobPlan, OutputPlan, ShardPlan, UnitSegment, WorkUnit } from "../core/plan.js";
 import { TOOL } from "../core/tool.js";
 import type { StorageLimits } from "../storage/types.js";
-import { compileGlob } from "./matchGlob.js";
+import { coalesceReads, type WantedRange } from "./coalesceReads.js";
+import { type AlignedOnlyPolicy, decideTensors } from "./decideTensors.js";
+import { layoutOutput, type OutputShardLayout, type PlacedTensor } from "./layoutOutput.js";
+import { placeReads } from "./placeReads.js";
 
 export interface PlanInput {
   spec: JobSpec;
   aligned: Checkpoint;
   base: Checkpoint;
-  pairs: Map<string, TensorPair>;
+  pairing: Pairing;
   limits: StorageLimits;
+  /** Tensors only in aligned that no glob selects: refused (default) or left out (stats). */
+  alignedOnly?: AlignedOnlyPolicy;
 }
 
-interface TensorAction {
-  action: "extrapolate" | "copy";
-  alphas: number[];
-}
+/** Input ranges this close together are read as one (a zip entry's local header lies between two storages). */
+const READ_GAP = 4096;
 
-export function planJob({ spec, aligned, base, pairs, limits }: PlanInput): JobPlan {
-  const decide = tensorActions(spec);
+export function planJob({ spec, aligned, base, pairing, limits, alignedOnly }: PlanInput): JobPlan {
+  const { tensors, compatibility } = decideTensors(spec, aligned, base, pairing, alignedOnly);
+  const { shards: layouts, layout } = layoutOutput(aligned, tensors);
   const outputs: OutputPlan[] = spec.outs.map((location, k) => ({
     location,
     alpha: spec.alphas[k] as number,
-    shards: aligned.shards.map((s) => {
-      const header = serializeHeader(s.tensors, outputMetadata(s, spec, k, aligned, base));
+    shards: layouts.map((s) => {
+      const header = serializeHeader(
+        s.tensors.map((t) => t.info),
+        outputMetadata(s.source, aligned.format === "torch", spec, k, aligned, base),
+      );
       return { file: s.file, header, size: header.length + s.dataLength };
     }),
   }));
   const units: WorkUnit[] = [];
   const shards: ShardPlan[] = [];
   let unitSize = spec.unitSize;
-  const actions = new Map<string, TensorAction>();
-  for (const name of aligned.tensors.keys())
-    actions.set(name, decide(name, aligned.tensors.get(name)?.tensor.dtype ?? ""));
-  let baseRead = 0;
-  let maxUnitBytes = 0;
-  let maxBaseBytes = 0;
-  for (const shard of aligned.shards) {
-    const size = shardUnitSize(shard, spec.unitSize, limits);
+  for (const [i, shard] of layouts.entries()) {
+    const headerLength = Math.max(0, ...outputs.map((o) => o.shards[i]?.header.length ?? 0));
+    const size = shardUnitSize(shard, headerLength, spec.unitSize, limits);
     unitSize = Math.max(unitSize, size);
     const unitIds: number[] = [];
-    for (const [start, end] of cutShard(shard.tensors, shard.dataLength, size)) {
-      const unit = buildUnit(units.length, shard, unitIds.length + 1, start, end, actions, pairs);
+    const infos = shard.tensors.map((t) => t.info);
+    for (const [start, end] of cutShard(infos, shard.dataLength, size)) {
+      const unit = buildUnit(units.length, shard, unitIds.length + 1, start, end);
       units.push(unit);
       unitIds.push(unit.id);
-      baseRead += unit.baseLength;
-      maxUnitBytes = Math.max(maxUnitBytes, end - start);
-      maxBaseBytes = Math.max(maxBaseBytes, unit.baseLength);
     }
-    shards.push({ file: shard.file, alignedDataStart: shard.dataStart, dataLength: shard.dataLength, unitIds });
+    shards.push({ file: shard.file, tensors: infos, dataLength: shard.dataLength, unitIds });
   }
-  const alignedRead = aligned.shards.reduce((n, s) => n + s.dataLength, 0);
-  const extrapolated = [...actions.values()].filter((a) => a.action === "extrapolate").length;
+  const max = (f: (u: WorkUnit) => number) => units.reduce((m, u) => Math.max(m, f(u)), 0);
+  const sum = (f: (u: WorkUnit) => number) => units.reduce((n, u) => n + f(u), 0);
+  const extrapolated = tensors.filter((t) => t.action === "extrapolate").length;
   return {
     outputs,
     shards,
     units,
+    layout,
     unitSize,
-    maxUnitBytes,
-    maxBaseBytes,
-    bytes: { alignedRead, baseRead, writtenPerOutput: outputs[0]?.shards.reduce((n, s) => n + s.size, 0) ?? 0 },
-    tensors: { extrapolated, copied: actions.size - extrapolated },
+    maxUnitBytes: max((u) => u.dataEnd - u.dataStart),
+    maxAlignedBytes: max((u) => u.alignedLength),
+    maxBaseBytes: max((u) => u.baseLength),
+    inPlace: units.every((u) => u.inPlace),
+    bytes: {
+      alignedRead: sum((u) => u.alignedLength),
+      baseRead: sum((u) => u.baseLength),
+      writtenPerOutput: outputs[0]?.shards.reduce((n, s) => n + s.size, 0) ?? 0,
+    },
+    tensors: { extrapolated, copied: tensors.length - extrapolated },
     inputVersions: {
       base: Object.fromEntries(base.shards.map((s) => [s.file, s.etag])),
       aligned: Object.fromEntries(aligned.shards.map((s) => [s.file, s.etag])),
     },
+    compatibility,
   };
 }
 
-function tensorActions(spec: JobSpec): (name: string, dtype: string) => TensorAction {
-  const include = spec.include.map(compileGlob);
-  const exclude = spec.exclude.map(compileGlob);
-  const rules = spec.alphaRules.map((r) => ({ re: compileGlob(r.pattern), alpha: r.alpha }));
-  const copy: TensorAction = { action: "copy", alphas: [] };
-  return (name, dtype) => {
-    if (!isExtrapolatedDtype(dtype)) return copy;
-    if (include.length > 0 && !include.some((re) => re.test(name))) return copy;
-    if (exclude.some((re) => re.test(name))) return copy;
-    const rule = rules.find((r) => r.re.test(name));
-    if (rule) return rule.alpha === 0 ? copy : { action: "extrapolate", alphas: spec.alphas.map(() => rule.alpha) };
-    return { action: "extrapolate", alphas: [...spec.alphas] };
-  };
-}
-
-function outputMetadata(shard: Shard, spec: JobSpec, k: number, aligned: Checkpoint, base: Checkpoint) {
+function outputMetadata(
+  source: Shard,
+  fromTorch: boolean,
+  spec: JobSpec,
+  k: number,
+  aligned: Checkpoint,
+  base: Checkpoint,
+) {
   const meta: Record<string, string> = {
-    ...shard.metadata,
+    // transformers refuses safetensors shards whose metadata has no format; save_pretrained writes "pt".
+    ...(fromTorch ? { format: "pt" } : source.metadata),
     "expo.alpha": String(spec.alphas[k]),
     "expo.arith": spec.arith,
     "expo.base": base.storage.location,
@@ -104,15 +107,22 @@ function outputMetadata(shard: Shard, spec: JobSpec, k: number, aligned: Checkpo
   if (spec.alphaRules.length > 0) meta["expo.alpha_rules"] = JSON.stringify(spec.alphaRules);
   if (spec.include.length > 0) meta["expo.include"] = JSON.stringify(spec.include);
   if (spec.exclude.length > 0) meta["expo.exclude"] = JSON.stringify(spec.exclude);
+  if (spec.drop.length > 0) meta["expo.drop"] = JSON.stringify(spec.drop);
+  if (spec.outDtype) meta["expo.out_dtype"] = spec.outDtype;
   return meta;
 }
 
-/** The unit size for one shard within the object store's part size and part count limits. */
-function shardUnitSize(shard: Shard, requested: number, limits: StorageLimits): number {
+/** The unit size for one output shard within the object store's part size and part count limits. */
+function shardUnitSize(
+  shard: OutputShardLayout,
+  headerLength: number,
+  requested: number,
+  limits: StorageLimits,
+): number {
   let size = Math.max(requested, limits.minPartSize);
   if (Math.ceil(shard.dataLength / size) > limits.maxParts) size = Math.ceil(shard.dataLength / limits.maxParts);
   // Part 1 also carries the header, and cuts round up by less than one element.
-  if (size + shard.headerLength + 4096 + 8 > limits.maxPartSize) {
+  if (size + headerLength + 8 > limits.maxPartSize) {
     throw new UsageError(
       `${shard.file}: ${shard.dataLength} bytes cannot be split into at most ${limits.maxParts} parts of at most ${limits.maxPartSize} bytes`,
     );
@@ -143,67 +153,94 @@ export function cutShard(tensors: readonly TensorInfo[], dataLength: number, siz
   return ranges;
 }
 
-function buildUnit(
-  id: number,
-  shard: Shard,
-  partNumber: number,
-  start: number,
-  end: number,
-  actions: Map<string, TensorAction>,
-  pairs: Map<string, TensorPair>,
-): WorkUnit {
+function buildUnit(id: number, shard: OutputShardLayout, partNumber: number, start: number, end: number): WorkUnit {
   const segments: UnitSegment[] = [];
-  const wanted: Array<{ segment: UnitSegment; file: string; offset: number; length: number }> = [];
-  for (const t of shard.tensors) {
-    if (t.end <= start || t.begin >= end || t.begin === t.end) continue;
-    const item = ITEMSIZE[t.dtype] as number;
-    const from = Math.max(t.begin, start);
-    const to = Math.min(t.end, end);
-    const { action, alphas } = actions.get(t.name) as TensorAction;
+  const alignedWanted: Array<{ segment: UnitSegment; range: WantedRange }> = [];
+  const baseWanted: Array<{ segment: UnitSegment; range: WantedRange }> = [];
+  const add = (t: PlacedTensor, e0: number, e1: number, extrapolate: boolean) => {
+    if (e1 <= e0) return;
+    const { decision, info } = t;
+    const a = decision.aligned;
+    const aItem = ITEMSIZE[a.tensor.dtype] as number;
+    const outItem = ITEMSIZE[info.dtype] as number;
+    const baseDtype = extrapolate ? (decision.base?.tensor.dtype as string) : a.tensor.dtype;
     const segment: UnitSegment = {
-      tensor: t.name,
-      dtype: t.dtype,
-      action,
-      elemStart: (from - t.begin) / item,
-      count: (to - from) / item,
-      offset: from - start,
+      tensor: info.name,
+      action: extrapolate ? "extrapolate" : info.dtype === a.tensor.dtype ? "copy" : "convert",
+      dtype: a.tensor.dtype,
+      baseDtype,
+      outDtype: info.dtype,
+      elemStart: e0,
+      count: e1 - e0,
+      offset: info.begin + e0 * outItem - start,
+      alignedOffset: 0,
       baseOffset: -1,
-      alphas,
+      alphas: extrapolate ? decision.alphas : [],
     };
     segments.push(segment);
-    if (action === "extrapolate") {
-      const b = (pairs.get(t.name) as TensorPair).base;
-      wanted.push({
+    const file = a.shard.file;
+    alignedWanted.push({
+      segment,
+      range: {
+        file,
+        offset: a.shard.dataStart + a.tensor.begin + e0 * aItem,
+        length: (e1 - e0) * aItem,
+        bufferOffset: 0,
+      },
+    });
+    if (extrapolate) {
+      const b = decision.base as NonNullable<typeof decision.base>;
+      const bItem = ITEMSIZE[baseDtype] as number;
+      baseWanted.push({
         segment,
-        file: b.shard.file,
-        offset: b.shard.dataStart + b.tensor.begin + (from - t.begin),
-        length: to - from,
+        range: {
+          file: b.shard.file,
+          offset: b.shard.dataStart + b.tensor.begin + e0 * bItem,
+          length: (e1 - e0) * bItem,
+          bufferOffset: 0,
+        },
       });
     }
+  };
+  for (const t of shard.tensors) {
+    const { info, decision } = t;
+    if (info.end <= start || info.begin >= end || info.begin === info.end) continue;
+    const item = ITEMSIZE[info.dtype] as number;
+    const e0 = (Math.max(info.begin, start) - info.begin) / item;
+    const e1 = (Math.min(info.end, end) - info.begin) / item;
+    // Rows with base values are extrapolated, the rest (rows only in aligned) copied.
+    const shared = decision.sharedElems;
+    add(t, e0, Math.min(e1, shared), decision.action === "extrapolate");
+    add(t, Math.max(e0, shared), e1, false);
   }
-  // Coalesce: sort by file and offset, merge exactly adjacent ranges into one read.
-  wanted.sort((x, y) => (x.file < y.file ? -1 : x.file > y.file ? 1 : x.offset - y.offset));
-  const baseReads: BaseRead[] = [];
-  let baseLength = 0;
-  for (const w of wanted) {
-    const last = baseReads[baseReads.length - 1];
-    if (last && last.file === w.file && last.offset + last.length === w.offset) {
-      last.length += w.length;
-    } else {
-      baseReads.push({ file: w.file, offset: w.offset, length: w.length, bufferOffset: baseLength });
-    }
-    w.segment.baseOffset = baseLength;
-    baseLength += w.length;
-  }
+  // Where no segment changes dtype, each aligned range is read straight to its output position (in place);
+  // otherwise ranges are packed into the aligned buffer and the kernel writes a separate output buffer.
+  const sameDtypes = segments.every((s) => s.dtype === s.outDtype);
+  if (sameDtypes) for (const w of alignedWanted) w.range.bufferOffset = w.segment.offset;
+  const aligned = sameDtypes
+    ? { reads: placeReads(alignedWanted.map((w) => w.range)), length: end - start }
+    : coalesceReads(
+        alignedWanted.map((w) => w.range),
+        READ_GAP,
+      );
+  for (const w of alignedWanted) w.segment.alignedOffset = w.range.bufferOffset;
+  const based = coalesceReads(
+    baseWanted.map((w) => w.range),
+    READ_GAP,
+  );
+  for (const w of baseWanted) w.segment.baseOffset = w.range.bufferOffset;
+  const inPlace = sameDtypes;
   return {
     id,
     shard: shard.file,
     partNumber,
     dataStart: start,
     dataEnd: end,
-    alignedOffset: shard.dataStart + start,
+    alignedReads: aligned.reads,
+    alignedLength: aligned.length,
+    baseReads: based.reads,
+    baseLength: based.length,
+    inPlace,
     segments,
-    baseReads,
-    baseLength,
   };
 }

@@ -29,7 +29,7 @@ export interface PrepareOptions {
 export async function prepareJob(spec: JobSpec, options: PrepareOptions): Promise<PreparedJob> {
   const base = await loadCheckpoint(openStorage(spec.base, options.storage), "base");
   const aligned = await loadCheckpoint(openStorage(spec.aligned, options.storage), "aligned");
-  const pairs = pairTensors(aligned, base);
+  const pairing = pairTensors(aligned, base);
   const outputs = spec.outs.map((o) => openStorage(o, options.storage));
   await checkOutputs(spec, outputs, [base.storage, aligned.storage], options.forWriting);
   const limits = outputs.reduce<StorageLimits>(
@@ -40,7 +40,7 @@ export async function prepareJob(spec: JobSpec, options: PrepareOptions): Promis
     }),
     { minPartSize: 0, maxPartSize: Number.MAX_SAFE_INTEGER, maxParts: Number.MAX_SAFE_INTEGER },
   );
-  const plan = planJob({ spec, aligned, base, pairs, limits });
+  const plan = planJob({ spec, aligned, base, pairing, limits });
   return { spec, aligned, base, outputs, plan };
 }
 

@@ -12,7 +12,9 @@ export interface WireJobContext {
   onNonfinite: string;
   outputs: Array<{ location: string; shards: Record<string, { uploadId: string; header: Buffer }> }>;
   maxUnitBytes: number;
+  maxAlignedBytes: number;
   maxBaseBytes: number;
+  inPlace: boolean;
   baseVersions: Record<string, string>;
   alignedVersions: Record<string, string>;
   leaseTtlMs: number;

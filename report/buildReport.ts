@@ -5,7 +5,7 @@ import type { UnitReport } from "../core/leaseService.js";
 import type { JobPlan } from "../core/plan.js";
 import { type ExpoReport, type FileProvenance, REPORT_FORMAT } from "../core/report.js";
 import { TOOL } from "../core/tool.js";
-import { aggregateStatistics } from "./aggregateStatistics.js";
+import { aggregateStatistics, type TensorShapes } from "./aggregateStatistics.js";
 
 export function buildReport(
   k: number,
@@ -25,7 +25,7 @@ export function buildReport(
       return report.segments;
     },
     k,
-    tensorShapes(aligned),
+    outputShapes(plan),
   );
   const shards = plan.shards.map((s) => {
     const outShard = output.shards.find((o) => o.file === s.file);
@@ -48,18 +48,27 @@ export function buildReport(
       unitSize: plan.unitSize,
       include: spec.include,
       exclude: spec.exclude,
+      drop: spec.drop,
+      outDtype: spec.outDtype,
       alphaRules: spec.alphaRules,
       onNonfinite: spec.onNonfinite,
     },
     inputs: { base: provenance(base), aligned: provenance(aligned) },
     output: { location: output.location, shards },
+    compatibility: plan.compatibility,
     statistics,
   };
 }
 
-/** Dtype and shape of the aligned checkpoint's tensors, for the per-tensor statistics. */
-export function tensorShapes(aligned: Checkpoint) {
+/** Dtype and shape of the aligned checkpoint's tensors (the output's shapes), for the per-tensor statistics. */
+export function tensorShapes(aligned: Checkpoint): TensorShapes {
   return (name: string) => aligned.tensors.get(name)?.tensor;
+}
+
+/** Output dtype and shape of the plan's tensors. */
+function outputShapes(plan: JobPlan): TensorShapes {
+  const shapes = new Map(plan.shards.flatMap((s) => s.tensors.map((t) => [t.name, t] as const)));
+  return (name) => shapes.get(name);
 }
 
 function provenance(c: Checkpoint): { location: string; files: FileProvenance[] } {

@@ -9,7 +9,7 @@ import { UsageError } from "../core/errors.js";
 import type { JobContext, LeaseService } from "../core/leaseService.js";
 import type { WorkUnit } from "../core/plan.js";
 import type { UnitHooks } from "../engine/executeUnit.js";
-import { UnitBufferPool, unitBufferBytes } from "../engine/unitBuffers.js";
+import { type BufferSizes, UnitBufferPool, unitBufferBytes } from "../engine/unitBuffers.js";
 import type { StorageSettings } from "../storage/s3Settings.js";
 import { openJobStorage } from "./openJobStorage.js";
 import type { LeaseContext, WorkerObserver } from "./runLease.js";
@@ -55,7 +55,7 @@ export async function runWorker(service: LeaseService, options: WorkerOptions): 
     ...(options.observer ? { observer: options.observer } : {}),
     ...(options.hooks ? { hooks: options.hooks } : {}),
   };
-  const pool = new UnitBufferPool(job.maxUnitBytes, job.maxBaseBytes, job.outputs.length);
+  const pool = new UnitBufferPool(bufferSizes(job));
   const queue = new PQueue({ concurrency });
   const slots = new Set<WorkerSlot>();
   const running = new Set<Promise<void>>();
@@ -143,7 +143,7 @@ export async function runWorker(service: LeaseService, options: WorkerOptions): 
 
 /** --concurrency, lowered to what the memory budget holds; at least one unit must fit. */
 function unitsInFlight(job: JobContext, options: WorkerOptions): number {
-  const perUnit = unitBufferBytes(job.maxUnitBytes, job.maxBaseBytes, job.outputs.length);
+  const perUnit = unitBufferBytes(bufferSizes(job));
   if (options.memoryBudget === undefined) return options.concurrency;
   const fit = Math.floor(options.memoryBudget / perUnit);
   if (fit < 1) {
@@ -152,4 +152,14 @@ function unitsInFlight(job: JobContext, options: WorkerOptions): number {
     );
   }
   return Math.min(options.concurrency, fit);
+}
+
+function bufferSizes(job: JobContext): BufferSizes {
+  return {
+    maxUnitBytes: job.maxUnitBytes,
+    maxAlignedBytes: job.maxAlignedBytes,
+    maxBaseBytes: job.maxBaseBytes,
+    outputs: job.outputs.length,
+    inPlace: job.inPlace,
+  };
 }

@@ -49,6 +49,8 @@ export const demoCommand: CommandModule<GlobalOptions, OptionsOf<typeof builder>
           unitSize: DEFAULT_UNIT_SIZE / 4,
           include: [],
           exclude: [],
+          drop: [],
+          outDtype: null,
           alphaRules: [],
           onNonfinite: "error",
           overwrite: false,

@@ -196,6 +196,7 @@ Napi::Value Layout(const Napi::CallbackInfo& info) {
   o.Set("maxOutputs", kMaxOutputs);
   o.Set("dtypes", codes(kDtypeNames, kF64 + 1));
   o.Set("arith", codes(kArithNames, kTorch + 1));
+  o.Set("ops", codes(kOpNames, kConvert + 1));
   o.Set("desc", names(kDescNames, kDescHead));
   o.Set("result", names(kResultNames, kResultHead));
   return o;

@@ -273,6 +273,64 @@ EXPO_HD typename Io<DT>::W result(typename Io<DT>::W a, typename Io<DT>::W d, ty
   }
 }
 
+// ---- mixed dtypes and conversions --------------------------------------------------------------------------
+
+// fp64 to fp32, rounded to nearest even.
+EXPO_HD float narrow(double x) {
+#if defined(__CUDA_ARCH__)
+  return __double2float_rn(x);
+#else
+  return static_cast<float>(x);
+#endif
+}
+
+// x rounded to fp32 "to odd": truncated toward zero, the last bit set when that lost anything (a NaN stays a
+// NaN). fp32 keeps at least two bits more than bf16 and f16 everywhere in their range, subnormals included, so
+// rounding this to nearest even at their precision gives the one nearest-even rounding of x itself: double
+// rounding through fp32 without its error.
+EXPO_HD float toOdd(double x) {
+#if defined(__CUDA_ARCH__)
+  float f = __double2float_rz(x);
+#else
+  float f = static_cast<float>(x);
+  if (absBits(widen(f)) > absBits(x)) f = u2f(f2u(f) - 1u);  // rounded away from zero: one step back (Inf too)
+#endif
+  if (widen(f) != x) f = u2f(f2u(f) | 1u);
+  return f;
+}
+
+// R to dtype DO of a working value of either precision: one rounding to nearest even, the canonical NaN. From
+// the dtype's own working precision it is Io's rounding; fp32 to F64 is exact; fp64 to F32 one rounding, to
+// BF16 and F16 straight from the double (through toOdd).
+template <int DO, class W>
+EXPO_HD typename Io<DO>::Bits roundTo(W r) {
+  if constexpr (sizeof(W) == sizeof(typename Io<DO>::W)) {
+    return Io<DO>::round(r);
+  } else if constexpr (DO == kF64) {
+    return Io<kF64>::round(widen(r));
+  } else if constexpr (DO == kF32) {
+    return isNaN(r) ? kQNaN32 : f2u(narrow(r));
+  } else {
+    return Io<DO>::round(toOdd(r));
+  }
+}
+
+// A segment whose three dtypes are not all equal, or a conversion: computed from inputs staged in the compute
+// dtype (docs/arithmetic.md, mixed dtypes).
+EXPO_HDC constexpr bool isMixed(int op, int dtype, int baseDtype, int outDtype) {
+  return op != kExtrapolate || dtype != baseDtype || dtype != outDtype;
+}
+
+// The dtype an extrapolate segment computes in, its inputs staged to it: torch mode the output dtype (each
+// input first rounded to it, then that dtype's formula); fp32 mode F64 when an input is F64, else F32 (inputs
+// widened exactly; the result rounded once to the output dtype). Equal dtypes: that dtype.
+EXPO_HDC constexpr int computeDtype(int arith, int dtype, int baseDtype, int outDtype) {
+  return dtype == baseDtype && dtype == outDtype ? dtype
+         : arith == kTorch                       ? outDtype
+         : dtype == kF64 || baseDtype == kF64    ? kF64
+                                                 : kF32;
+}
+
 // Sums of squares accumulate with one fused multiply-add per element, acc = fma(x, x, acc): one rounding per
 // element on every CPU path (F64) and on the GPU (every dtype).
 EXPO_HD double sumSquare(double acc, double x) { return fma(x, x, acc); }

@@ -21,12 +21,13 @@ inline typename Io<DT>::W load(const std::uint8_t* p) {
   return Io<DT>::widenBits(h);
 }
 
-// Rounds to the storage dtype (canonical NaN), stores when asked, returns the stored value widened.
-template <int DT, bool STORE>
-inline typename Io<DT>::W put(typename Io<DT>::W r, std::uint8_t* p) {
-  const typename Io<DT>::Bits h = Io<DT>::round(r);
+// Rounds a working value to the output dtype DO (canonical NaN), stores when asked, returns the stored value in
+// the working precision (exact: a mixed segment's output values fit the precision it computes in).
+template <int DO, bool STORE, class W>
+inline W put(W r, std::uint8_t* p) {
+  const typename Io<DO>::Bits h = roundTo<DO>(r);
   if (STORE) __builtin_memcpy(p, &h, sizeof h);
-  return Io<DT>::widenBits(h);
+  return W(Io<DO>::widenBits(h));
 }
 
 inline float alphaOf(const SegArgs& s, int k, float) { return s.alphaF[k]; }
@@ -85,8 +86,9 @@ inline float maxThreshold(double m) {
   return f > 0x1p-149f ? f : 0x1p-149f;
 }
 
-// One element: outputs (stored when STORE), then its statistics into partial sum `slot` of t. F64 only.
-template <int DT, int AR, bool STORE>
+// One element: outputs (stored when STORE, in dtype DO), then its statistics into partial sum `slot` of t. F64
+// only (the inputs F64, as loaded or staged).
+template <int DT, int AR, bool STORE, int DO = DT>
 inline void element(const SegArgs& s, const std::uint8_t* pa, const std::uint8_t* pb, std::size_t outByte, int slot,
                     Sums& t) {
   using W = typename Io<DT>::W;
@@ -96,7 +98,7 @@ inline void element(const SegArgs& s, const std::uint8_t* pa, const std::uint8_t
   const bool finiteIn = isFinite(a) && isFinite(b);
   bool nonfiniteOut = false;
   for (int k = 0; k < s.k; ++k) {
-    const W o = put<DT, STORE>(result<DT, AR>(a, d, alphaOf(s, k, W())), STORE ? s.out[k] + outByte : nullptr);
+    const W o = put<DO, STORE>(result<DT, AR>(a, d, alphaOf(s, k, W())), STORE ? s.out[k] + outByte : nullptr);
     if (!finiteIn) continue;
     if (isFinite(o))
       t.o2[k][slot] = sumSquare(t.o2[k][slot], o);
@@ -118,11 +120,13 @@ inline void element(const SegArgs& s, const std::uint8_t* pa, const std::uint8_t
   if (nonfiniteOut) ++t.nfOut;
 }
 
-// The first n (1..32) elements of a BF16, F16 or F32 block: outputs, then the statistics as described above.
-template <int DT, int AR, bool STORE>
+// The first n (1..32) elements of a BF16, F16 or F32 block: outputs (in dtype DO), then the statistics as
+// described above.
+template <int DT, int AR, bool STORE, int DO = DT>
 inline void narrowBlock(const SegArgs& s, const std::uint8_t* pa, const std::uint8_t* pb, std::size_t first, int n,
                         Sums& t) {
   constexpr std::size_t sz = dtypeSize(DT);
+  constexpr std::size_t szO = dtypeSize(DO);
   float va[2][16], vb[2][16], vd[2][16], vo[kMaxOutputs][2][16];
   double wa[2][16], wb[2][16], wd[2][16], wo[2][16];
   for (int v = 0; v < 2; ++v) {
@@ -137,8 +141,8 @@ inline void narrowBlock(const SegArgs& s, const std::uint8_t* pa, const std::uin
       const bool finiteIn = isFinite(a) && isFinite(b);
       bool nonfiniteOut = false;
       for (int k = 0; k < s.k; ++k) {
-        const float o = put<DT, STORE>(result<DT, AR>(a, d, s.alphaF[k]),
-                                       STORE ? s.out[k] + (first + std::size_t(e)) * sz : nullptr);
+        const float o = put<DO, STORE>(result<DT, AR>(a, d, s.alphaF[k]),
+                                       STORE ? s.out[k] + (first + std::size_t(e)) * szO : nullptr);
         if (isFinite(o))
           vo[k][v][j] = o;
         else
@@ -179,17 +183,17 @@ inline void narrowBlock(const SegArgs& s, const std::uint8_t* pa, const std::uin
 // first element; its outputs start at element `first`. The vector paths hand a block here when it holds a
 // non-finite value or a group sum overflows: with the running sums as they were before the block, so the
 // result is the same bits as if the vector code had done it, and with STORE, since only this code writes
-// canonical NaNs.
-template <int DT, int AR, bool STORE>
+// canonical NaNs. DO: the outputs' dtype (a mixed segment's; the inputs are staged in DT).
+template <int DT, int AR, bool STORE, int DO = DT>
 inline void block(const SegArgs& s, const std::uint8_t* a, const std::uint8_t* b, std::size_t first, Sums& t) {
   constexpr std::size_t sz = dtypeSize(DT);
   if constexpr (DT != kF64) {
-    narrowBlock<DT, AR, STORE>(s, a, b, first, kBlock, t);
+    narrowBlock<DT, AR, STORE, DO>(s, a, b, first, kBlock, t);
   } else {
     for (int g = 0; g < kBlock / kSlots; ++g) {
       for (int l = 0; l < kSlots; ++l) {
         const std::size_t e = std::size_t(elemIndex<DT>(g, l));
-        element<DT, AR, STORE>(s, a + e * sz, b + e * sz, (first + e) * sz, l, t);
+        element<DT, AR, STORE, DO>(s, a + e * sz, b + e * sz, (first + e) * dtypeSize(DO), l, t);
       }
     }
   }
@@ -197,14 +201,15 @@ inline void block(const SegArgs& s, const std::uint8_t* a, const std::uint8_t* b
 
 // Elements after the last whole block: BF16, F16 and F32 as a partial block; F64 element i into sum
 // (i - first) % 8.
-template <int DT, int AR>
+template <int DT, int AR, int DO = DT>
 inline void tail(const SegArgs& s, std::size_t first, Sums& acc) {
   constexpr std::size_t sz = dtypeSize(DT);
   if constexpr (DT != kF64) {
-    if (first < s.count) narrowBlock<DT, AR, true>(s, s.a + first * sz, s.b + first * sz, first, int(s.count - first), acc);
+    if (first < s.count)
+      narrowBlock<DT, AR, true, DO>(s, s.a + first * sz, s.b + first * sz, first, int(s.count - first), acc);
   } else {
     for (std::size_t i = first; i < s.count; ++i)
-      element<DT, AR, true>(s, s.a + i * sz, s.b + i * sz, i * sz, int((i - first) & (kSlots - 1)), acc);
+      element<DT, AR, true, DO>(s, s.a + i * sz, s.b + i * sz, i * dtypeSize(DO), int((i - first) & (kSlots - 1)), acc);
   }
 }
 

@@ -3,6 +3,9 @@
 #include <cfloat>
 #include <cmath>
 #include <cstdio>
+#include <initializer_list>
+
+#include "arith.h"
 
 namespace expo {
 namespace {
@@ -14,7 +17,10 @@ bool asIndex(double x, std::size_t& out) {
   return true;
 }
 
-bool overlaps(std::uintptr_t p, std::uintptr_t q, std::size_t n) { return n > 0 && p < q + n && q < p + n; }
+// [p, p + pn) and [q, q + qn) share a byte.
+bool overlaps(std::uintptr_t p, std::size_t pn, std::uintptr_t q, std::size_t qn) {
+  return pn > 0 && qn > 0 && p < q + qn && q < p + pn;
+}
 
 // The bytes a segment touches in one buffer must lie inside it.
 bool inBounds(std::size_t offset, std::size_t count, std::size_t size, std::size_t len) {
@@ -40,7 +46,8 @@ bool checkShape(const Job& j, char* err) {
   }
   const std::size_t stride = std::size_t(kDescHead + j.k);
   if (j.descLen % stride != 0) {
-    std::snprintf(err, kErrLen, "segment descriptor length %zu is not a multiple of %zu (5 + K)", j.descLen, stride);
+    std::snprintf(err, kErrLen, "segment descriptor length %zu is not a multiple of %zu (%d + K)", j.descLen, stride,
+                  int(kDescHead));
     return false;
   }
   const std::size_t need = segmentCount(j) * std::size_t(kResultHead + j.k);
@@ -66,55 +73,88 @@ bool prepareSegment(const Job& j, std::size_t i, SegArgs& s, char* err) {
       return false;
     }
   }
-  if (v[kDescDtype] > kF64) {
-    std::snprintf(err, kErrLen, "segment %zu: unknown dtype code %zu (0 BF16, 1 F16, 2 F32, 3 F64)", i, v[kDescDtype]);
+  if (v[kDescOp] > kConvert) {
+    std::snprintf(err, kErrLen, "segment %zu: unknown op code %zu (0 extrapolate, 1 convert)", i, v[kDescOp]);
     return false;
   }
+  for (int f : {kDescDtype, kDescBaseDtype, kDescOutDtype}) {
+    if (v[f] > kF64) {
+      std::snprintf(err, kErrLen, "segment %zu: unknown %s code %zu (0 BF16, 1 F16, 2 F32, 3 F64)", i, kDescNames[f],
+                    v[f]);
+      return false;
+    }
+  }
+  s.op = int(v[kDescOp]);
   s.dtype = int(v[kDescDtype]);
+  s.baseDtype = int(v[kDescBaseDtype]);
+  s.outDtype = int(v[kDescOutDtype]);
   s.arith = j.arith;
   s.k = j.k;
   s.count = v[kDescCount];
-  const std::size_t size = dtypeSize(s.dtype);
-  const std::size_t bytes = s.count * size;  // no overflow: count <= 2^53 and checked against a buffer below
+  const bool convert = s.op == kConvert;
+  const std::size_t aSize = dtypeSize(s.dtype), bSize = dtypeSize(s.baseDtype), oSize = dtypeSize(s.outDtype);
+  // No overflow: count <= 2^53 and checked against a buffer below.
+  const std::size_t aBytes = s.count * aSize, bBytes = convert ? 0 : s.count * bSize, oBytes = s.count * oSize;
   const std::size_t aOff = v[kDescAlignedOffset], bOff = v[kDescBaseOffset], oOff = v[kDescOutOffset];
-  if (!inBounds(aOff, s.count, size, j.aligned.len)) {
+  if (!inBounds(aOff, s.count, aSize, j.aligned.len)) {
     std::snprintf(err, kErrLen, "segment %zu: aligned bytes [%zu, %zu + %zu x %zu) exceed the buffer (%zu bytes)", i,
-                  aOff, aOff, s.count, size, j.aligned.len);
+                  aOff, aOff, s.count, aSize, j.aligned.len);
     return false;
   }
-  if (!inBounds(bOff, s.count, size, j.base.len)) {
+  // A conversion reads no base: its offset is not checked (nor its alphas).
+  if (!convert && !inBounds(bOff, s.count, bSize, j.base.len)) {
     std::snprintf(err, kErrLen, "segment %zu: base bytes [%zu, %zu + %zu x %zu) exceed the buffer (%zu bytes)", i, bOff,
-                  bOff, s.count, size, j.base.len);
+                  bOff, s.count, bSize, j.base.len);
     return false;
   }
   s.a = j.aligned.p + aOff;
-  s.b = j.base.p + bOff;
+  s.b = convert ? s.a : j.base.p + bOff;
+  // The precision α is used in (docs/arithmetic.md): fp64 where the computation is in fp64.
+  const bool wide = computeDtype(s.arith, s.dtype, s.baseDtype, s.outDtype) == kF64;
   for (int k = 0; k < j.k; ++k) {
-    if (!inBounds(oOff, s.count, size, j.outs[k].len)) {
+    if (!inBounds(oOff, s.count, oSize, j.outs[k].len)) {
       std::snprintf(err, kErrLen, "segment %zu: output %d bytes [%zu, %zu + %zu x %zu) exceed the buffer (%zu bytes)",
-                    i, k, oOff, oOff, s.count, size, j.outs[k].len);
+                    i, k, oOff, oOff, s.count, oSize, j.outs[k].len);
       return false;
     }
     s.out[k] = j.outs[k].p + oOff;
-    // In place is fine (each block is read before it is written); a shifted overlap would read results.
+    // In place is fine (each block is read before it is written) when the output has the input's dtype; a
+    // shifted overlap would read results, and so would an output of another element size in place.
     const auto o = reinterpret_cast<std::uintptr_t>(s.out[k]);
     const auto pa = reinterpret_cast<std::uintptr_t>(s.a);
     const auto pb = reinterpret_cast<std::uintptr_t>(s.b);
-    if ((o != pa && overlaps(o, pa, bytes)) || (o != pb && overlaps(o, pb, bytes))) {
+    if (o == pa && s.outDtype != s.dtype) {
+      std::snprintf(err, kErrLen,
+                    "segment %zu: output %d is the aligned input in place, which needs outDtype %s = dtype %s", i, k,
+                    kDtypeNames[s.outDtype], kDtypeNames[s.dtype]);
+      return false;
+    }
+    if (!convert && o == pb && s.outDtype != s.baseDtype) {
+      std::snprintf(err, kErrLen,
+                    "segment %zu: output %d is the base input in place, which needs outDtype %s = baseDtype %s", i, k,
+                    kDtypeNames[s.outDtype], kDtypeNames[s.baseDtype]);
+      return false;
+    }
+    if ((o != pa && overlaps(o, oBytes, pa, aBytes)) || (!convert && o != pb && overlaps(o, oBytes, pb, bBytes))) {
       std::snprintf(err, kErrLen, "segment %zu: output %d partially overlaps an input (only exact in-place is allowed)",
                     i, k);
       return false;
     }
     for (int q = 0; q < k; ++q) {
-      if (overlaps(o, reinterpret_cast<std::uintptr_t>(s.out[q]), bytes)) {
+      if (overlaps(o, oBytes, reinterpret_cast<std::uintptr_t>(s.out[q]), oBytes)) {
         std::snprintf(err, kErrLen, "segment %zu: outputs %d and %d overlap", i, q, k);
         return false;
       }
     }
     const double alpha = field[kDescHead + k];
-    if (!std::isfinite(alpha) || (s.dtype != kF64 && std::fabs(alpha) > double(FLT_MAX))) {
+    if (convert) {
+      s.alphaD[k] = 0.0;
+      s.alphaF[k] = 0.0f;
+      continue;
+    }
+    if (!std::isfinite(alpha) || (!wide && std::fabs(alpha) > double(FLT_MAX))) {
       std::snprintf(err, kErrLen, "segment %zu: alpha %d (%g) is not a finite %s", i, k, alpha,
-                    s.dtype == kF64 ? "double" : "float");
+                    wide ? "double" : "float");
       return false;
     }
     s.alphaD[k] = alpha;

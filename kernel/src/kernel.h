@@ -23,6 +23,7 @@ constexpr int kSlots = 8;
 constexpr int kBlock = 32;
 enum class Isa : int { kScalar = 0, kAvx2 = 1, kAvx512 = 2 };
 
+// One segment: dtype is the aligned input's (and base's and the outputs' unless baseDtype, outDtype differ).
 struct SegArgs {
   int dtype;
   int arith;
@@ -33,6 +34,10 @@ struct SegArgs {
   std::uint8_t* out[kMaxOutputs];
   float alphaF[kMaxOutputs];
   double alphaD[kMaxOutputs];
+  // After the fields the equal-dtype code reads, so their offsets (and that code) stay as they were.
+  int op;
+  int baseDtype;
+  int outDtype;
 };
 
 struct Sums {

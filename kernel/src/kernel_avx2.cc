@@ -36,6 +36,8 @@ inline __m256 upperHalf(__m256i u) {
   return _mm256_castsi256_ps(_mm256_and_si256(u, _mm256_set1_epi32(int(0xFFFF0000u))));
 }
 inline __m256 abs8f(__m256 v) { return _mm256_andnot_ps(_mm256_set1_ps(-0.0f), v); }
+// NaN lanes of v replaced by qnan.
+inline __m256 canonical(__m256 v, __m256 qnan) { return _mm256_blendv_ps(v, qnan, _mm256_cmp_ps(v, v, _CMP_UNORD_Q)); }
 
 // Part of a block's output: streamed (NT, aligned, see forEachBlock) or a normal store.
 template <bool NT>
@@ -65,6 +67,9 @@ struct Avx2 {
   // non-finite block is redone by the scalar code.
   template <int DT>
   struct Block;
+  // fp32 results in element order (groups 0-3: elements 8g to 8g + 7) to BF16, F16 or F64 (mixed segments).
+  template <int DO>
+  struct Out;
 
   static F add(F a, F b) { return _mm256_add_ps(a, b); }
   static F sub(F a, F b) { return _mm256_sub_ps(a, b); }
@@ -122,6 +127,44 @@ struct Avx2 {
   static D maxAbsDiff(D mx, const F a[4], const F b[4]) {
     for (int g = 0; g < 4; ++g) mx = maxAbs(mx, sub(widen8(a[g]), widen8(b[g])));
     return mx;
+  }
+
+  // staged.h's conversions, 8 elements at a time between F32 and BF16 or F16 (the rest by castRun): the same
+  // roundings, NaN lanes replaced by the canonical NaN.
+  static void cast(int from, int to, const std::uint8_t* src, std::uint8_t* dst, std::size_t n) {
+    const std::size_t v = n / 8 * 8;
+    const __m256 qnan = _mm256_castsi256_ps(_mm256_set1_epi32(int(kQNaN32)));
+    std::size_t i = 0;
+    if (from == kF32 && to == kBF16) {
+      for (; i < v; i += 8) {
+        const __m256 x = _mm256_loadu_ps(reinterpret_cast<const float*>(src + 4 * i));
+        const __m256 nan = _mm256_cmp_ps(x, x, _CMP_UNORD_Q);
+        const __m256 r = _mm256_castsi256_ps(_mm256_srli_epi32(bf16Round(x), 16));
+        const __m256i h = _mm256_castps_si256(_mm256_blendv_ps(r, _mm256_castsi256_ps(_mm256_set1_epi32(0x7FC0)), nan));
+        // Pack to 16 bits per 128-bit lane, then the two lanes' low halves together.
+        const __m256i p = _mm256_permute4x64_epi64(_mm256_packus_epi32(h, h), 0x08);
+        _mm_storeu_si128(reinterpret_cast<__m128i*>(dst + 2 * i), _mm256_castsi256_si128(p));
+      }
+    } else if (from == kBF16 && to == kF32) {
+      for (; i < v; i += 8) {
+        const __m128i h = _mm_loadu_si128(reinterpret_cast<const __m128i*>(src + 2 * i));
+        const __m256 x = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
+        _mm256_storeu_ps(reinterpret_cast<float*>(dst + 4 * i), canonical(x, qnan));
+      }
+    } else if (from == kF32 && to == kF16) {
+      for (; i < v; i += 8) {
+        const __m256 x = _mm256_loadu_ps(reinterpret_cast<const float*>(src + 4 * i));
+        // The canonical fp32 NaN converts to the canonical f16 one.
+        const __m256 c = canonical(x, qnan);
+        _mm_storeu_si128(reinterpret_cast<__m128i*>(dst + 2 * i), _mm256_cvtps_ph(c, _MM_FROUND_TO_NEAREST_INT));
+      }
+    } else if (from == kF16 && to == kF32) {
+      for (; i < v; i += 8) {
+        const __m256 x = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(src + 2 * i)));
+        _mm256_storeu_ps(reinterpret_cast<float*>(dst + 4 * i), canonical(x, qnan));
+      }
+    }
+    castRun(from, to, src + i * dtypeSize(from), dst + i * dtypeSize(to), n - i);
   }
 };
 
@@ -213,6 +256,39 @@ struct Avx2::Block<kF32> {
   }
 };
 
+template <>
+struct Avx2::Out<kBF16> {
+  template <bool NT>
+  static void put(std::uint8_t* p, const F r[4], F o[4]) {
+    for (int h = 0; h < 2; ++h) {
+      const __m256i ux = bf16Round(r[2 * h]);
+      const __m256i uy = bf16Round(r[2 * h + 1]);
+      o[2 * h] = upperHalf(ux);
+      o[2 * h + 1] = upperHalf(uy);
+      // Per 128-bit lane the pack interleaves x and y halves: [x0-3 y0-3 | x4-7 y4-7]; the permute orders them.
+      const __m256i packed = _mm256_packus_epi32(_mm256_srli_epi32(ux, 16), _mm256_srli_epi32(uy, 16));
+      put256<NT>(p + 32 * h, _mm256_permute4x64_epi64(packed, 0xD8));
+    }
+  }
+};
+
+// The F16 block is already in element order.
+template <>
+struct Avx2::Out<kF16> : Avx2::Block<kF16> {};
+
+template <>
+struct Avx2::Out<kF64> {
+  template <bool NT>
+  static void put(std::uint8_t* p, const F r[4], F o[4]) {
+    for (int g = 0; g < 4; ++g) {
+      o[g] = r[g];
+      const D8 w = widen8(r[g]);
+      put256<NT>(p + 64 * g, _mm256_castpd_si256(w.lo));
+      put256<NT>(p + 64 * g + 32, _mm256_castpd_si256(w.hi));
+    }
+  }
+};
+
 template <int DT, int AR, int KF>
 void segment(const SegArgs& s, Sums& out) {
   vectorSegment<Avx2, DT, AR, KF>(s, out);
@@ -220,7 +296,10 @@ void segment(const SegArgs& s, Sums& out) {
 
 }  // namespace
 
-void segmentAvx2(const SegArgs& s, Sums& acc) { EXPO_DISPATCH_SEGMENT(segment, s, acc); }
+void segmentAvx2(const SegArgs& s, Sums& acc) {
+  if (isMixed(s.op, s.dtype, s.baseDtype, s.outDtype)) return mixedSegment<VectorMixed<Avx2>>(s, acc);
+  EXPO_DISPATCH_SEGMENT(segment, s, acc);
+}
 
 }  // namespace expo
 

@@ -60,6 +60,9 @@ struct Avx512 {
   // non-finite and the scalar redo rewrites its outputs.
   template <int DT>
   struct Block;
+  // fp32 results in element order (X: elements 0-15, Y: 16-31) to BF16, F16 or F64 (mixed segments).
+  template <int DO>
+  struct Out;
 
   static F add(F a, F b) { return _mm512_add_ps(a, b); }
   static F sub(F a, F b) { return _mm512_sub_ps(a, b); }
@@ -98,6 +101,43 @@ struct Avx512 {
     mx = maxAbs(mx, _mm512_sub_pd(highPd(a[0]), highPd(b[0])));
     mx = maxAbs(mx, _mm512_sub_pd(lowPd(a[1]), lowPd(b[1])));
     return maxAbs(mx, _mm512_sub_pd(highPd(a[1]), highPd(b[1])));
+  }
+
+  // staged.h's conversions, 16 elements at a time between F32 and BF16 or F16 (the rest by castRun): the same
+  // roundings, NaN lanes replaced by the canonical NaN.
+  static void cast(int from, int to, const std::uint8_t* src, std::uint8_t* dst, std::size_t n) {
+    const std::size_t v = n / 16 * 16;
+    const __m512 qnan = _mm512_castsi512_ps(_mm512_set1_epi32(int(kQNaN32)));
+    std::size_t i = 0;
+    if (from == kF32 && to == kBF16) {
+      for (; i < v; i += 16) {
+        const __m512 x = _mm512_loadu_ps(src + 4 * i);
+        const __mmask16 nan = _mm512_cmp_ps_mask(x, x, _CMP_UNORD_Q);
+        const __m512i r = _mm512_srli_epi32(bf16Round(x), 16);
+        const __m512i h = _mm512_mask_mov_epi32(r, nan, _mm512_set1_epi32(0x7FC0));
+        _mm256_storeu_si256(reinterpret_cast<__m256i*>(dst + 2 * i), _mm512_cvtepi32_epi16(h));
+      }
+    } else if (from == kBF16 && to == kF32) {
+      for (; i < v; i += 16) {
+        const __m256i h = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(src + 2 * i));
+        const __m512 x = _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
+        _mm512_storeu_ps(dst + 4 * i, _mm512_mask_mov_ps(x, _mm512_cmp_ps_mask(x, x, _CMP_UNORD_Q), qnan));
+      }
+    } else if (from == kF32 && to == kF16) {
+      for (; i < v; i += 16) {
+        const __m512 x = _mm512_loadu_ps(src + 4 * i);
+        // The canonical fp32 NaN converts to the canonical f16 one.
+        const __m512 c = _mm512_mask_mov_ps(x, _mm512_cmp_ps_mask(x, x, _CMP_UNORD_Q), qnan);
+        const __m256i h = _mm512_cvtps_ph(c, _MM_FROUND_TO_NEAREST_INT);
+        _mm256_storeu_si256(reinterpret_cast<__m256i*>(dst + 2 * i), h);
+      }
+    } else if (from == kF16 && to == kF32) {
+      for (; i < v; i += 16) {
+        const __m512 x = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(src + 2 * i)));
+        _mm512_storeu_ps(dst + 4 * i, _mm512_mask_mov_ps(x, _mm512_cmp_ps_mask(x, x, _CMP_UNORD_Q), qnan));
+      }
+    }
+    castRun(from, to, src + i * dtypeSize(from), dst + i * dtypeSize(to), n - i);
   }
 };
 
@@ -176,6 +216,37 @@ struct Avx512::Block<kF32> {
   }
 };
 
+template <>
+struct Avx512::Out<kBF16> {
+  template <bool NT>
+  static void put(std::uint8_t* p, const F r[2], F o[2]) {
+    const __m512i ux = bf16Round(r[0]);
+    const __m512i uy = bf16Round(r[1]);
+    o[0] = upperHalf(ux);
+    o[1] = upperHalf(uy);
+    const __m256i hx = _mm512_cvtepi32_epi16(_mm512_srli_epi32(ux, 16));
+    const __m256i hy = _mm512_cvtepi32_epi16(_mm512_srli_epi32(uy, 16));
+    put512<NT>(p, _mm512_inserti64x4(_mm512_castsi256_si512(hx), hy, 1));
+  }
+};
+
+// The F16 block is already in element order.
+template <>
+struct Avx512::Out<kF16> : Avx512::Block<kF16> {};
+
+template <>
+struct Avx512::Out<kF64> {
+  template <bool NT>
+  static void put(std::uint8_t* p, const F r[2], F o[2]) {
+    o[0] = r[0];
+    o[1] = r[1];
+    put512<NT>(p, _mm512_castpd_si512(lowPd(r[0])));
+    put512<NT>(p + 64, _mm512_castpd_si512(highPd(r[0])));
+    put512<NT>(p + 128, _mm512_castpd_si512(lowPd(r[1])));
+    put512<NT>(p + 192, _mm512_castpd_si512(highPd(r[1])));
+  }
+};
+
 template <int DT, int AR, int KF>
 void segment(const SegArgs& s, Sums& out) {
   vectorSegment<Avx512, DT, AR, KF>(s, out);
@@ -183,7 +254,10 @@ void segment(const SegArgs& s, Sums& out) {
 
 }  // namespace
 
-void segmentAvx512(const SegArgs& s, Sums& acc) { EXPO_DISPATCH_SEGMENT(segment, s, acc); }
+void segmentAvx512(const SegArgs& s, Sums& acc) {
+  if (isMixed(s.op, s.dtype, s.baseDtype, s.outDtype)) return mixedSegment<VectorMixed<Avx512>>(s, acc);
+  EXPO_DISPATCH_SEGMENT(segment, s, acc);
+}
 
 }  // namespace expo
 

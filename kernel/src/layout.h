@@ -18,12 +18,27 @@ namespace expo {
 
 enum Dtype : int { kBF16 = 0, kF16 = 1, kF32 = 2, kF64 = 3 };
 enum Arith : int { kFp32 = 0, kTorch = 1 };
+// What a segment computes: ExPO from aligned and base, or aligned converted to the output dtype (base and alphas
+// unused).
+enum Op : int { kExtrapolate = 0, kConvert = 1 };
 
 // Outputs (values of α) per call; bounds the per-output accumulators kept on the stack.
 constexpr int kMaxOutputs = 32;
 
 // A segment's descriptor: these words, then its K alphas. Offsets and counts travel as doubles (exact to 2^53).
-enum DescWord : int { kDescDtype, kDescCount, kDescAlignedOffset, kDescBaseOffset, kDescOutOffset, kDescHead };
+// dtype is the aligned input's, baseDtype the base input's, outDtype every output's (each buffer in its own
+// dtype; the offsets are in bytes).
+enum DescWord : int {
+  kDescOp,
+  kDescDtype,
+  kDescBaseDtype,
+  kDescOutDtype,
+  kDescCount,
+  kDescAlignedOffset,
+  kDescBaseOffset,
+  kDescOutOffset,
+  kDescHead
+};
 
 // A segment's results: these words, then Σout² for each of the K outputs.
 enum ResultWord : int {
@@ -39,7 +54,9 @@ enum ResultWord : int {
 // Names in code order, as the TypeScript wrapper spells them.
 constexpr const char* kDtypeNames[] = {"BF16", "F16", "F32", "F64"};
 constexpr const char* kArithNames[] = {"fp32", "torch"};
-constexpr const char* kDescNames[kDescHead] = {"dtype", "count", "alignedOffset", "baseOffset", "outOffset"};
+constexpr const char* kOpNames[] = {"extrapolate", "convert"};
+constexpr const char* kDescNames[kDescHead] = {"op",    "dtype",         "baseDtype",  "outDtype",
+                                               "count", "alignedOffset", "baseOffset", "outOffset"};
 constexpr const char* kResultNames[kResultHead] = {"sumA2",      "sumB2",           "sumD2",
                                                    "maxAbsDiff", "nonfiniteInputs", "nonfiniteOutputs"};
 

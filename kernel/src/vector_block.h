@@ -8,6 +8,9 @@
 //   Block<DT>            Raw (a block as loaded), load, spill (for the scalar redo), widen (to kVecs vectors in
 //                        element.h's lane order), through (torch's intermediate rounding), put<NT> (rounds to
 //                        storage, stores, hands back the stored values widened)
+//   Out<DO>              put<NT> of fp32 vectors in element order (the F32 lane order) to BF16, F16 or F64: the
+//                        outputs of a mixed segment computed in F32 (staged.h)
+//   cast(from, to, src, dst, n)  staged.h's castRun, vectorized where the ISA makes it cheap
 //   add sub mul fma set1 on F and on D; zero, load, store, put<NT> (an output vector of 8 doubles), maxAbs,
 //   max (the largest lane), finite (no lane NaN or infinite) on D
 //   groupSums<DT>(v)     element.h's fp32 group sums of a block, widened: the partial sums' increments
@@ -19,6 +22,7 @@
 #pragma once
 
 #include "block_loop.h"
+#include "staged.h"
 
 namespace expo {
 namespace {
@@ -78,25 +82,37 @@ struct Acc {
 
 // A block holding a non-finite value, redone by the scalar code from the sums before the block (outputs
 // included: only the scalar code writes canonical NaNs). Works on copies so the running sums never have their
-// address taken and stay in registers.
-template <class T, int DT, int AR, int KF>
+// address taken and stay in registers. DO: the outputs' dtype.
+template <class T, int DT, int AR, int KF, int DO = DT>
 __attribute__((noinline, cold)) Acc<T, KF> redo(const SegArgs& s, std::uint8_t* const* dst, const std::uint8_t* rawA,
                                                 const std::uint8_t* rawB, std::size_t first, Acc<T, KF> acc) {
-  const SegArgs r = redirected(s, dst, first, dtypeSize(DT));
+  const SegArgs r = redirected(s, dst, first, dtypeSize(DO));
   Sums t;
   acc.store(t, s.k);
-  block<DT, AR, true>(r, rawA, rawB, first, t);
+  block<DT, AR, true, DO>(r, rawA, rawB, first, t);
   acc.load(t, s.k);
   return acc;
 }
 
-// bf16, f16, f32: arithmetic in fp32 vectors.
-template <class T, int DT, int AR, int KF>
+template <bool B, class X, class Y>
+struct Pick {
+  using type = X;
+};
+template <class X, class Y>
+struct Pick<false, X, Y> {
+  using type = Y;
+};
+
+// bf16, f16, f32: arithmetic in fp32 vectors. DO: the outputs' dtype, DT's own or (a mixed segment staged in F32,
+// fp32 mode) BF16, F16 or F64 through T::Out.
+template <class T, int DT, int AR, int KF, int DO = DT>
 struct Narrow {
   using F = typename T::F;
   using VT = typename T::template Block<DT>;
+  using OT = typename Pick<DO == DT, VT, typename T::template Out<DO>>::type;
   static constexpr int kVecs = T::kVecs;
   static constexpr std::size_t kBlockBytes = kBlock * dtypeSize(DT);
+  static constexpr std::size_t kOutBlockBytes = kBlock * dtypeSize(DO);
   static constexpr int kCap = Acc<T, KF>::kCap;
   const SegArgs& s;
   Acc<T, KF> acc;
@@ -135,7 +151,7 @@ struct Narrow {
       F r[kVecs], o[kVecs];
       for (int v = 0; v < kVecs; ++v)
         r[v] = AR == kFp32 ? T::fma(alpha[k], d[v], a[v]) : T::add(a[v], VT::through(T::mul(alpha[k], d[v])));
-      VT::template put<NT>(dst[k], r, o);
+      OT::template put<NT>(dst[k], r, o);
       acc.o2[k] = T::add(acc.o2[k], T::template groupSums<DT>(o));
     }
 
@@ -145,7 +161,7 @@ struct Narrow {
       alignas(64) std::uint8_t rawB[kBlockBytes];
       VT::spill(ra, rawA);
       VT::spill(rb, rawB);
-      acc.assign(redo<T, DT, AR, KF>(s, dst, rawA, rawB, i * kBlock, before), K);
+      acc.assign(redo<T, DT, AR, KF, DO>(s, dst, rawA, rawB, i * kBlock, before), K);
     }
   }
 };
@@ -155,6 +171,7 @@ template <class T, int AR, int KF>
 struct Wide {
   using D = typename T::D;
   static constexpr std::size_t kBlockBytes = kBlock * 8;
+  static constexpr std::size_t kOutBlockBytes = kBlockBytes;
   static constexpr int kCap = Acc<T, KF>::kCap;
   const SegArgs& s;
   Acc<T, KF> acc;
@@ -221,6 +238,51 @@ void vectorSegment(const SegArgs& s, Sums& out) {
   }
   tail<DT, AR>(s, s.count / kBlock * kBlock, out);
 }
+
+template <class T>
+struct VectorMixed;
+
+// A mixed segment computed in C with outputs in DO (staged.h): the chunks' whole blocks through the vector step,
+// the last chunk's partial block through the scalar tail.
+template <class T, int C, int AR, int DO, int KF>
+void stagedVector(const SegArgs& s, Sums& out) {
+  using Kern = typename Pick<C == kF64, Wide<T, AR, KF>, Narrow<T, C, AR, KF, DO>>::type;
+  Stage<VectorMixed<T>> st(s, C);
+  Kern kern(st.t);
+  const int K = kern.k();
+  std::uint8_t* dst[Kern::kCap];
+  while (st.next()) {
+    const std::size_t blocks = st.t.count / kBlock;
+    for (std::size_t i = 0; i < blocks; ++i) {
+      for (int k = 0; k < K; ++k) dst[k] = st.t.out[k] + i * Kern::kOutBlockBytes;
+      kern.template step<false>(i, dst);
+    }
+    if (blocks * kBlock < st.t.count) {  // only the last chunk is not whole blocks
+      kern.acc.store(out, K);
+      tail<C, AR, DO>(st.t, blocks * kBlock, out);
+      return;
+    }
+  }
+  kern.acc.store(out, K);
+}
+
+// The vector paths' runner for mixedSegment: F64 computations with narrower outputs go to the scalar code.
+template <class T>
+struct VectorMixed {
+  static void cast(int from, int to, const std::uint8_t* src, std::uint8_t* dst, std::size_t n) {
+    T::cast(from, to, src, dst, n);
+  }
+  template <int C, int AR, int DO>
+  static void run(const SegArgs& s, Sums& acc) {
+    if constexpr (C == kF64 && DO != kF64) {
+      stagedScalar<VectorMixed, C, AR, DO>(s, acc);
+    } else if (s.k == 1) {
+      stagedVector<T, C, AR, DO, 1>(s, acc);
+    } else {
+      stagedVector<T, C, AR, DO, 0>(s, acc);
+    }
+  }
+};
 
 }  // namespace
 }  // namespace expo

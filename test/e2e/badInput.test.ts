@@ -186,7 +186,7 @@ const cases: Case[] = [
       await writeCheckpoint(base, { [S1]: tensorsA, [S2]: [tensorsB[1] as FixtureTensor] });
       return undefined;
     },
-    says: [ONE, "tensor w.c", "missing from the base"],
+    says: [ONE, "tensor w.c", "only in the aligned checkpoint", "--exclude 'w.c'", "--drop 'w.c'"],
   },
   {
     name: "shape mismatch",
@@ -201,19 +201,19 @@ const cases: Case[] = [
     says: [ONE, "tensor w.c", "shape [3,5] differs from [5,3]", S2],
   },
   {
-    name: "dtype mismatch",
+    name: "integer dtype mismatch",
     breakIt: async ({ base }) => {
       await rm(base, { recursive: true });
       await writeCheckpoint(base, {
         [S1]: tensorsA,
-        [S2]: [{ name: "w.c", dtype: "BF16", shape: [3, 5] }, tensorsB[1] as FixtureTensor],
+        [S2]: [tensorsB[0] as FixtureTensor, { name: "ids", dtype: "I32", shape: [4] }],
       });
       return undefined;
     },
-    says: [ONE, "tensor w.c", "dtype F16 differs from BF16"],
+    says: [ONE, "tensor ids", "dtype I64 differs from I32"],
   },
   {
-    name: "pickle-only checkpoint",
+    name: "a pytorch_model.bin that is not a torch.save zip",
     breakIt: async ({ base }) => {
       await rm(base, { recursive: true });
       await mkdir(base);
@@ -221,7 +221,35 @@ const cases: Case[] = [
       await writeFile(join(base, "config.json"), "{}");
       return undefined;
     },
-    says: ["sft", "pytorch_model.bin", "convert it to safetensors"],
+    says: ["sft/pytorch_model.bin", "not a valid torch.save zip"],
+  },
+  {
+    name: "a job spec with a misspelt key",
+    breakIt: async ({ out }) => {
+      const file = join(dirname(out), "job.yaml");
+      await writeFile(file, "unit_sise: 1GiB\n");
+      return ["--spec", file];
+    },
+    says: ["job.yaml", "unit_sise: unknown key; did you mean unitSize?"],
+  },
+  {
+    name: "a job spec with a value of the wrong type",
+    breakIt: async ({ out }) => {
+      const file = join(dirname(out), "job.yaml");
+      await writeFile(file, "arith: torchh\n");
+      return ["--spec", file];
+    },
+    says: ["job.yaml", "arith: expected one of fp32, torch"],
+  },
+  {
+    name: "--out-dtype not one of bf16, f16, f32",
+    breakIt: async () => ["--out-dtype", "fp8"],
+    says: ["out-dtype", "fp8"],
+  },
+  {
+    name: "--drop leaves nothing",
+    breakIt: async () => ["--drop", "*"],
+    says: ["dpo", "no tensor left for the output"],
   },
   {
     name: "missing base path",

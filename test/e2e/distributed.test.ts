@@ -6,9 +6,10 @@ import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { existsSync, readdirSync, readFileSync, utimesSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
+import { fileURLToPath } from "node:url";
 import * as grpc from "@grpc/grpc-js";
 import { COORDINATOR_SERVICE, healthDefinition } from "../../proto/serviceDefinitions.js";
 import { CoordinatorClient } from "../../worker/coordinatorClient.js";
@@ -112,6 +113,41 @@ describe("coordinator and workers as separate processes", () => {
     assert.ok(done.filter((n) => n > 0).length >= 2, `units spread over workers: ${done}`);
     assert.ok(!existsSync(join(out, ".expo")), "journal and temp files are gone");
     assert.ok(!c.proc.stderr.includes(TOKEN) && !workers.some((w) => w.stderr.includes(TOKEN)), "token never logged");
+  });
+
+  it("mixed dtypes over gRPC: an fp32 SFT + bf16 DPO pair into f32 outputs (units not in place, two alphas) as run writes them", async () => {
+    const fx = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "..", "test", "fixtures", "hf", "fp32-bf16");
+    const args = (out: string[]) => [
+      "--base",
+      join(fx, "sft"),
+      "--aligned",
+      join(fx, "dpo"),
+      ...["0.3", "0.5"].flatMap((a, k) => ["--alpha", a, "--out", out[k] as string]),
+      "--out-dtype",
+      "f32",
+      "--exclude",
+      "lm_head.*",
+      "--unit-size",
+      "1KiB",
+    ];
+    const ref = [newOut(), newOut()];
+    const r = await runCli(["run", ...args(ref)]);
+    assert.equal(r.code, 0, r.stderr);
+    const out = [newOut(), newOut()];
+    const c = await startCoordinator(args(out), { env: AUTH, extra: ["--linger", "1"] });
+    track(c.proc);
+    const workers = [0, 1].map(() => worker(c.grpcPort, [], { faults: undefined }));
+    assert.deepEqual(
+      (await Promise.all(workers.map((w) => w.exited))).map((e) => e.code),
+      [0, 0],
+    );
+    assert.equal((await c.proc.exited).code, 0, c.proc.stderr);
+    for (const k of [0, 1]) {
+      const [want, got] = [await folderDigest(ref[k] as string), await folderDigest(out[k] as string)];
+      delete want["expo-report.json"];
+      delete got["expo-report.json"];
+      assert.deepEqual(got, want);
+    }
   });
 
   it("kill -9 of a worker mid-unit: the unit is leased again, the retry is journaled and counted, same output", async () => {

@@ -185,7 +185,10 @@ function readValue(dtype: FloatDtype, view: DataView, i: number): number {
   }
 }
 
-/** Writes the final result rounded to the dtype (canonical NaN); returns the stored value. */
+/**
+ * Writes a value rounded to the dtype (nearest even, straight from the double, canonical NaN); returns the stored
+ * value.
+ */
 function writeValue(dtype: FloatDtype, view: DataView, i: number, r: number): number {
   switch (dtype) {
     case "BF16": {
@@ -201,7 +204,7 @@ function writeValue(dtype: FloatDtype, view: DataView, i: number, r: number): nu
     case "F32":
       if (Number.isNaN(r)) view.setUint32(4 * i, 0x7fc00000, true);
       else view.setFloat32(4 * i, r, true);
-      return r;
+      return Math.fround(r);
     case "F64":
       if (Number.isNaN(r)) view.setBigUint64(8 * i, 0x7ff8000000000000n, true);
       else view.setFloat64(8 * i, r, true);
@@ -280,19 +283,23 @@ function narrowSums(dtype: FloatDtype, v: Float64Array, w: Float64Array): number
   return reduceSlots(sums);
 }
 
-/** One segment: aligned and base hold exactly its elements; one output per alpha. */
+/**
+ * One segment whose inputs are in one dtype: aligned and base hold exactly its elements; one output per alpha,
+ * in outDtype (default: dtype; the result of dtype's arithmetic rounded once to it).
+ */
 export function oracleExtrapolate(
   dtype: FloatDtype,
   arith: Arith,
   alignedBytes: Uint8Array,
   baseBytes: Uint8Array,
   alphas: readonly number[],
+  outDtype: FloatDtype = dtype,
 ): OracleResult {
   const size = DTYPE_SIZE[dtype];
   const n = alignedBytes.length / size;
   const av = new DataView(alignedBytes.buffer, alignedBytes.byteOffset, alignedBytes.byteLength);
   const bv = new DataView(baseBytes.buffer, baseBytes.byteOffset, baseBytes.byteLength);
-  const outs = alphas.map(() => new Uint8Array(n * size));
+  const outs = alphas.map(() => new Uint8Array(n * DTYPE_SIZE[outDtype]));
   const views = outs.map((o) => new DataView(o.buffer));
   // Per element: outputs, and the values the statistics see (0 where an element is left out).
   const K = alphas.length;
@@ -308,7 +315,8 @@ export function oracleExtrapolate(
     const finiteIn = Number.isFinite(a) && Number.isFinite(b);
     let nonfiniteOut = false;
     for (let k = 0; k < K; k++) {
-      const o = writeValue(dtype, views[k] as DataView, i, elementResult(dtype, arith, a, b, alphas[k] as number));
+      const r = elementResult(dtype, arith, a, b, alphas[k] as number);
+      const o = writeValue(outDtype, views[k] as DataView, i, r);
       if (!finiteIn) continue;
       if (Number.isFinite(o)) (vo[k] as Float64Array)[i] = o;
       else nonfiniteOut = true;
@@ -351,4 +359,60 @@ export function oracleExtrapolate(
     stats.sumOut2 = vo.map((o) => narrowSums(dtype, o, o));
   }
   return { outs, stats };
+}
+
+/** A segment of any op and dtypes, as kernel/types.ts describes it (aligned and base hold exactly its elements). */
+export interface OracleSegment {
+  op?: "extrapolate" | "convert";
+  dtype: FloatDtype;
+  baseDtype?: FloatDtype;
+  outDtype?: FloatDtype;
+  arith: Arith;
+  aligned: Uint8Array;
+  base: Uint8Array;
+  /** One per output (a conversion writes every output alike; alphas unused). */
+  alphas: readonly number[];
+}
+
+/** Every element of `bytes` (dtype `from`) rounded to dtype `to`: nearest even straight from its value. */
+export function oracleConvert(from: FloatDtype, to: FloatDtype, bytes: Uint8Array): Uint8Array {
+  const n = bytes.length / DTYPE_SIZE[from];
+  const src = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const out = new Uint8Array(n * DTYPE_SIZE[to]);
+  const dst = new DataView(out.buffer);
+  for (let i = 0; i < n; i++) writeValue(to, dst, i, readValue(from, src, i));
+  return out;
+}
+
+/**
+ * docs/arithmetic.md, mixed dtypes and conversions. A conversion writes R_out(aligned) to every output and has no
+ * statistics. An extrapolate segment computes in one dtype C: torch mode C is the output dtype and both inputs are
+ * first rounded to it, after which it is exactly an equal-dtype segment of C; fp32 mode C is F64 when an input is
+ * F64, else F32, both inputs widened exactly, C's fp32-mode arithmetic with the result rounded once to the output
+ * dtype, and C's statistics over those values.
+ */
+export function oracleSegment(seg: OracleSegment): OracleResult {
+  const baseDtype = seg.baseDtype ?? seg.dtype;
+  const outDtype = seg.outDtype ?? seg.dtype;
+  if (seg.op === "convert") {
+    const out = oracleConvert(seg.dtype, outDtype, seg.aligned);
+    return {
+      outs: seg.alphas.map(() => Uint8Array.from(out)),
+      stats: {
+        sumA2: 0,
+        sumB2: 0,
+        sumD2: 0,
+        maxAbsDiff: 0,
+        nonfiniteInputs: 0,
+        nonfiniteOutputs: 0,
+        sumOut2: seg.alphas.map(() => 0),
+      },
+    };
+  }
+  if (seg.dtype === baseDtype && seg.dtype === outDtype)
+    return oracleExtrapolate(seg.dtype, seg.arith, seg.aligned, seg.base, seg.alphas);
+  const c: FloatDtype = seg.arith === "torch" ? outDtype : seg.dtype === "F64" || baseDtype === "F64" ? "F64" : "F32";
+  const a = oracleConvert(seg.dtype, c, seg.aligned);
+  const b = oracleConvert(baseDtype, c, seg.base);
+  return oracleExtrapolate(c, seg.arith, a, b, seg.alphas, outDtype);
 }

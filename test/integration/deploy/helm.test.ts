@@ -363,6 +363,10 @@ describe("Helm chart helm/llm-expo", { skip: missing }, () => {
     assert.match(renderError({ values: [join(CHART, "ci", "sweep-values.yaml")], set: ["sweep.keep=some"] }), /keep/);
     assert.match(renderError({ set: ["worker.replicas=0"] }), /replicas/);
     assert.match(renderError({ set: ["job.unitsize=1GiB"] }), /unitsize|additional/i);
+    // The job spec's schema (cli/jobSpecSchema.ts): the same keys and types `--spec` accepts.
+    assert.match(renderError({ set: ["job.unit_sise=1GiB"] }), /unit_sise|additional/i);
+    assert.match(renderError({ set: ["job.outDtype=fp8"] }), /outDtype/);
+    assert.match(renderError({ set: ["job.arith=torchh"] }), /arith/);
     assert.match(renderError({ set: ["serviceAccount.irsaRoleArn=not-an-arn"] }), /irsaRoleArn/);
     assert.match(renderError({ set: ["gpu.enabled=yes"] }), /gpu/);
   });

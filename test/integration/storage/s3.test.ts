@@ -3,8 +3,9 @@
 // exit 2 where they can be known before writing; faults on the wire do not change a bit.
 import assert from "node:assert/strict";
 import { readdirSync, readFileSync } from "node:fs";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { after, before, describe, it, type TestContext } from "node:test";
+import { fileURLToPath } from "node:url";
 import type { S3Client } from "@aws-sdk/client-s3";
 import { getObject, listKeys, openUploads, putObject, testClient } from "../../../harness/s3Objects.js";
 import { type S3Server, startMinio, startS3rver } from "../../../harness/s3Servers.js";
@@ -251,6 +252,28 @@ for (const [name, start] of servers) {
       }
       const v = await runCli(["verify", "--base", join(root, "sft"), "--aligned", join(root, "dpo"), "--out", out]);
       assert.equal(v.code, 0, v.stdout + v.stderr);
+    });
+
+    it("reads pytorch_model*.bin (sharded, with an index) from S3 by ranged reads, mixed with a folder", async (t) => {
+      if (skip(t)) return;
+      const fixture = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "..", "..", "test", "fixtures", "hf");
+      const aligned = join(fixture, "bin-sharded", "dpo");
+      for (const f of readdirSync(aligned))
+        await putObject(client, "models", `bin/dpo/${f}`, readFileSync(join(aligned, f)));
+      const base = join(fixture, "bin-sharded", "sft");
+      const local = join(root, "bin-local");
+      assert.equal((await runCli(jobArgs("run", base, aligned, local))).code, 0);
+      const r = await runCli(jobArgs("run", base, "s3://models/bin/dpo", "s3://outputs/from-bin"), env);
+      assert.equal(r.code, 0, r.stderr);
+      assert.deepEqual((await listKeys(client, "outputs", "from-bin")).map((k) => k.split("/").pop()).sort(), [
+        "config.json",
+        "expo-report.json",
+        "generation_config.json",
+        "model-00001-of-00002.safetensors",
+        "model-00002-of-00002.safetensors",
+        "model.safetensors.index.json",
+      ]);
+      await assertSameAsLocal(client, local, "outputs", "from-bin");
     });
 
     it("refuses missing buckets and prefixes, absent or wrong credentials: exit 2, one line", async (t) => {

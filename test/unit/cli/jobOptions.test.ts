@@ -29,13 +29,15 @@ describe("job options", () => {
       unitSize: DEFAULT_UNIT_SIZE,
       include: [],
       exclude: [],
+      drop: [],
+      outDtype: null,
       alphaRules: [],
       onNonfinite: "error",
       overwrite: false,
     });
   });
 
-  it("reads a spec file (YAML, kebab or snake case) and lets flags override it", async () => {
+  it("reads a spec file (YAML, camelCase or kebab-case keys) and lets flags override it", async () => {
     const dir = await tempDir();
     const file = join(dir, "job.yaml");
     await writeFile(
@@ -47,9 +49,11 @@ describe("job options", () => {
         "out: [/o/a]",
         "unit-size: 16MiB",
         "arith: torch",
-        "alpha_rules:",
+        "alphaRules:",
         "  - 'lm_head.*=0'",
         "exclude: ['*.bias']",
+        "drop: v_head.*",
+        "out-dtype: bf16",
       ].join("\n"),
     );
     const spec = await resolveJobSpec({ spec: file, alpha: ["0.2"], out: ["/o/b"] });
@@ -59,6 +63,36 @@ describe("job options", () => {
     assert.deepEqual(spec.outs, ["/o/b"]);
     assert.deepEqual(spec.alphaRules, [{ pattern: "lm_head.*", alpha: 0 }]);
     assert.deepEqual(spec.exclude, ["*.bias"]);
+    assert.deepEqual(spec.drop, ["v_head.*"]);
+    assert.equal(spec.outDtype, "BF16");
+  });
+
+  it("refuses unknown keys in a spec file, naming the nearest valid key, and values of the wrong type", async () => {
+    const dir = await tempDir();
+    const refused = async (line: string, pattern: RegExp) => {
+      const file = join(dir, "job.yaml");
+      await writeFile(file, ["base: /m/sft", "aligned: /m/dpo", "alpha: [0.1]", "out: [/o/a]", line].join("\n"));
+      await assert.rejects(resolveJobSpec({ spec: file }), (e: unknown) => {
+        assert.ok(e instanceof UsageError, String(e));
+        assert.ok(e.message.startsWith(`${file}: `), e.message);
+        assert.match(e.message, pattern);
+        return true;
+      });
+    };
+    await refused("unit_sise: 1GiB", /unit_sise: unknown key; did you mean unitSize\?$/);
+    await refused("arithh: torch", /arithh: unknown key; did you mean arith\?$/);
+    await refused("unit_size: 1GiB", /unit_size: unknown key; did you mean unitSize\?$/);
+    await refused("on_nonfinite: warn", /did you mean onNonfinite\?$/);
+    await refused("outdtype: bf16", /did you mean outDtype\?$/);
+    await refused("completely-unrelated: 1", /completely-unrelated: unknown key$/);
+    await refused("arith: fp16", /arith: expected one of fp32, torch \(got "fp16"\)/);
+    await refused("unitSize: true", /unitSize: expected a string or a whole number \(got true\)/);
+    await refused("overwrite: 'yes'", /overwrite: expected a boolean/);
+    await refused("out-dtype: fp8", /out-dtype: expected one of bf16, f16, f32/);
+    await refused("exclude: [1]", /exclude: item 1: expected a string/);
+    await refused("alphaRules: [{pattern: 'x'}]", /alphaRules: item 1: missing alpha/);
+    await refused("alphaRules: [{pattern: 'x', alpha: 0, why: 1}]", /alphaRules: item 1: unknown key why/);
+    await refused("outTemplate: /o/x", /outTemplate: "\/o\/x" does not match/);
   });
 
   it("refuses what is wrong with one line naming the flag", async () => {

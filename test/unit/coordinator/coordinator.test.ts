@@ -34,6 +34,8 @@ describe("coordinator", () => {
         unitSize: 512,
         include: [],
         exclude: [],
+        drop: [],
+        outDtype: null,
         alphaRules: [],
         onNonfinite: "error",
         overwrite: false,

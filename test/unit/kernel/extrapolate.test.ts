@@ -12,6 +12,16 @@ import { checkKernelLayout, DTYPE_CODE } from "../../../kernel/layout.js";
 import { extrapolateSync, kernelInfo, kernelLayout, type Simd, setKernelSimd } from "../../../kernel/testing.js";
 import type { ExtrapolateRequest, Segment } from "../../../kernel/types.js";
 import {
+  alphaArb,
+  compose,
+  LAYOUT,
+  type Layout,
+  lengthArb,
+  pairArb,
+  specials,
+  writeBits,
+} from "../../support/floatBits.js";
+import {
   BF16_FORMAT,
   bf16ToF32,
   DTYPE_SIZE,
@@ -46,112 +56,6 @@ function cpuPaths(): Simd[] {
 const RUNS = Number(process.env.EXPO_KERNEL_TEST_RUNS ?? 60);
 
 after(() => setKernelSimd("auto"));
-
-// ---- bit patterns ---------------------------------------------------------------------------------------
-
-interface Layout {
-  width: number;
-  manBits: number;
-  expBits: number;
-}
-const LAYOUT: Record<FloatDtype, Layout> = {
-  BF16: { width: 16, manBits: 7, expBits: 8 },
-  F16: { width: 16, manBits: 10, expBits: 5 },
-  F32: { width: 32, manBits: 23, expBits: 8 },
-  F64: { width: 64, manBits: 52, expBits: 11 },
-};
-
-function compose(l: Layout, sign: bigint, exp: bigint, man: bigint): bigint {
-  return (sign << BigInt(l.width - 1)) | (exp << BigInt(l.manBits)) | man;
-}
-
-function specials(l: Layout): bigint[] {
-  const expMax = (1n << BigInt(l.expBits)) - 1n;
-  const manMax = (1n << BigInt(l.manBits)) - 1n;
-  const quiet = 1n << BigInt(l.manBits - 1);
-  const out: bigint[] = [];
-  for (const s of [0n, 1n]) {
-    out.push(
-      compose(l, s, 0n, 0n), // ±0
-      compose(l, s, expMax, 0n), // ±Inf
-      compose(l, s, expMax, quiet), // quiet NaN
-      compose(l, s, expMax, quiet | 5n), // quiet NaN with payload
-      compose(l, s, expMax, 1n), // signaling NaN
-      compose(l, s, expMax, manMax), // all-ones NaN (wraps in a careless bf16 rounding)
-      compose(l, s, 0n, 1n), // smallest subnormal
-      compose(l, s, 0n, manMax), // largest subnormal
-      compose(l, s, 1n, 0n), // smallest normal
-      compose(l, s, expMax - 1n, manMax), // largest finite
-      compose(l, s, expMax - 1n, manMax - 1n),
-      compose(l, s, (expMax >> 1n) + 0n, 0n), // 1
-    );
-  }
-  return out;
-}
-
-function elementArb(l: Layout): fc.Arbitrary<bigint> {
-  const bias = (1n << BigInt(l.expBits - 1)) - 1n;
-  const expMax = (1n << BigInt(l.expBits)) - 1n;
-  const sign = fc.bigInt({ min: 0n, max: 1n });
-  const man = fc.bigInt({ min: 0n, max: (1n << BigInt(l.manBits)) - 1n });
-  const withExp = (lo: bigint, hi: bigint) =>
-    fc.tuple(sign, fc.bigInt({ min: lo, max: hi }), man).map(([s, e, m]) => compose(l, s, e, m));
-  const lowTypical = bias > 12n ? bias - 12n : 1n;
-  return fc.oneof(
-    { weight: 1, arbitrary: fc.constantFrom(...specials(l)) },
-    { weight: 2, arbitrary: fc.bigInt({ min: 0n, max: (1n << BigInt(l.width)) - 1n }) },
-    { weight: 5, arbitrary: withExp(lowTypical, bias + 1n) }, // weights-like magnitudes
-    { weight: 1, arbitrary: withExp(0n, 2n) }, // subnormals and the smallest normals
-    { weight: 1, arbitrary: withExp(expMax - 3n, expMax - 1n) }, // near overflow
-  );
-}
-
-/** a and b: independent, a few ulps apart (ties after scaling by dyadic α), or b far smaller (rounded a − b). */
-function pairArb(l: Layout): fc.Arbitrary<[bigint, bigint]> {
-  const mask = (1n << BigInt(l.width)) - 1n;
-  const el = elementArb(l);
-  const expMask = (1n << BigInt(l.expBits)) - 1n;
-  return fc.oneof(
-    { weight: 3, arbitrary: fc.tuple(el, el) },
-    {
-      weight: 4,
-      arbitrary: fc
-        .tuple(el, fc.integer({ min: -6, max: 6 }))
-        .map(([a, d]): [bigint, bigint] => [a, (a + BigInt(d)) & mask]),
-    },
-    {
-      weight: 1,
-      arbitrary: fc.tuple(el, el, fc.integer({ min: 1, max: 30 })).map(([a, b, g]): [bigint, bigint] => {
-        const e = (a >> BigInt(l.manBits)) & expMask;
-        const lowered = e > BigInt(g) ? e - BigInt(g) : 0n;
-        const keep = (1n << BigInt(l.width - 1)) | ((1n << BigInt(l.manBits)) - 1n); // b's sign and mantissa
-        return [a, (b & keep) | (lowered << BigInt(l.manBits))];
-      }),
-    },
-  );
-}
-
-const alphaArb = fc.oneof(
-  fc.constantFrom(0, 0.5, 0.25, 0.75, 1.5, 0.3, 0.1, 1, 2, -0.5, 0.125, 3),
-  fc.double({ min: -4, max: 4, noNaN: true, noDefaultInfinity: true }),
-  fc.integer({ min: -64, max: 64 }).map((x) => x / 32),
-);
-
-const lengthArb = fc.oneof(
-  { weight: 6, arbitrary: fc.integer({ min: 0, max: 70 }) },
-  { weight: 3, arbitrary: fc.integer({ min: 71, max: 300 }) },
-  { weight: 1, arbitrary: fc.constantFrom(1000, 1031) },
-);
-
-function writeBits(dtype: FloatDtype, buf: Uint8Array, offset: number, values: readonly bigint[]): void {
-  const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
-  values.forEach((v, i) => {
-    const at = offset + i * DTYPE_SIZE[dtype];
-    if (dtype === "F64") view.setBigUint64(at, v, true);
-    else if (dtype === "F32") view.setUint32(at, Number(v), true);
-    else view.setUint16(at, Number(v), true);
-  });
-}
 
 // ---- running the kernel on every path -------------------------------------------------------------------
 
@@ -918,12 +822,13 @@ describe("kernel rejects invalid requests before doing any work", () => {
   it("the addon's layout (kernel/src/layout.h) is the wrapper's; a differing one is refused in one line", () => {
     const native = kernelLayout();
     assert.deepEqual(native, {
-      descHead: 5,
+      descHead: 8,
       resultHead: 6,
       maxOutputs: 32,
       dtypes: { BF16: 0, F16: 1, F32: 2, F64: 3 },
       arith: { fp32: 0, torch: 1 },
-      desc: ["dtype", "count", "alignedOffset", "baseOffset", "outOffset"],
+      ops: { extrapolate: 0, convert: 1 },
+      desc: ["op", "dtype", "baseDtype", "outDtype", "count", "alignedOffset", "baseOffset", "outOffset"],
       result: ["sumA2", "sumB2", "sumD2", "maxAbsDiff", "nonfiniteInputs", "nonfiniteOutputs"],
     });
     checkKernelLayout(native);
@@ -935,7 +840,9 @@ describe("kernel rejects invalid requests before doing any work", () => {
       );
     refused({ ...native, resultHead: 7 }, /differs in resultHead: addon 7, wrapper 6/);
     refused({ ...native, dtypes: { ...native.dtypes, F16: 9 } }, /differs in dtypes/);
-    refused({ ...native, desc: ["dtype", "count", "baseOffset", "alignedOffset", "outOffset"] }, /differs in desc/);
+    const swapped = ["op", "dtype", "outDtype", "baseDtype", "count", "alignedOffset", "baseOffset", "outOffset"];
+    refused({ ...native, desc: swapped }, /differs in desc/);
+    refused({ ...native, ops: { extrapolate: 1, convert: 0 } }, /differs in ops/);
     refused(undefined, /no layout \(a stale build\?\)/);
   });
 });

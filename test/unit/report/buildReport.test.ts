@@ -50,6 +50,8 @@ describe("report", () => {
         unitSize: 1024,
         include: [],
         exclude: [],
+        drop: [],
+        outDtype: null,
         alphaRules: [{ pattern: "b.*", alpha: 0.25 }],
         onNonfinite: "warn",
         overwrite: false,
@@ -118,6 +120,8 @@ describe("report", () => {
       unitSize: 1024,
       include: [],
       exclude: [],
+      drop: [],
+      outDtype: null,
       alphaRules: [{ pattern: "b.*", alpha: 0.25 }],
       onNonfinite: "warn",
     });

@@ -26,6 +26,8 @@ describe("runWorker", () => {
         unitSize: 128 * 1024,
         include: [],
         exclude: [],
+        drop: [],
+        outDtype: null,
         alphaRules: [],
         onNonfinite: "error",
         overwrite: false,
