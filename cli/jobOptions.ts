@@ -175,7 +175,7 @@ async function readSpecFile(path: string): Promise<Fields> {
     throw new UsageError(`${path}: job spec must be a mapping`);
   checkSpecFields(parsed as Fields, path);
   const fields: Fields = {};
-  for (const [k, v] of Object.entries(parsed)) fields[k.replace(/[-_]([a-z])/g, (_, c: string) => c.toUpperCase())] = v;
+  for (const [k, v] of Object.entries(parsed)) fields[k.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase())] = v;
   if (fields.alphaRules !== undefined && fields.alphaRule === undefined) fields.alphaRule = fields.alphaRules;
   return fields;
 }

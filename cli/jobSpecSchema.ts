@@ -2,7 +2,7 @@
 // types: `--spec` files are checked against it (unknown keys and wrong types exit 2), the Helm chart's
 // values.schema.json carries it verbatim as `job`, and docs/job-spec.schema.json holds it for editors
 // (test/unit/cli/jobSpecSchema.test.ts keeps the three identical). Required fields are not checked on
-// spec files, since flags may supply them. Multi-word keys come camelCase, kebab-case and snake_case alike.
+// spec files, since flags may supply them. Multi-word keys come camelCase or kebab-case (as the flags).
 
 const text = (description: string) => ({ type: "string", minLength: 1, description });
 const strings = (description: string) => ({
@@ -48,34 +48,23 @@ export const JOB_SPEC_SCHEMA = {
     },
     outTemplate,
     "out-template": outTemplate,
-    out_template: outTemplate,
     unitSize,
     "unit-size": unitSize,
-    unit_size: unitSize,
     arith: { enum: ["fp32", "torch"] },
     include: strings("only extrapolate tensors matching these globs"),
     exclude: strings("copy tensors matching these globs from aligned"),
     drop: strings("leave tensors matching these globs out of the output"),
     alphaRules,
     "alpha-rules": alphaRules,
-    alpha_rules: alphaRules,
     alphaRule: alphaRules,
     "alpha-rule": alphaRules,
-    alpha_rule: alphaRules,
     onNonfinite,
     "on-nonfinite": onNonfinite,
-    on_nonfinite: onNonfinite,
     outDtype,
     "out-dtype": outDtype,
-    out_dtype: outDtype,
     overwrite: { type: "boolean" },
   },
   additionalProperties: false,
   required: ["base", "aligned", "alpha"],
-  anyOf: [
-    { required: ["out"] },
-    { required: ["outTemplate"] },
-    { required: ["out-template"] },
-    { required: ["out_template"] },
-  ],
+  anyOf: [{ required: ["out"] }, { required: ["outTemplate"] }, { required: ["out-template"] }],
 } as const;
