@@ -7,18 +7,17 @@ import { JobError, UsageError } from "../core/errors.js";
 import type { Logger } from "../core/logger.js";
 import type { ExpoReport } from "../core/report.js";
 import { TOOL } from "../core/tool.js";
-import { type MetricsServer, serveMetrics } from "../metrics/serveMetrics.js";
+import type { MetricsServer } from "../metrics/serveMetrics.js";
 import type { PreparedJob } from "../plan/prepareJob.js";
 import { openStorage } from "../storage/openStorage.js";
 import type { StorageSettings } from "../storage/s3Settings.js";
 import { Coordinator } from "./coordinator.js";
-import { coordinatorMetrics } from "./coordinatorMetrics.js";
 import { abortUploads, finalize } from "./finalize.js";
 import { jobIdentity } from "./jobIdentity.js";
 import { JobLifecycle, type JobSignal, type SigtermPolicy, signalEffect } from "./jobLifecycle.js";
 import { JOURNAL_NAME, Journal } from "./journal.js";
 import { replayJournal } from "./replayJournal.js";
-import { type GrpcServeOptions, type GrpcServer, serveGrpc } from "./serveGrpc.js";
+import type { GrpcServeOptions, GrpcServer } from "./serveGrpc.js";
 
 export interface ServeOptions {
   /** The lease protocol over gRPC for worker processes; none when the workers run in this process. */
@@ -140,8 +139,13 @@ export async function serveJob(job: PreparedJob, options: ServeOptions): Promise
     if (stop) throw stopError(stop);
 
     lifecycle.to("serving");
-    if (options.grpc) grpc = await serveGrpc(coordinator, options.grpc);
+    // Loaded only when served: a local run has neither, and gRPC and prom-client cost start-up time.
+    if (options.grpc) grpc = await (await import("./serveGrpc.js")).serveGrpc(coordinator, options.grpc);
     if (options.metrics) {
+      const [{ coordinatorMetrics }, { serveMetrics }] = await Promise.all([
+        import("./coordinatorMetrics.js"),
+        import("../metrics/serveMetrics.js"),
+      ]);
       metrics = await serveMetrics(
         coordinatorMetrics(coordinator, job.aligned),
         options.metrics.host,
