@@ -29,6 +29,23 @@ inline __m256 abs8f(__m256 v) { return _mm256_andnot_ps(_mm256_set1_ps(-0.0f), v
 // NaN lanes of v replaced by qnan.
 inline __m256 canonical(__m256 v, __m256 qnan) { return _mm256_blendv_ps(v, qnan, _mm256_cmp_ps(v, v, _CMP_UNORD_Q)); }
 
+// Four int64 lanes' low halves as four int32 lanes (masks of fp64 comparisons as fp32 lane masks).
+inline __m128i low32(__m256d m) {
+  const __m256i idx = _mm256_setr_epi32(0, 2, 4, 6, 0, 2, 4, 6);
+  return _mm256_castsi256_si128(_mm256_permutevar8x32_epi32(_mm256_castpd_si256(m), idx));
+}
+
+// arith.h's toOdd for 4 doubles: rounded to fp32, one step back toward zero where that rounded away, then the
+// last bit set where the result is not exact (NaN stays NaN).
+inline __m128 toOdd4(__m256d r) {
+  const __m256d abs = _mm256_castsi256_pd(_mm256_set1_epi64x(0x7FFFFFFFFFFFFFFFll));
+  __m128 f = _mm256_cvtpd_ps(r);
+  const __m256d away = _mm256_cmp_pd(_mm256_and_pd(_mm256_cvtps_pd(f), abs), _mm256_and_pd(r, abs), _CMP_GT_OQ);
+  f = _mm_castsi128_ps(_mm_add_epi32(_mm_castps_si128(f), low32(away)));  // -1 where rounded away
+  const __m256d lost = _mm256_cmp_pd(_mm256_cvtps_pd(f), r, _CMP_NEQ_UQ);
+  return _mm_castsi128_ps(_mm_or_si128(_mm_castps_si128(f), _mm_and_si128(low32(lost), _mm_set1_epi32(1))));
+}
+
 // Part of a block's output: streamed (NT, aligned, see forEachBlock) or a normal store.
 template <bool NT>
 inline void put256(std::uint8_t* p, __m256i v) {
@@ -114,13 +131,38 @@ struct Avx2 {
     const __m256 m = _mm256_max_ps(_mm256_max_ps(abs8f(d[0]), abs8f(d[1])), _mm256_max_ps(abs8f(d[2]), abs8f(d[3])));
     return _mm256_movemask_ps(_mm256_cmp_ps(m, th, _CMP_GE_OQ)) != 0;
   }
+  // 8 fp64 results to BF16, F16 (one rounding: toOdd, then as from fp32) or F32, stored; the stored values
+  // widened. No canonical NaNs, as for the blocks: a NaN or infinity makes the output sums non-finite.
+  template <int DO, bool NT>
+  static D putNarrow(std::uint8_t* p, D r) {
+    if constexpr (DO == kF32) {
+      const __m256 f = _mm256_set_m128(_mm256_cvtpd_ps(r.hi), _mm256_cvtpd_ps(r.lo));
+      put256<NT>(p, _mm256_castps_si256(f));
+      return widen8(f);
+    } else if constexpr (DO == kF16) {
+      const __m128i h = _mm256_cvtps_ph(_mm256_set_m128(toOdd4(r.hi), toOdd4(r.lo)), _MM_FROUND_TO_NEAREST_INT);
+      put128<NT>(p, h);
+      return widen8(_mm256_cvtph_ps(h));
+    } else {
+      const __m256i u = bf16Round(_mm256_set_m128(toOdd4(r.hi), toOdd4(r.lo)));
+      const __m256i h = _mm256_srli_epi32(u, 16);
+      put128<NT>(p, _mm256_castsi256_si128(_mm256_permute4x64_epi64(_mm256_packus_epi32(h, h), 0x08)));
+      return widen8(upperHalf(u));
+    }
+  }
+  // NaN lanes replaced by the quiet NaN of positive sign.
+  static D quietNaNs(D d) {
+    const __m256d q = _mm256_castsi256_pd(_mm256_set1_epi64x(std::int64_t(kQNaN64)));
+    return {_mm256_blendv_pd(d.lo, q, _mm256_cmp_pd(d.lo, d.lo, _CMP_UNORD_Q)),
+            _mm256_blendv_pd(d.hi, q, _mm256_cmp_pd(d.hi, d.hi, _CMP_UNORD_Q))};
+  }
   static D maxAbsDiff(D mx, const F a[4], const F b[4]) {
     for (int g = 0; g < 4; ++g) mx = maxAbs(mx, sub(widen8(a[g]), widen8(b[g])));
     return mx;
   }
 
-  // staged.h's conversions, 8 elements at a time between F32 and BF16 or F16 (the rest by castRun): the same
-  // roundings, NaN lanes replaced by the canonical NaN.
+  // staged.h's conversions, 8 elements at a time between F32 and BF16 or F16 and from F64 to a narrower dtype
+  // (the rest by castRun): the same roundings, NaN lanes replaced by the canonical NaN.
   static void cast(int from, int to, const std::uint8_t* src, std::uint8_t* dst, std::size_t n) {
     const std::size_t v = n / 8 * 8;
     const __m256 qnan = _mm256_castsi256_ps(_mm256_set1_epi32(int(kQNaN32)));
@@ -152,6 +194,18 @@ struct Avx2 {
       for (; i < v; i += 8) {
         const __m256 x = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(src + 2 * i)));
         _mm256_storeu_ps(reinterpret_cast<float*>(dst + 4 * i), canonical(x, qnan));
+      }
+    }
+    if (from == kF64 && to != kF64) {
+      // putNarrow's roundings; a NaN made the quiet one first, which every format rounds to its canonical NaN.
+      for (; i + 8 <= n; i += 8) {
+        const D d = quietNaNs(load(reinterpret_cast<const double*>(src + 8 * i)));
+        if (to == kF32)
+          putNarrow<kF32, false>(dst + 4 * i, d);
+        else if (to == kF16)
+          putNarrow<kF16, false>(dst + 2 * i, d);
+        else
+          putNarrow<kBF16, false>(dst + 2 * i, d);
       }
     }
     castRun(from, to, src + i * dtypeSize(from), dst + i * dtypeSize(to), n - i);

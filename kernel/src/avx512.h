@@ -28,6 +28,29 @@ inline void put512(std::uint8_t* p, __m512i v) {
     _mm512_storeu_si512(p, v);
 }
 
+template <bool NT>
+inline void put256(std::uint8_t* p, __m256i v) {
+  if constexpr (NT)
+    _mm256_stream_si256(reinterpret_cast<__m256i*>(p), v);
+  else
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(p), v);
+}
+template <bool NT>
+inline void put128(std::uint8_t* p, __m128i v) {
+  if constexpr (NT)
+    _mm_stream_si128(reinterpret_cast<__m128i*>(p), v);
+  else
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(p), v);
+}
+
+// arith.h's toOdd for 8 doubles: truncated to fp32, the last bit set where that lost anything (NaN stays NaN).
+inline __m256 toOdd8(__m512d r) {
+  const __m256 t = _mm512_cvt_roundpd_ps(r, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
+  const __m512i lost = _mm512_movm_epi64(_mm512_cmp_pd_mask(_mm512_cvtps_pd(t), r, _CMP_NEQ_UQ));
+  const __m256i one = _mm256_and_si256(_mm512_cvtepi64_epi32(lost), _mm256_set1_epi32(1));
+  return _mm256_castsi256_ps(_mm256_or_si256(_mm256_castps_si256(t), one));
+}
+
 // Lanes 0-7 and 8-15 of an fp32 vector widened to fp64.
 inline __m512d lowPd(__m512 v) { return _mm512_cvtps_pd(_mm512_castps512_ps256(v)); }
 inline __m512d highPd(__m512 v) { return _mm512_cvtps_pd(_mm512_extractf32x8_ps(v, 1)); }
@@ -80,6 +103,31 @@ struct Avx512 {
   static bool mayRaiseMax(const F d[2], F th) {
     return _mm512_cmp_ps_mask(_mm512_range_ps(d[0], d[1], 0x0B), th, _CMP_GE_OQ) != 0;
   }
+  // 8 fp64 results to BF16, F16 (one rounding: toOdd, then as from fp32) or F32, stored; the stored values
+  // widened. No canonical NaNs, as for the blocks: a NaN or infinity makes the output sums non-finite.
+  template <int DO, bool NT>
+  static D putNarrow(std::uint8_t* p, D r) {
+    if constexpr (DO == kF32) {
+      const __m256 f = _mm512_cvtpd_ps(r);
+      put256<NT>(p, _mm256_castps_si256(f));
+      return _mm512_cvtps_pd(f);
+    } else if constexpr (DO == kF16) {
+      const __m128i h = _mm256_cvtps_ph(toOdd8(r), _MM_FROUND_TO_NEAREST_INT);
+      put128<NT>(p, h);
+      return _mm512_cvtps_pd(_mm256_cvtph_ps(h));
+    } else {
+      const __m256i u = _mm256_castps_si256(toOdd8(r));
+      const __m256i lsb = _mm256_and_si256(_mm256_srli_epi32(u, 16), _mm256_set1_epi32(1));
+      const __m256i h = _mm256_srli_epi32(_mm256_add_epi32(u, _mm256_add_epi32(lsb, _mm256_set1_epi32(0x7FFF))), 16);
+      put128<NT>(p, _mm256_castsi256_si128(_mm512_cvtepi32_epi16(_mm512_castsi256_si512(h))));
+      return _mm512_cvtps_pd(_mm256_castsi256_ps(_mm256_slli_epi32(h, 16)));
+    }
+  }
+  // NaN lanes replaced by the quiet NaN of positive sign.
+  static D quietNaNs(D d) {
+    const __m512d q = _mm512_castsi512_pd(_mm512_set1_epi64(std::int64_t(kQNaN64)));
+    return _mm512_mask_mov_pd(d, _mm512_cmp_pd_mask(d, d, _CMP_UNORD_Q), q);
+  }
   static D maxAbsDiff(D mx, const F a[2], const F b[2]) {
     mx = maxAbs(mx, _mm512_sub_pd(lowPd(a[0]), lowPd(b[0])));
     mx = maxAbs(mx, _mm512_sub_pd(highPd(a[0]), highPd(b[0])));
@@ -87,8 +135,8 @@ struct Avx512 {
     return maxAbs(mx, _mm512_sub_pd(highPd(a[1]), highPd(b[1])));
   }
 
-  // staged.h's conversions, 16 elements at a time between F32 and BF16 or F16 (the rest by castRun): the same
-  // roundings, NaN lanes replaced by the canonical NaN.
+  // staged.h's conversions, 16 elements at a time between F32 and BF16 or F16 and 8 from F64 to a narrower
+  // dtype (the rest by castRun): the same roundings, NaN lanes replaced by the canonical NaN.
   static void cast(int from, int to, const std::uint8_t* src, std::uint8_t* dst, std::size_t n) {
     const std::size_t v = n / 16 * 16;
     const __m512 qnan = _mm512_castsi512_ps(_mm512_set1_epi32(int(kQNaN32)));
@@ -119,6 +167,18 @@ struct Avx512 {
       for (; i < v; i += 16) {
         const __m512 x = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(src + 2 * i)));
         _mm512_storeu_ps(dst + 4 * i, _mm512_mask_mov_ps(x, _mm512_cmp_ps_mask(x, x, _CMP_UNORD_Q), qnan));
+      }
+    }
+    if (from == kF64 && to != kF64) {
+      // putNarrow's roundings; a NaN made the quiet one first, which every format rounds to its canonical NaN.
+      for (; i + 8 <= n; i += 8) {
+        const D d = quietNaNs(load(reinterpret_cast<const double*>(src + 8 * i)));
+        if (to == kF32)
+          putNarrow<kF32, false>(dst + 4 * i, d);
+        else if (to == kF16)
+          putNarrow<kF16, false>(dst + 2 * i, d);
+        else
+          putNarrow<kBF16, false>(dst + 2 * i, d);
       }
     }
     castRun(from, to, src + i * dtypeSize(from), dst + i * dtypeSize(to), n - i);
