@@ -1,8 +1,20 @@
-// The AVX2 + FMA + F16C traits of vector_block.h, shared by the equal-dtype path (kernel_avx2.cc) and the mixed-dtype
-// one (mixed_avx2.cc): two translation units, so that adding to one cannot change the other's code (the
-// compiler's inlining choices depend on everything in a unit). Included after vector_block.h under the file's
-// target pragma; internal linkage (see element.h).
+// The AVX2 + FMA + F16C traits of vector_block.h, shared by the equal-dtype path (kernel_avx2.cc) and the
+// mixed-dtype one (mixed_avx2.cc): two translation units, so that adding to one cannot change the other's code (the
+// compiler's inlining choices depend on everything in a unit). It switches the rest of the including file to
+// the ISA's target (target_pop.h, included at the file's end, switches back); everything has internal linkage
+// (see element.h).
 #pragma once
+
+#include <immintrin.h>
+
+#if defined(__clang__)
+#pragma clang attribute push(__attribute__((target("avx2,fma,f16c"))), apply_to = function)
+#else
+#pragma GCC push_options
+#pragma GCC target("avx2,fma,f16c")
+#endif
+
+#include "vector_block.h"
 
 namespace expo {
 namespace {
@@ -16,7 +28,7 @@ inline D8 widen8(__m256 v) {
   return {_mm256_cvtps_pd(_mm256_castps256_ps128(v)), _mm256_cvtps_pd(_mm256_extractf128_ps(v, 1))};
 }
 
-// See kernel_avx512.cc for why no NaN fix-up is needed here.
+// See avx512.h for why no NaN fix-up is needed here.
 inline __m256i bf16Round(__m256 r) {
   const __m256i u = _mm256_castps_si256(r);
   const __m256i lsb = _mm256_and_si256(_mm256_srli_epi32(u, 16), _mm256_set1_epi32(1));
@@ -70,7 +82,7 @@ struct Avx2 {
   static constexpr int kVecs = 4;
 
   // Per dtype: a block as loaded (kept for the scalar redo), its four groups widened to fp32, and the rounding to
-  // storage of groups 2h and 2h + 1 (half h of the block). As in kernel_avx512.cc, no canonical NaNs here: a
+  // storage of groups 2h and 2h + 1 (half h of the block). As in avx512.h, no canonical NaNs here: a
   // non-finite block is redone by the scalar code.
   template <int DT>
   struct Block;

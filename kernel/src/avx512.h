@@ -1,8 +1,26 @@
 // The AVX-512 traits of vector_block.h, shared by the equal-dtype path (kernel_avx512.cc) and the mixed-dtype
 // one (mixed_avx512.cc): two translation units, so that adding to one cannot change the other's code (the
-// compiler's inlining choices depend on everything in a unit). Included after vector_block.h under the file's
-// target pragma; internal linkage (see element.h).
+// compiler's inlining choices depend on everything in a unit). It switches the rest of the including file to
+// the ISA's target (target_pop.h, included at the file's end, switches back); everything has internal linkage
+// (see element.h).
 #pragma once
+
+// GCC 12 flags the deliberately undefined pass-through operand inside its own AVX-512 intrinsics (GCC bug
+// 105593); the warning points into the header, so it is silenced for this file before including it.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
+#include <immintrin.h>
+
+#if defined(__clang__)
+#pragma clang attribute push(__attribute__((target("avx512f,avx512dq,avx2,fma,f16c"))), apply_to = function)
+#else
+#pragma GCC push_options
+#pragma GCC target("avx512f,avx512dq,avx2,fma,f16c")
+#endif
+
+#include "vector_block.h"
 
 namespace expo {
 namespace {

@@ -1,6 +1,6 @@
 // Shared types of the CPU kernel: one segment's arguments, its per-slot partial sums, and the code paths. The
 // arithmetic lives in arith.h (per element), element.h (the scalar block reference) and block_loop.h (the
-// vector paths' block loop over the ISA traits of kernel_avx2.cc and kernel_avx512.cc).
+// vector paths' block loop over the ISA traits of avx2.h and avx512.h).
 #pragma once
 
 #include <cstddef>

@@ -3,17 +3,7 @@
 #include "kernel.h"
 
 #if defined(__x86_64__)
-#include <immintrin.h>
-
-#if defined(__clang__)
-#pragma clang attribute push(__attribute__((target("avx2,fma,f16c"))), apply_to = function)
-#else
-#pragma GCC push_options
-#pragma GCC target("avx2,fma,f16c")
-#endif
-
-#include "vector_block.h"
-#include "avx2.h"
+#include "avx2.h"  // the target ISA from here to target_pop.h
 
 namespace expo {
 namespace {
@@ -32,10 +22,6 @@ void segmentAvx2(const SegArgs& s, Sums& acc) {
 
 }  // namespace expo
 
-#if defined(__clang__)
-#pragma clang attribute pop
-#else
-#pragma GCC pop_options
-#endif
+#include "target_pop.h"
 
 #endif  // __x86_64__

@@ -1,4 +1,4 @@
-// The vector paths' block algorithm, written once over an ISA traits type T (kernel_avx2.cc, kernel_avx512.cc):
+// The vector paths' block algorithm, written once over an ISA traits type T (avx2.h, avx512.h):
 // one block of 32 elements per step, outputs and the statistics of docs/arithmetic.md in the order element.h
 // defines, a block holding a non-finite value (or whose fp32 group sums overflow) redone by the scalar code.
 //
