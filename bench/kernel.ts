@@ -6,8 +6,10 @@
 // tensor to bf16 (4 read, 2 written); the same elements per buffer.
 import { performance } from "node:perf_hooks";
 import { pathToFileURL } from "node:url";
-import type { Arith } from "../core/dtypes.js";
+import type { Arith, FloatDtype } from "../core/dtypes.js";
 import { extrapolateSync, kernelInfo, nativeMemcpy } from "../kernel/testing.js";
+
+const DTYPE_BYTES: Readonly<Record<FloatDtype, number>> = { BF16: 2, F16: 2, F32: 4, F64: 8 };
 
 export interface KernelBenchRow {
   name: string;
@@ -161,22 +163,68 @@ export async function benchKernel(
     });
   }
 
-  // The compute ceiling: the same kernel on buffers that stay in L2, so memory plays no part; for the mixed
-  // segments too (fp32 base, bf16 aligned and output).
+  // The compute ceiling: the same kernel on buffers that stay in L2, so memory plays no part; for mixed dtypes
+  // too: each combination's inputs made from the bf16 aligned and fp32 base values by the kernel's conversions.
   const hot = 128 * 1024;
-  const hotCase = (arith: Arith, baseDtype: "BF16" | "F32") => ({
+  const hotInputs: Record<FloatDtype, { aligned: Buffer; base: Buffer }> = {
+    BF16: { aligned: Buffer.from(aligned.subarray(0, 2 * hot)), base: Buffer.from(base.subarray(0, 2 * hot)) },
+    F16: { aligned: Buffer.alloc(2 * hot), base: Buffer.alloc(2 * hot) },
+    F32: { aligned: Buffer.alloc(4 * hot), base: Buffer.from(base32.subarray(0, 4 * hot)) },
+    F64: { aligned: Buffer.alloc(8 * hot), base: Buffer.alloc(8 * hot) },
+  };
+  const convertTo = (from: FloatDtype, src: Buffer, to: FloatDtype, dst: Buffer) =>
+    extrapolateSync({
+      arith: "fp32",
+      aligned: src,
+      base: src,
+      outs: [dst],
+      segments: [
+        {
+          op: "convert",
+          dtype: from,
+          outDtype: to,
+          count: hot,
+          alignedOffset: 0,
+          baseOffset: 0,
+          outOffset: 0,
+          alphas: [],
+        },
+      ],
+    });
+  for (const to of ["F16", "F32", "F64"] as const) {
+    convertTo("BF16", hotInputs.BF16.aligned, to, hotInputs[to].aligned);
+    if (to !== "F32") convertTo("F32", hotInputs.F32.base, to, hotInputs[to].base);
+  }
+  const hotCase = (
+    arith: Arith,
+    dtype: FloatDtype,
+    baseDtype: FloatDtype,
+    outDtype: FloatDtype,
+    op: "extrapolate" | "convert" = "extrapolate",
+  ) => ({
     arith,
-    aligned: Buffer.from(aligned.subarray(0, 2 * hot)),
-    base: Buffer.from((baseDtype === "F32" ? base32 : base).subarray(0, (baseDtype === "F32" ? 4 : 2) * hot)),
-    outs: [Buffer.alloc(2 * hot)],
+    aligned: hotInputs[dtype].aligned,
+    base: hotInputs[baseDtype].base,
+    outs: [Buffer.alloc(DTYPE_BYTES[outDtype] * hot)],
     segments: [
-      { dtype: "BF16" as const, baseDtype, count: hot, alignedOffset: 0, baseOffset: 0, outOffset: 0, alphas: [0.3] },
+      { op, dtype, baseDtype, outDtype, count: hot, alignedOffset: 0, baseOffset: 0, outOffset: 0, alphas: [0.3] },
     ],
   });
   const hotCases = [
-    { name: "bf16 fp32", req: hotCase("fp32", "BF16") },
-    { name: "f32 base + bf16 fp32", req: hotCase("fp32", "F32") },
-    { name: "f32 base + bf16 torch", req: hotCase("torch", "F32") },
+    { name: "bf16 fp32", req: hotCase("fp32", "BF16", "BF16", "BF16") },
+    { name: "bf16 torch", req: hotCase("torch", "BF16", "BF16", "BF16") },
+    { name: "f32 base + bf16 fp32", req: hotCase("fp32", "BF16", "F32", "BF16") },
+    { name: "f32 base + bf16 torch", req: hotCase("torch", "BF16", "F32", "BF16") },
+    { name: "f32 + f32 -> bf16 fp32", req: hotCase("fp32", "F32", "F32", "BF16") },
+    { name: "f32 + f32 -> bf16 torch", req: hotCase("torch", "F32", "F32", "BF16") },
+    { name: "bf16 + bf16 -> f32 fp32", req: hotCase("fp32", "BF16", "BF16", "F32") },
+    { name: "f16 + f32 -> f16 torch", req: hotCase("torch", "F16", "F32", "F16") },
+    { name: "f64 + f64 -> bf16 fp32", req: hotCase("fp32", "F64", "F64", "BF16") },
+    { name: "f64 + f64 -> bf16 torch", req: hotCase("torch", "F64", "F64", "BF16") },
+    { name: "bf16 + f64 -> bf16 fp32", req: hotCase("fp32", "BF16", "F64", "BF16") },
+    { name: "convert f32 -> bf16", req: hotCase("fp32", "F32", "F32", "BF16", "convert") },
+    { name: "convert f64 -> bf16", req: hotCase("fp32", "F64", "F64", "BF16", "convert") },
+    { name: "convert bf16 -> f16", req: hotCase("fp32", "BF16", "BF16", "F16", "convert") },
   ];
   const hotTimes = hotCases.map((): number[] => []);
   for (let r = 0; r < reps; r++)
@@ -204,8 +252,10 @@ export async function benchKernel(
         `  ${r.name.padEnd(38)} ${r.gbps.toFixed(2)} GB/s  ${(count / r.seconds / 1e9).toFixed(2)} G elements/s  ratio ${r.ratio.toFixed(2)}${r.name.startsWith("bf16") ? " (target >= 0.85)" : ""}`,
       );
     hotCases.forEach((c, i) => {
+      const rate = hotRates[i] as number;
       console.log(
-        `  compute ceiling (in L2), ${c.name.padEnd(22)} ${((hotRates[i] as number) / 1e9).toFixed(2)} G elements/s`,
+        `  compute ceiling (in L2), ${c.name.padEnd(24)} ${(rate / 1e9).toFixed(2)} G elements/s` +
+          `  (${(rate / hotElementsPerSecond).toFixed(2)} of bf16 fp32)`,
       );
     });
   }
