@@ -9,6 +9,9 @@
         "src/kernel_scalar.cc",
         "src/kernel_avx2.cc",
         "src/kernel_avx512.cc",
+        "src/mixed_scalar.cc",
+        "src/mixed_avx2.cc",
+        "src/mixed_avx512.cc",
         "src/cuda_loader.cc",
         "src/sha256.cc"
       ],

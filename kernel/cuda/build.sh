@@ -82,12 +82,13 @@ for f in "${host_srcs[@]}"; do
   cc "$here/$f.cc" "$out/obj/$f.o"
   host_objs+=("$out/obj/$f.o")
 done
-for f in job isa kernel_scalar kernel_avx2 kernel_avx512; do
+for f in job isa kernel_scalar kernel_avx2 kernel_avx512 mixed_scalar mixed_avx2 mixed_avx512; do
   cc_cpu "$kernel/src/$f.cc" "$out/obj/cpu_$f.o"
 done
 
 lib_objs=("$out/obj/kernels.o" "${host_objs[@]}" "$out/obj/cpu_job.o")
-cpu_objs=("$out/obj/cpu_isa.o" "$out/obj/cpu_kernel_scalar.o" "$out/obj/cpu_kernel_avx2.o" "$out/obj/cpu_kernel_avx512.o")
+cpu_objs=("$out/obj/cpu_isa.o")
+for f in kernel_scalar kernel_avx2 kernel_avx512 mixed_scalar mixed_avx2 mixed_avx512; do cpu_objs+=("$out/obj/cpu_$f.o"); done
 
 # The library: only the expo_cuda_* C functions are exported; the static CUDA runtime stays private.
 "$nvcc" "${common[@]}" "${device[@]}" -shared -cudart static -L"$libdir" \
@@ -101,7 +102,8 @@ mv -f "$out/libexpo_cuda.so.tmp" "$out/libexpo_cuda.so"
   -cudart static -L"$libdir" -o "$out/expo_cuda_bench" -lpthread -ldl -lrt
 # Host code only: the host compiler alone, no CUDA runtime.
 "${CXX:-g++}" -std=c++17 -O2 -Wall -ffp-contract=off -fno-fast-math -I"$here" "$here/test/emulate_test.cc" \
-  "$here/plan.cc" "$kernel/src/job.cc" "$kernel/src/kernel_scalar.cc" -o "$out/expo_cuda_emulate_test"
+  "$here/plan.cc" "$kernel/src/job.cc" "$kernel/src/kernel_scalar.cc" "$kernel/src/mixed_scalar.cc" \
+  -o "$out/expo_cuda_emulate_test"
 
 # The same library over an emulated device (no CUDA runtime, no GPU): the host pipeline and the addon's CUDA
 # path end to end, with the kernels' per-thread code run on the host. For tests only (test/cuda.test.ts).

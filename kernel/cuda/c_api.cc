@@ -97,14 +97,14 @@ EXPO_API expo_cuda_ctx* expo_cuda_open(int device) {
                     device, prop.name, major, minor);
       throw CudaFailure{buf, false};
     }
-    for (int a = 0; a < 2; ++a)
-      for (int one = 0; one < 2; ++one) {
-        pipe.blocksPerSm[a][one] = expo::cuda::tileBlocksPerSm(a, one ? 1 : 2);
-        if (pipe.blocksPerSm[a][one] <= 0) {
-          CU(cudaGetLastError());
-          CU(cudaErrorNoKernelImageForDevice);
-        }
+    for (int one = 0; one < 2; ++one) {
+      for (int a = 0; a < 2; ++a) pipe.blocksPerSm[a][one] = expo::cuda::tileBlocksPerSm(a, one ? 1 : 2);
+      pipe.mixedBlocksPerSm[one] = expo::cuda::mixedBlocksPerSm(one ? 1 : 2);
+      if (pipe.blocksPerSm[0][one] <= 0 || pipe.blocksPerSm[1][one] <= 0 || pipe.mixedBlocksPerSm[one] <= 0) {
+        CU(cudaGetLastError());
+        CU(cudaErrorNoKernelImageForDevice);
       }
+    }
     char buf[480];
     std::snprintf(buf, sizeof buf, "%s (device %d, sm_%d%d, %d SMs)", prop.name, device, major, minor, pipe.sms);
     ctx->description = buf;

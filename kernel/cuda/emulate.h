@@ -7,6 +7,7 @@
 
 #include <vector>
 
+#include "cast.cuh"
 #include "expo_op.cuh"
 #include "tile.cuh"
 
@@ -42,7 +43,7 @@ void tile(const TileLaunch& l, const std::uint64_t* row, std::uint32_t tileInPie
   const std::uint32_t cnt = std::uint32_t(left < tileElems(DT) ? left : tileElems(DT));
   const std::uint8_t* pa = l.a + row[kPwA] + first * sz;
   const std::uint8_t* pb = l.b + row[kPwB] + first * sz;
-  std::uint8_t* po = l.out + row[kPwOut] + first * sz;
+  std::uint8_t* po = l.out + row[kPwOut] + first * dtypeSize(Op::kOutDtype);
   const int stride = kResultHead + K;
   // Warp w's partial row of the tile.
   double* rows = l.partials + (row[kPwTile0] + tileInPiece) * std::uint64_t(kWarps) * std::uint64_t(stride);
@@ -125,6 +126,40 @@ inline void runTiles(int arith, const TileLaunch& l) {
     tiles<kFp32>(l);
   else
     tiles<kTorch>(l);
+}
+
+// launchMixedTiles on the host.
+inline void runMixedTiles(const TileLaunch& l) {
+  for (std::uint32_t i = 0; i < l.nTiles; ++i) {
+    const TileRef r = l.tiles[i];
+    const std::uint64_t* row = l.table + std::uint64_t(r.piece) * std::uint64_t(pieceStride(l.k));
+    switch (int(row[kPwDtype])) {
+      case kF32 | kBF16 << 2:
+        tile<ExpoOp<kF32, kFp32, kBF16>>(l, row, r.tile);
+        break;
+      case kF32 | kF16 << 2:
+        tile<ExpoOp<kF32, kFp32, kF16>>(l, row, r.tile);
+        break;
+      case kF32 | kF64 << 2:
+        tile<ExpoOp<kF32, kFp32, kF64>>(l, row, r.tile);
+        break;
+      case kF64 | kBF16 << 2:
+        tile<ExpoOp<kF64, kFp32, kBF16>>(l, row, r.tile);
+        break;
+      case kF64 | kF16 << 2:
+        tile<ExpoOp<kF64, kFp32, kF16>>(l, row, r.tile);
+        break;
+      default:
+        tile<ExpoOp<kF64, kFp32, kF32>>(l, row, r.tile);
+        break;
+    }
+  }
+}
+
+// launchCasts on the host.
+inline void runCasts(const CastLaunch& l) {
+  for (std::uint32_t i = 0; i < l.nTiles; ++i)
+    for (int tid = 0; tid < kThreads; ++tid) castTile(l, l.tiles[i], tid);
 }
 
 // launchReduce on the host.

@@ -33,12 +33,17 @@ EXPO_HD void keepSelect(float& x) {
 }
 EXPO_HD void keepSelect(double& x) { (void)x; }
 
-template <int DT, int AR>
+// DT: the inputs' dtype (a mixed segment's compute dtype, its inputs staged by the cast kernel); DO: the outputs'
+// (fp32 mode on the mixed tile kernel: BF16, F16 or F64 from F32, narrower than F64 from F64).
+template <int DT, int AR, int DO = DT>
 struct ExpoOp {
   static constexpr int kDtype = DT;
+  static constexpr int kOutDtype = DO;
   using IO = Io<DT>;
   using Bits = typename IO::Bits;
+  using OutBits = typename Io<DO>::Bits;
   using W = typename IO::W;
+  using OW = typename Io<DO>::W;
   using Param = W;  // α: fp32, or fp64 for F64
 
   // α from its piece-table word: float bits (zero-extended) for BF16/F16/F32, double bits for F64.
@@ -50,7 +55,7 @@ struct ExpoOp {
     }
   }
   static EXPO_HD W value(Bits h) { return IO::widenBits(h); }
-  static EXPO_HD Bits out(W x, W y, Param alpha) { return IO::round(result<DT, AR>(x, sub(x, y), alpha)); }
+  static EXPO_HD OutBits out(W x, W y, Param alpha) { return roundTo<DO>(result<DT, AR>(x, sub(x, y), alpha)); }
 
   std::uint32_t finite;  // bit set: both inputs of that element are finite
   std::uint32_t nfOut;   // bit set: finite inputs, a non-finite output for some α
@@ -82,9 +87,9 @@ struct ExpoOp {
   }
 
   // Σout² of one output: finite outputs of finite inputs; a non-finite output of finite inputs is noted.
-  EXPO_HD double outStat(double o2, Bits bits, std::uint32_t bit) {
+  EXPO_HD double outStat(double o2, OutBits bits, std::uint32_t bit) {
     if (finite & bit) {
-      const W ow = IO::widenBits(bits);
+      const OW ow = Io<DO>::widenBits(bits);
       if (isFinite(ow))
         o2 = sumSquare(o2, widen(ow));
       else
@@ -115,11 +120,11 @@ struct ExpoOp {
 
   EXPO_HD bool finiteAt(std::uint32_t bit) const { return (finite & bit) != 0; }
 
-  EXPO_HD double outStatFull(double o2, Bits bits, bool fin, std::uint32_t bit) {
-    const W ow = IO::widenBits(bits);
+  EXPO_HD double outStatFull(double o2, OutBits bits, bool fin, std::uint32_t bit) {
+    const OW ow = Io<DO>::widenBits(bits);
     const bool okOut = isFinite(ow);
     if (fin && !okOut) nfOut |= bit;
-    W os = fin && okOut ? ow : W(0);
+    OW os = fin && okOut ? ow : OW(0);
     keepSelect(os);
     return sumSquare(o2, widen(os));
   }

@@ -4,6 +4,7 @@
 // every operation that matters is an explicit _rn intrinsic anyway.
 #include <cuda_runtime.h>
 
+#include "cast.cuh"
 #include "expo_op.cuh"
 #include "launch.h"
 
@@ -48,7 +49,7 @@ __device__ __forceinline__ void tile(const TileLaunch& l, const std::uint64_t* r
   const std::uint32_t cnt = std::uint32_t(left < tileElems(DT) ? left : tileElems(DT));
   const std::uint8_t* pa = l.a + row[kPwA] + first * sz;
   const std::uint8_t* pb = l.b + row[kPwB] + first * sz;
-  std::uint8_t* po = l.out + row[kPwOut] + first * sz;
+  std::uint8_t* po = l.out + row[kPwOut] + first * dtypeSize(Op::kOutDtype);
   const int stride = kResultHead + K;
   // This warp's partial row of the tile (no block-level combination: the reduce kernel does it).
   double* dst = l.partials + ((row[kPwTile0] + tileInPiece) * std::uint64_t(kWarps) + std::uint64_t(warp)) *
@@ -118,6 +119,42 @@ __global__ void __launch_bounds__(kThreads, KF ? 4 : 3) tilesKernel(TileLaunch l
   }
 }
 
+// The mixed tile kernel: fp32 mode, pieces whose outputs are in another dtype than the one they compute in (the
+// row's dtype word: compute | output << 2). A kernel of its own so that the tile kernel's code stays as it is.
+template <int KF>
+__global__ void __launch_bounds__(kThreads, KF ? 4 : 3) mixedTilesKernel(TileLaunch l) {
+  __shared__ Vec16 stage[kStageVecs];
+  for (std::uint32_t i = blockIdx.x; i < l.nTiles; i += gridDim.x) {
+    const TileRef r = l.tiles[i];
+    const std::uint64_t* row = l.table + std::uint64_t(r.piece) * std::uint64_t(pieceStride(KF ? 1 : l.k));
+    switch (int(row[kPwDtype])) {
+      case kF32 | kBF16 << 2:
+        tile<ExpoOp<kF32, kFp32, kBF16>, KF>(l, row, r.tile, stage);
+        break;
+      case kF32 | kF16 << 2:
+        tile<ExpoOp<kF32, kFp32, kF16>, KF>(l, row, r.tile, stage);
+        break;
+      case kF32 | kF64 << 2:
+        tile<ExpoOp<kF32, kFp32, kF64>, KF>(l, row, r.tile, stage);
+        break;
+      case kF64 | kBF16 << 2:
+        tile<ExpoOp<kF64, kFp32, kBF16>, KF>(l, row, r.tile, stage);
+        break;
+      case kF64 | kF16 << 2:
+        tile<ExpoOp<kF64, kFp32, kF16>, KF>(l, row, r.tile, stage);
+        break;
+      default:
+        tile<ExpoOp<kF64, kFp32, kF32>, KF>(l, row, r.tile, stage);
+        break;
+    }
+  }
+}
+
+// The conversions of a chunk (cast.cuh), one block per cast tile (grid-stride).
+__global__ void __launch_bounds__(kThreads) castKernel(CastLaunch l) {
+  for (std::uint32_t i = blockIdx.x; i < l.nTiles; i += gridDim.x) castTile(l, l.tiles[i], int(threadIdx.x));
+}
+
 // One block per segment (grid-stride): each quantity summed over the segment's tiles, thread i taking tiles
 // i, i + 256, ... in order, each tile's value the fixed combination of its eight warp rows; then the warp tree
 // and the fixed combination of the eight warps.
@@ -159,6 +196,29 @@ int blocksPerSm() {
 }
 
 }  // namespace
+
+int mixedBlocksPerSm(int k) {
+  int n = 0;
+  const cudaError_t e = k == 1 ? cudaOccupancyMaxActiveBlocksPerMultiprocessor(&n, mixedTilesKernel<1>, kThreads, 0)
+                               : cudaOccupancyMaxActiveBlocksPerMultiprocessor(&n, mixedTilesKernel<0>, kThreads, 0);
+  return e == cudaSuccess ? n : 0;
+}
+
+cudaError_t launchMixedTiles(const TileLaunch& l, int grid, cudaStream_t stream) {
+  if (l.nTiles == 0) return cudaSuccess;
+  const dim3 g(unsigned(grid < 1 ? 1 : grid));
+  if (l.k == 1)
+    mixedTilesKernel<1><<<g, kThreads, 0, stream>>>(l);
+  else
+    mixedTilesKernel<0><<<g, kThreads, 0, stream>>>(l);
+  return cudaGetLastError();
+}
+
+cudaError_t launchCasts(const CastLaunch& l, int grid, cudaStream_t stream) {
+  if (l.nTiles == 0) return cudaSuccess;
+  castKernel<<<dim3(unsigned(grid < 1 ? 1 : grid)), kThreads, 0, stream>>>(l);
+  return cudaGetLastError();
+}
 
 int tileBlocksPerSm(int arith, int k) {
   if (arith == kFp32) return k == 1 ? blocksPerSm<kFp32, 1>() : blocksPerSm<kFp32, 0>();

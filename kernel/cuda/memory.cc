@@ -19,10 +19,10 @@ bool pageLocked(const void* p, std::size_t n) {
   return true;
 }
 
-void SlotBuffers::allocate(std::uint64_t in, std::uint64_t out) {
+void SlotBuffers::allocate(std::uint64_t in, std::uint64_t devIn, std::uint64_t out) {
   CU(cudaMallocHost(reinterpret_cast<void**>(&hIn), in));
   CU(cudaMallocHost(reinterpret_cast<void**>(&hOut), out));
-  CU(cudaMalloc(reinterpret_cast<void**>(&dIn), in));
+  CU(cudaMalloc(reinterpret_cast<void**>(&dIn), devIn));
   CU(cudaMalloc(reinterpret_cast<void**>(&dOut), out));
 }
 

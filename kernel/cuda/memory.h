@@ -11,14 +11,15 @@ namespace expo::cuda {
 // to DMA from, only slower).
 bool pageLocked(const void* p, std::size_t n);
 
-// One pipeline slot's staging: pinned input and output bytes on the host, their twins on the device.
+// One pipeline slot's staging: pinned input and output bytes on the host, their twins on the device (the
+// device input buffer larger: it also holds the stage regions, plan.h).
 struct SlotBuffers {
   std::uint8_t* hIn = nullptr;
   std::uint8_t* hOut = nullptr;
   std::uint8_t* dIn = nullptr;
   std::uint8_t* dOut = nullptr;
-  // `in` and `out` bytes (after release()).
-  void allocate(std::uint64_t in, std::uint64_t out);
+  // `in` (host), `devIn` (device) and `out` bytes (after release()).
+  void allocate(std::uint64_t in, std::uint64_t devIn, std::uint64_t out);
   void release();
 };
 

@@ -48,7 +48,7 @@ void Pipeline::release() {
     s.stream = nullptr;
   }
   for (Slot& s : slots_) s.buf.release();
-  inCap_ = outCap_ = 0;
+  inCap_ = devInCap_ = outCap_ = 0;
   partials_.release();
   segTiles_.release();
   results_.release();
@@ -60,22 +60,34 @@ std::uint64_t Pipeline::regionCapFor(int k) const {
   const std::uint64_t budget = std::uint64_t(64) << 20;  // pinned bytes of data per slot, inputs and outputs
   if (cap * std::uint64_t(2 + k) > budget && budget / std::uint64_t(2 + k) < cap) cap = budget / std::uint64_t(2 + k);
   cap = cap / kTileBytes * kTileBytes;
-  const std::uint64_t floor = 2 * std::uint64_t(kTileBytes);
+  const std::uint64_t floor = kMinRegionCap;
   return cap < floor ? floor : cap;
 }
 
-int Pipeline::gridFor(int arith, int k, std::uint32_t tiles) const {
-  const int per = blocksPerSm[arith][k == 1 ? 1 : 0];
-  const std::uint64_t most = std::uint64_t(sms) * std::uint64_t(per > 0 ? per : 1);
+int Pipeline::gridFor(int perSm, std::uint32_t tiles) const {
+  const std::uint64_t most = std::uint64_t(sms) * std::uint64_t(perSm > 0 ? perSm : 1);
   return int(tiles < most ? tiles : most);
 }
 
-void Pipeline::reserveStaging(std::uint64_t in, std::uint64_t out) {
-  if (in <= inCap_ && out <= outCap_) return;
+// Chunk c's kernels on slot s's stream, its staging already on the device: the casts first (the tile kernels
+// read what they stage), then the tile kernel and the mixed tile kernel.
+void Pipeline::launch(Slot& s, std::size_t c, const Plan& plan, int arith) {
+  const Chunk& ch = plan.chunks[c];
+  const int one = plan.k == 1 ? 1 : 0;
+  CU(launchCasts(castLaunchOf(plan, c, s.buf.dIn, s.buf.dOut), gridFor(8, ch.nCastTiles), s.stream));
+  const TileLaunch l = launchOf(plan, c, s.buf.dIn, s.buf.dOut, partials_.p);
+  CU(launchTiles(arith, l, gridFor(blocksPerSm[arith][one], ch.nTiles), s.stream));
+  const TileLaunch m = mixedLaunchOf(plan, c, s.buf.dIn, s.buf.dOut, partials_.p);
+  CU(launchMixedTiles(m, gridFor(mixedBlocksPerSm[one], ch.nMixedTiles), s.stream));
+}
+
+void Pipeline::reserveStaging(std::uint64_t in, std::uint64_t devIn, std::uint64_t out) {
+  if (in <= inCap_ && devIn <= devInCap_ && out <= outCap_) return;
   for (Slot& s : slots_) s.buf.release();
-  inCap_ = outCap_ = 0;
-  for (Slot& s : slots_) s.buf.allocate(in, out);
+  inCap_ = devInCap_ = outCap_ = 0;
+  for (Slot& s : slots_) s.buf.allocate(in, devIn, out);
   inCap_ = in;
+  devInCap_ = devIn;
   outCap_ = out;
 }
 
@@ -90,8 +102,7 @@ void Pipeline::finish(Slot& s, const Plan& plan, const std::vector<SegArgs>& seg
 
 // Chunk c by DMA between the caller's (page-locked) buffers and slot s's device buffers, if its data make few
 // enough runs: the table and tile map through the staging, the data straight from and to the caller.
-bool Pipeline::sendDirect(Slot& s, std::size_t c, const Plan& plan, const std::vector<SegArgs>& segs, int arith,
-                          int k) {
+bool Pipeline::sendDirect(Slot& s, std::size_t c, const Plan& plan, const std::vector<SegArgs>& segs, int arith) {
   const Chunk& ch = plan.chunks[c];
   std::vector<CopyOp> up, down;
   packChunk(plan, c, segs, s.buf.hIn, up);
@@ -101,8 +112,7 @@ bool Pipeline::sendDirect(Slot& s, std::size_t c, const Plan& plan, const std::v
   for (const CopyOp& op : up)
     CU(cudaMemcpyAsync(s.buf.dIn + (static_cast<std::uint8_t*>(op.dst) - s.buf.hIn), op.src, op.n,
                        cudaMemcpyHostToDevice, s.stream));
-  const TileLaunch l = launchOf(plan, c, s.buf.dIn, s.buf.dOut, partials_.p);
-  CU(launchTiles(arith, l, gridFor(arith, k, ch.nTiles), s.stream));
+  launch(s, c, plan, arith);
   for (const CopyOp& op : down)
     CU(cudaMemcpyAsync(op.dst, s.buf.dOut + (static_cast<const std::uint8_t*>(op.src) - s.buf.hOut), op.n,
                        cudaMemcpyDeviceToHost, s.stream));
@@ -114,7 +124,7 @@ void Pipeline::run(int arith, const Job& job, const std::vector<SegArgs>& segs) 
   const int stride = kResultHead + k;
   const std::uint64_t region = regionCapFor(k);
   const Plan plan = makePlan(segs, k, region, shift);
-  reserveStaging(inCapacity(k, region), std::uint64_t(k) * region);
+  reserveStaging(inCapacity(k, region), deviceInCapacity(k, region), std::uint64_t(k) * region);
   partials_.reserve(std::size_t(partialDoubles(plan.totalTiles, k)) + 1);
   segTiles_.reserve(plan.segTiles.size() + 2);
   results_.reserve(segs.size() * std::size_t(stride) + 1);
@@ -128,21 +138,20 @@ void Pipeline::run(int arith, const Job& job, const std::vector<SegArgs>& segs) 
       copies.clear();
       finish(s, plan, segs, copies);  // the outputs of the slot's previous chunk
       const Chunk& ch = plan.chunks[c];
-      s.direct = direct && sendDirect(s, c, plan, segs, arith, k);
+      s.direct = direct && sendDirect(s, c, plan, segs, arith);
       if (!s.direct) {
         packChunk(plan, c, segs, s.buf.hIn, copies);
         pool.run(copies);  // unpack the old chunk and pack the new one in one hand-off
         copies.clear();
         CU(cudaMemcpyAsync(s.buf.dIn, s.buf.hIn, ch.inBytes, cudaMemcpyHostToDevice, s.stream));
-        const TileLaunch l = launchOf(plan, c, s.buf.dIn, s.buf.dOut, partials_.p);
-        CU(launchTiles(arith, l, gridFor(arith, k, ch.nTiles), s.stream));
-        if (k == 1 || ch.dataBytes == region) {
-          CU(cudaMemcpyAsync(s.buf.hOut, s.buf.dOut, std::uint64_t(k - 1) * region + ch.dataBytes,
+        launch(s, c, plan, arith);
+        if (k == 1 || ch.oBytes == region) {
+          CU(cudaMemcpyAsync(s.buf.hOut, s.buf.dOut, std::uint64_t(k - 1) * region + ch.oBytes,
                              cudaMemcpyDeviceToHost, s.stream));
         } else {
           for (int j = 0; j < k; ++j)
             CU(cudaMemcpyAsync(s.buf.hOut + std::uint64_t(j) * region, s.buf.dOut + std::uint64_t(j) * region,
-                               ch.dataBytes, cudaMemcpyDeviceToHost, s.stream));
+                               ch.oBytes, cudaMemcpyDeviceToHost, s.stream));
         }
       } else if (!copies.empty()) {
         pool.run(copies);

@@ -5,8 +5,9 @@
 // stream, pinned host staging and device buffers, kept across calls:
 //
 //   CPU: pack chunk c into the slot's pinned input staging (table, tile refs, a and b data; parallel memcpy)
-//   stream: host-to-device copy of the staging, the tile kernel, device-to-host copy of the K output regions
-//           into the slot's pinned output staging, an event
+//   stream: host-to-device copy of the staging, the cast kernel (mixed dtypes' inputs staged in the dtype they
+//           compute in, conversions), the tile kernels, device-to-host copy of the K output regions into the
+//           slot's pinned output staging, an event
 //   CPU: when the slot comes round again (chunk c + kSlots) or at the end: wait for the event, copy the outputs
 //        to the caller's buffers
 //
@@ -40,9 +41,11 @@ class Pipeline {
  public:
   static constexpr int kSlots = 3;
 
-  // The device's SMs and the tile kernel's resident blocks per SM ([arith][k == 1]): the grid of a launch.
+  // The device's SMs and the tile kernel's resident blocks per SM ([arith][k == 1]), the mixed tile kernel's
+  // ([k == 1]): the grid of a launch.
   int sms = 1;
   int blocksPerSm[2][2] = {{0, 0}, {0, 0}};
+  int mixedBlocksPerSm[2] = {0, 0};
   // Bytes of each input per chunk (0: LLM_EXPO_CUDA_CHUNK_MIB or 8 MiB), and 8 to place every piece 8 bytes
   // off a 16-byte boundary (tests of the element-wise path); set by expo_cuda_tune.
   std::size_t chunkBytes = 0;
@@ -66,13 +69,14 @@ class Pipeline {
   };
 
   std::uint64_t regionCapFor(int k) const;
-  int gridFor(int arith, int k, std::uint32_t tiles) const;
-  void reserveStaging(std::uint64_t in, std::uint64_t out);
+  int gridFor(int perSm, std::uint32_t tiles) const;
+  void launch(Slot& s, std::size_t c, const Plan& plan, int arith);
+  void reserveStaging(std::uint64_t in, std::uint64_t devIn, std::uint64_t out);
   void finish(Slot& s, const Plan& plan, const std::vector<SegArgs>& segs, std::vector<CopyOp>& copies);
-  bool sendDirect(Slot& s, std::size_t c, const Plan& plan, const std::vector<SegArgs>& segs, int arith, int k);
+  bool sendDirect(Slot& s, std::size_t c, const Plan& plan, const std::vector<SegArgs>& segs, int arith);
 
   Slot slots_[kSlots];
-  std::uint64_t inCap_ = 0, outCap_ = 0;  // bytes allocated per slot
+  std::uint64_t inCap_ = 0, devInCap_ = 0, outCap_ = 0;  // bytes allocated per slot
   DeviceDoubles partials_;
   Mirror<std::uint64_t> segTiles_;
   Mirror<double> results_;

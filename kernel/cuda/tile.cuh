@@ -23,6 +23,8 @@
 //
 // The operation Op (per element; see expo_op.cuh for the one there is) provides:
 //   Bits, W, Param       storage bits, working value, per-output parameter (decoded by param(piece word))
+//   OutBits              the output's storage bits (Bits, or another dtype's: a vector's outputs then take
+//                        kLanes x sizeof(OutBits) bytes, 4 to 32, stored together)
 //   value(bits)          the working value of an element
 //   out(x, y, p)         the output bits of an input pair
 //   clear, input(x, y, bit), outStat(s, bits, bit)          the general path's per-thread accumulation
@@ -33,6 +35,7 @@
 #pragma once
 
 #include <cstring>
+#include <type_traits>
 
 #include "../src/arith.h"
 
@@ -46,8 +49,9 @@ constexpr int kTileBytes = kThreads * kVecPerThread * 16;  // 16 KiB of each inp
 EXPO_HDC constexpr std::uint64_t tileElems(int dtype) { return std::uint64_t(kTileBytes / dtypeSize(dtype)); }
 
 // A piece row in the launch table, as 64-bit words: byte offsets of its first element in the a, b and out
-// buffers, its element count, the global index of its first tile (its partial-sums row), its dtype, then K
-// words of the operation's per-output parameter (Op::param decodes one).
+// buffers, its element count, the global index of its first tile (its partial-sums row), its dtype (for the
+// mixed tile kernel: compute dtype | output dtype << 2), then K words of the operation's per-output parameter
+// (Op::param decodes one).
 enum PieceWord : int { kPwA = 0, kPwB = 1, kPwOut = 2, kPwCount = 3, kPwTile0 = 4, kPwDtype = 5, kPieceHead = 6 };
 EXPO_HDC constexpr int pieceStride(int k) { return kPieceHead + k; }
 
@@ -94,9 +98,35 @@ EXPO_HD void store16(std::uint8_t* p, const Vec16& v) {
 #endif
 }
 
-// Element e of a 16-byte vector holding SZ-byte elements (little-endian), as raw bits.
-template <int SZ>
-EXPO_HD std::uint64_t getElem(const Vec16& v, int e) {
+// The outputs of one input vector when the output dtype is narrower or wider than the input's.
+template <int BYTES>
+struct VecN {
+  std::uint32_t w[BYTES / 4];
+};
+
+EXPO_HD void storeVec(std::uint8_t* p, const Vec16& v) { store16(p, v); }
+EXPO_HD void storeVec(std::uint8_t* p, const VecN<4>& v) {
+#if defined(__CUDA_ARCH__)
+  __stcs(reinterpret_cast<unsigned int*>(p), v.w[0]);
+#else
+  std::memcpy(p, v.w, 4);
+#endif
+}
+EXPO_HD void storeVec(std::uint8_t* p, const VecN<8>& v) {
+#if defined(__CUDA_ARCH__)
+  __stcs(reinterpret_cast<uint2*>(p), make_uint2(v.w[0], v.w[1]));
+#else
+  std::memcpy(p, v.w, 8);
+#endif
+}
+EXPO_HD void storeVec(std::uint8_t* p, const VecN<32>& v) {
+  store16(p, Vec16{{v.w[0], v.w[1], v.w[2], v.w[3]}});
+  store16(p + 16, Vec16{{v.w[4], v.w[5], v.w[6], v.w[7]}});
+}
+
+// Element e of a vector (Vec16 or VecN) holding SZ-byte elements (little-endian), as raw bits.
+template <int SZ, class V>
+EXPO_HD std::uint64_t getElem(const V& v, int e) {
   if constexpr (SZ == 2) {
     return (v.w[e >> 1] >> (16 * (e & 1))) & 0xFFFFu;
   } else if constexpr (SZ == 4) {
@@ -106,8 +136,8 @@ EXPO_HD std::uint64_t getElem(const Vec16& v, int e) {
   }
 }
 
-template <int SZ>
-EXPO_HD void setElem(Vec16& v, int e, std::uint64_t bits) {
+template <int SZ, class V>
+EXPO_HD void setElem(V& v, int e, std::uint64_t bits) {
   if constexpr (SZ == 2) {
     const int sh = 16 * (e & 1);
     v.w[e >> 1] = (v.w[e >> 1] & ~(0xFFFFu << sh)) | (std::uint32_t(bits & 0xFFFFu) << sh);
@@ -147,10 +177,14 @@ EXPO_HD void storeElem(std::uint8_t* p, std::uint64_t bits) {
 template <class Op>
 struct ThreadTile {
   using Bits = typename Op::Bits;
+  using OutBits = typename Op::OutBits;
   using W = typename Op::W;
   using Param = typename Op::Param;
   static constexpr int kSize = int(sizeof(Bits));
   static constexpr int kLanes = 16 / kSize;  // elements per 16-byte vector
+  static constexpr int kOutSize = int(sizeof(OutBits));
+  static constexpr int kOutBytes = kLanes * kOutSize;  // one vector's outputs
+  using OutVec = std::conditional_t<kOutBytes == 16, Vec16, VecN<kOutBytes>>;
 
   Vec16 a[kVecPerThread];
   Vec16 b[kVecPerThread];
@@ -217,21 +251,21 @@ struct ThreadTile {
     EXPO_UNROLL
     for (int j = 0; j < kVecPerThread; ++j) {
       if (n[j] == 0) continue;
-      Vec16 o{{0, 0, 0, 0}};
+      OutVec o{};
       EXPO_UNROLL
       for (int e = 0; e < kLanes; ++e) {
         if (e >= n[j]) continue;
-        const Bits bits = Op::out(elemA(j, e), elemB(j, e), p);
-        setElem<kSize>(o, e, bits);
+        const OutBits bits = Op::out(elemA(j, e), elemB(j, e), p);
+        setElem<kOutSize>(o, e, bits);
         s = op.outStat(s, bits, 1u << (j * kLanes + e));
       }
-      std::uint8_t* q = po + std::size_t(std::uint32_t(tid + kThreads * j) * kLanes) * kSize;
+      std::uint8_t* q = po + std::size_t(std::uint32_t(tid + kThreads * j) * kLanes) * kOutSize;
       if (n[j] == kLanes && vo) {
-        store16(q, o);
+        storeVec(q, o);
       } else {
         EXPO_UNROLL
         for (int e = 0; e < kLanes; ++e)
-          if (e < n[j]) storeElem<kSize>(q + e * kSize, getElem<kSize>(o, e));
+          if (e < n[j]) storeElem<kOutSize>(q + e * kOutSize, getElem<kOutSize>(o, e));
       }
     }
     return s;
@@ -299,15 +333,15 @@ struct ThreadTile {
     double s = 0.0;
     EXPO_UNROLL
     for (int j = 0; j < kVecPerThread; ++j) {
-      Vec16 o{{0, 0, 0, 0}};
+      OutVec o{};
       EXPO_UNROLL
       for (int e = 0; e < kLanes; ++e) {
-        const Bits bits = Op::out(elemA(j, e), elemB(j, e), p);
-        setElem<kSize>(o, e, bits);
+        const OutBits bits = Op::out(elemA(j, e), elemB(j, e), p);
+        setElem<kOutSize>(o, e, bits);
         const std::uint32_t bit = 1u << (j * kLanes + e);
         s = op.outStatFull(s, bits, op.finiteAt(bit), bit);
       }
-      store16(po + std::size_t(std::uint32_t(tid + kThreads * j) * 16u), o);
+      storeVec(po + std::size_t(std::uint32_t(tid + kThreads * j) * std::uint32_t(kOutBytes)), o);
     }
     return s;
   }
@@ -321,18 +355,18 @@ struct ThreadTile {
     double acc = 0.0;
     EXPO_UNROLL
     for (int j = 0; j < kVecPerThread; ++j) {
-      Vec16 o{{0, 0, 0, 0}};
+      OutVec o{};
       EXPO_UNROLL
       for (int e = 0; e < kLanes; ++e) {
         const W x = elemA(j, e);
         const W y = elemB(j, e);
         const std::uint32_t bit = 1u << (j * kLanes + e);
         const bool fin = op.inputFull(x, y, bit);
-        const Bits bits = Op::out(x, y, p);
-        setElem<kSize>(o, e, bits);
+        const OutBits bits = Op::out(x, y, p);
+        setElem<kOutSize>(o, e, bits);
         acc = op.outStatFull(acc, bits, fin, bit);
       }
-      store16(po + std::size_t(std::uint32_t(tid + kThreads * j) * 16u), o);
+      storeVec(po + std::size_t(std::uint32_t(tid + kThreads * j) * std::uint32_t(kOutBytes)), o);
     }
     op.endFull(kVecPerThread * kLanes);
     s = acc;

@@ -1,6 +1,6 @@
 // Shared types of the CPU kernel: one segment's arguments, its per-slot partial sums, and the code paths. The
 // arithmetic lives in arith.h (per element), element.h (the scalar block reference) and block_loop.h (the
-// vector paths' block loop over the ISA traits of kernel_avx2.cc and kernel_avx512.cc).
+// vector paths' block loop over the ISA traits of avx2.h and avx512.h).
 #pragma once
 
 #include <cstddef>
@@ -57,12 +57,16 @@ inline void clearSums(Sums& t, int k) {
   t.nfIn = t.nfOut = 0;
 }
 
-// Each adds one whole segment (outputs written, statistics summed into acc, which starts cleared).
+// Each adds one whole segment (outputs written, statistics summed into acc, which starts cleared). The mixed*
+// functions (staged.h) take the segments whose dtypes are not all equal, and conversions.
 using SegmentFn = void (*)(const SegArgs&, Sums&);
 void segmentScalar(const SegArgs& s, Sums& acc);
+void mixedScalar(const SegArgs& s, Sums& acc);
 #if defined(__x86_64__)
 void segmentAvx2(const SegArgs& s, Sums& acc);
 void segmentAvx512(const SegArgs& s, Sums& acc);
+void mixedAvx2(const SegArgs& s, Sums& acc);
+void mixedAvx512(const SegArgs& s, Sums& acc);
 #endif
 
 }  // namespace expo

@@ -1,7 +1,7 @@
 // The portable path (any CPU, and aarch64 for now): the reference arithmetic of element.h, block by block
 // in the same order as the vector paths, so all paths agree bit for bit on outputs and statistics; mixed
-// dtypes and conversions through staged.h.
-#include "staged.h"
+// dtypes and conversions in mixed_scalar.cc.
+#include "element.h"
 
 namespace expo {
 namespace {
@@ -20,7 +20,7 @@ void segment(const SegArgs& s, Sums& acc) {
 }  // namespace
 
 void segmentScalar(const SegArgs& s, Sums& acc) {
-  if (isMixed(s.op, s.dtype, s.baseDtype, s.outDtype)) return mixedSegment<ScalarMixed>(s, acc);
+  if (isMixed(s.op, s.dtype, s.baseDtype, s.outDtype)) return mixedScalar(s, acc);
   EXPO_DISPATCH_SEGMENT(segment, s, acc);
 }
 

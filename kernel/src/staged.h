@@ -8,7 +8,8 @@
 // the equal-dtype code of C over the staged values, block for block. In place (an output over its own input's
 // bytes, of the same dtype) stays correct: a chunk is staged before any of its outputs is written.
 //
-// Included by each kernel_*.cc, under its target ISA; internal linkage as element.h explains.
+// Included by mixed_scalar.cc, and through vector_block.h by the vector paths' files, under their target ISA;
+// internal linkage as element.h explains.
 #pragma once
 
 #include "element.h"
@@ -36,7 +37,7 @@ inline void cast(const std::uint8_t* src, std::uint8_t* dst, std::size_t n) {
 #define EXPO_CAST_CASE(F, T) \
   case F * 4 + T:            \
     return cast<F, T>(src, dst, n);
-#define EXPO_CAST_FROM(F)                                                                   \
+#define EXPO_CAST_FROM(F) \
   EXPO_CAST_CASE(F, kBF16) EXPO_CAST_CASE(F, kF16) EXPO_CAST_CASE(F, kF32) EXPO_CAST_CASE(F, kF64)
 
 inline void castRun(int from, int to, const std::uint8_t* src, std::uint8_t* dst, std::size_t n) {

@@ -1,4 +1,4 @@
-// The vector paths' block algorithm, written once over an ISA traits type T (kernel_avx2.cc, kernel_avx512.cc):
+// The vector paths' block algorithm, written once over an ISA traits type T (avx2.h, avx512.h):
 // one block of 32 elements per step, outputs and the statistics of docs/arithmetic.md in the order element.h
 // defines, a block holding a non-finite value (or whose fp32 group sums overflow) redone by the scalar code.
 //
@@ -10,6 +10,8 @@
 //                        storage, stores, hands back the stored values widened)
 //   Out<DO>              put<NT> of fp32 vectors in element order (the F32 lane order) to BF16, F16 or F64: the
 //                        outputs of a mixed segment computed in F32 (staged.h)
+//   putNarrow<DO, NT>(p, d)  8 fp64 results rounded to BF16, F16 (straight from the double, arith.h's toOdd) or
+//                        F32 and stored; returns the stored values widened: a mixed segment computed in F64
 //   cast(from, to, src, dst, n)  staged.h's castRun, vectorized where the ISA makes it cheap
 //   add sub mul fma set1 on F and on D; zero, load, store, put<NT> (an output vector of 8 doubles), maxAbs,
 //   max (the largest lane), finite (no lane NaN or infinite) on D
@@ -167,11 +169,12 @@ struct Narrow {
 };
 
 // f64: four groups of 8 doubles per block, group g holding elements 8g to 8g + 7 (elemIndex), one per lane.
-template <class T, int AR, int KF>
+// DO: the outputs' dtype, F64 or (a mixed segment computed in F64) a narrower one through T::putNarrow.
+template <class T, int AR, int KF, int DO = kF64>
 struct Wide {
   using D = typename T::D;
   static constexpr std::size_t kBlockBytes = kBlock * 8;
-  static constexpr std::size_t kOutBlockBytes = kBlockBytes;
+  static constexpr std::size_t kOutBlockBytes = kBlock * dtypeSize(DO);
   static constexpr int kCap = Acc<T, KF>::kCap;
   const SegArgs& s;
   Acc<T, KF> acc;
@@ -208,7 +211,10 @@ struct Wide {
       D R[4];
       for (int g = 0; g < 4; ++g) {
         R[g] = AR == kFp32 ? T::fma(alpha[k], Df[g], A[g]) : T::add(A[g], T::mul(alpha[k], Df[g]));
-        T::template put<NT>(dst[k] + 64 * g, R[g]);
+        if constexpr (DO == kF64)
+          T::template put<NT>(dst[k] + 64 * g, R[g]);
+        else
+          R[g] = T::template putNarrow<DO, NT>(dst[k] + 8 * dtypeSize(DO) * g, R[g]);
       }
       acc.o2[k] = sumSquares(acc.o2[k], R);
     }
@@ -221,7 +227,7 @@ struct Wide {
         T::store(reinterpret_cast<double*>(rawA + 64 * g), A[g]);
         T::store(reinterpret_cast<double*>(rawB + 64 * g), B[g]);
       }
-      acc.assign(redo<T, kF64, AR, KF>(s, dst, rawA, rawB, i * kBlock, before), K);
+      acc.assign(redo<T, kF64, AR, KF, DO>(s, dst, rawA, rawB, i * kBlock, before), K);
     }
   }
 };
@@ -246,7 +252,7 @@ struct VectorMixed;
 // the last chunk's partial block through the scalar tail.
 template <class T, int C, int AR, int DO, int KF>
 void stagedVector(const SegArgs& s, Sums& out) {
-  using Kern = typename Pick<C == kF64, Wide<T, AR, KF>, Narrow<T, C, AR, KF, DO>>::type;
+  using Kern = typename Pick<C == kF64, Wide<T, AR, KF, DO>, Narrow<T, C, AR, KF, DO>>::type;
   Stage<VectorMixed<T>> st(s, C);
   Kern kern(st.t);
   const int K = kern.k();
@@ -266,7 +272,7 @@ void stagedVector(const SegArgs& s, Sums& out) {
   kern.acc.store(out, K);
 }
 
-// The vector paths' runner for mixedSegment: F64 computations with narrower outputs go to the scalar code.
+// The vector paths' runner for mixedSegment.
 template <class T>
 struct VectorMixed {
   static void cast(int from, int to, const std::uint8_t* src, std::uint8_t* dst, std::size_t n) {
@@ -274,9 +280,7 @@ struct VectorMixed {
   }
   template <int C, int AR, int DO>
   static void run(const SegArgs& s, Sums& acc) {
-    if constexpr (C == kF64 && DO != kF64) {
-      stagedScalar<VectorMixed, C, AR, DO>(s, acc);
-    } else if (s.k == 1) {
+    if (s.k == 1) {
       stagedVector<T, C, AR, DO, 1>(s, acc);
     } else {
       stagedVector<T, C, AR, DO, 0>(s, acc);

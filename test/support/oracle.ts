@@ -128,6 +128,13 @@ function roundExact(m: bigint, e: number, fmt: Format): number {
   return neg ? -value : value;
 }
 
+/** A finite double rounded to fmt from its exact value m · 2^e (BigInt): roundToFormat's independent twin. */
+export function roundDoubleExact(x: number, fmt: Format): number {
+  if (!Number.isFinite(x) || x === 0) return x;
+  const { m, e } = decompose(x);
+  return roundExact(m, e, fmt);
+}
+
 /** fma(a, b, c) with one rounding to fmt, from the exact value (BigInt); a, b, c must be values of fmt. */
 export function exactFma(a: number, b: number, c: number, fmt: Format): number {
   if (!Number.isFinite(a) || !Number.isFinite(b) || !Number.isFinite(c)) return a * b + c; // IEEE specials

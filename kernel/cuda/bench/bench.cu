@@ -257,8 +257,10 @@ void pipelineBench(double gib) {
     std::vector<double> desc, res(tensors * 7);
     for (std::uint64_t t = 0; t < tensors; ++t) {
       const double off = double(t * (4u << 20));
-      const double d[6] = {0, double((4u << 20) / 2), off, off, off, 0.3};
-      desc.insert(desc.end(), d, d + 6);
+      // op extrapolate, BF16 throughout, count, offsets, α (layout.h's DescWord, then the alpha).
+      const double d[expo::kDescHead + 1] = {expo::kExtrapolate, expo::kBF16, expo::kBF16, expo::kBF16,
+                                            double((4u << 20) / 2), off, off, off, 0.3};
+      desc.insert(desc.end(), d, d + expo::kDescHead + 1);
     }
     std::uint8_t* outs[1] = {o};
     std::size_t lens[1] = {len};

@@ -1,9 +1,9 @@
 // Standalone test of the CUDA kernel against the CPU kernel (for a GPU machine without Node; built by
 // kernel/cuda/build.sh, run by bench/gpu-check.sh):
-//   - random requests with NaNs, infinities, signed zeros, subnormals and rounding ties; every dtype, both
-//     arithmetic modes, K = 1 in place and K = 3 separate outputs, segments of every size around the tile size
+//   - random requests with NaNs, infinities, signed zeros, subnormals and rounding ties; every dtype, mixed dtypes
+//     and conversions, both arithmetic modes, K = 1 in place and K = 3 separate outputs, segments of every size around the tile size
 //     at unaligned host offsets, and a 64 MiB unit-sized request of many tensors
-//   - each through the C interface (expo_cuda_extrapolate) with the default and a two-tile chunk size, with
+//   - each through the C interface (expo_cuda_extrapolate) with the default and the smallest chunk size, with
 //     and without the misaligned (element-wise) device layout, from pageable and from page-locked caller
 //     buffers (the pipeline's direct DMA path), output buffers poisoned with two different bytes
 //   - outputs compared bit for bit with the CPU kernel (the best SIMD path of this CPU); counts and max|a-b|
@@ -58,7 +58,7 @@ Request unitRequest(Gen& g, int arith, int k, bool inPlace, int dtype, std::uint
   std::uint64_t at = 8;  // a safetensors data section is 8-byte aligned, not 16
   while (at < bytes) {
     TestSeg s;
-    s.dtype = dtype;
+    s.dtype = s.baseDtype = s.outDtype = dtype;
     const std::uint64_t choice = g.below(4);
     s.count = choice == 0 ? 4096 : choice == 1 ? 1 + g.below(100000) : (4u << 20) / sz + g.below(1000);
     if (at + s.count * sz > bytes) s.count = (bytes - at) / sz;
@@ -133,8 +133,9 @@ int main(int argc, char** argv) {
     int misalign;
     bool pinned;  // caller buffers in page-locked memory: the pipeline's direct DMA path
   };
-  const std::size_t two = 2 * std::size_t(expo::cuda::kTileBytes);
-  const Cfg cfgs[] = {{0, 0, false}, {two, 0, false}, {0, 1, false}, {two, 1, false}, {0, 0, true}, {two, 1, true}};
+  const std::size_t small = std::size_t(expo::cuda::kMinRegionCap);
+  const Cfg cfgs[] = {{0, 0, false},   {small, 0, false}, {0, 1, false},
+                      {small, 1, false}, {0, 0, true},     {small, 1, true}};
   Compare cmp;
   std::uint64_t runs = 0, elements = 0;
   Gen g(7140);
@@ -204,8 +205,10 @@ int main(int argc, char** argv) {
         const int k = shape == 0 ? 1 : 3;
         for (int only = -1; only < 4; ++only) {
           Request r = makeRequest(g, arith, k, shape == 0, only < 0 ? 16 : 6, only);
-          testRequest(r, only < 0 ? "mixed" : dtypeName(only));
+          testRequest(r, only < 0 ? "any dtype" : dtypeName(only));
         }
+        Request m = makeRequest(g, arith, k, shape == 0, 24, -1, true);
+        testRequest(m, "mixed dtypes and conversions");
       }
     }
   }
@@ -219,11 +222,12 @@ int main(int argc, char** argv) {
   // Refusals: clear messages, nothing computed.
   {
     std::vector<std::uint8_t> a(64), b(64), o(64);
-    double desc[6] = {0, 100, 0, 0, 0, 0.5};
+    double desc[expo::kDescHead + 1] = {expo::kExtrapolate, expo::kBF16, expo::kBF16, expo::kBF16, 100, 0, 0, 0, 0.5};
     double res[7];
     std::uint8_t* outs[1] = {o.data()};
     std::size_t lens[1] = {o.size()};
-    const int rc = expo_cuda_extrapolate(ctx, 0, 1, a.data(), a.size(), b.data(), b.size(), outs, lens, desc, 6, res, 7);
+    const int rc = expo_cuda_extrapolate(ctx, 0, 1, a.data(), a.size(), b.data(), b.size(), outs, lens, desc,
+                                         expo::kDescHead + 1, res, 7);
     const std::string msg = expo_cuda_last_error();
     check(rc != 0 && msg.find("exceed") != std::string::npos, "a segment past the buffer is refused");
     const int rc0 = expo_cuda_extrapolate(ctx, 0, 0, a.data(), a.size(), b.data(), b.size(), outs, lens, desc, 0, res, 0);

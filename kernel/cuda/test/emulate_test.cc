@@ -1,5 +1,5 @@
 // The CUDA pipeline without a GPU: plan, pack, the kernels' exact per-thread code and reductions (emulate.h),
-// unpack; host memory stands in for the staging and device buffers. Checks against the CPU kernel: outputs bit
+// unpack; host memory stands in for the staging and device buffers. Every dtype, mixed dtypes and conversions. Checks against the CPU kernel: outputs bit
 // for bit (poisoned first, so an element nobody wrote fails), counts and maximum exactly, sums to 1e-9
 // relative; and that the statistics are the same bits whatever the chunk size and alignment. Built by
 // kernel/cuda/build.sh with the host compiler alone; runs in CI (test/cuda.test.ts) and on any machine.
@@ -24,15 +24,17 @@ int main(int argc, char** argv) {
     std::uint64_t regionCap;
     unsigned shift;
   };
-  const Cfg cfgs[] = {{2 * expo::cuda::kTileBytes, 0}, {2 * expo::cuda::kTileBytes, 8}, {8u << 20, 0}, {8u << 20, 8}};
+  const Cfg cfgs[] = {{expo::cuda::kMinRegionCap, 0}, {expo::cuda::kMinRegionCap, 8}, {8u << 20, 0}, {8u << 20, 8}};
   char err[expo::kErrLen];
   for (int round = 0; round < rounds; ++round) {
     for (int arith = 0; arith < 2; ++arith) {
       for (int shape = 0; shape < 2; ++shape) {
         const int k = shape == 0 ? 1 : 3;
         const bool inPlace = shape == 0;
-        for (int only = -1; only < 4; ++only) {
-          Request r = makeRequest(g, arith, k, inPlace, only < 0 ? 12 : 5, only);
+        // only: one dtype throughout (0-3), any equal dtypes (-1), mixed dtypes and conversions (4).
+        for (int only = -1; only < 5; ++only) {
+          Request r = only == 4 ? makeRequest(g, arith, k, inPlace, 16, -1, true)
+                                : makeRequest(g, arith, k, inPlace, only < 0 ? 12 : 5, only);
           // The reference: the CPU kernel's scalar path.
           std::vector<std::uint8_t> refAligned = r.aligned;
           std::vector<std::vector<std::uint8_t>> refOuts = r.outs;
@@ -57,7 +59,8 @@ int main(int argc, char** argv) {
               char where[160];
               std::snprintf(where, sizeof where, "%s K=%d%s dtype=%s chunk=%llu shift=%u poison=%02x",
                             arith ? "torch" : "fp32", k, inPlace ? " in place" : "",
-                            only < 0 ? "mixed" : dtypeName(only), (unsigned long long)cfg.regionCap, cfg.shift, poison);
+                            only < 0 ? "any" : only == 4 ? "mixed" : dtypeName(only), (unsigned long long)cfg.regionCap,
+                            cfg.shift, poison);
               cmp.where = where;
               for (int j = 0; j < k; ++j)
                 cmp.outputs(r, inPlace ? refAligned.data() : refOuts[j].data(), inPlace ? al.data() : outs[j].data(), j);

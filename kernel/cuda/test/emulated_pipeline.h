@@ -29,17 +29,19 @@ inline bool runEmulated(const expo::Job& job, std::uint64_t regionCap, unsigned 
   for (std::size_t i = 0; i < segs.size(); ++i)
     if (!expo::prepareSegment(job, i, segs[i], err)) return false;
   const expo::cuda::Plan plan = expo::cuda::makePlan(segs, job.k, regionCap, shift);
-  Aligned in(expo::cuda::inCapacity(job.k, regionCap));
+  Aligned in(expo::cuda::deviceInCapacity(job.k, regionCap));
   Aligned out(std::size_t(job.k) * regionCap);
   std::vector<double> partials(std::size_t(expo::cuda::partialDoubles(plan.totalTiles, job.k)), -2.0);
   std::vector<expo::cuda::CopyOp> copies;
   for (std::size_t c = 0; c < plan.chunks.size(); ++c) {
-    std::memset(in.p, 0xCD, plan.chunks[c].inBytes);
+    std::memset(in.p, 0xCD, expo::cuda::deviceInCapacity(job.k, regionCap));
     std::memset(out.p, poison, std::size_t(job.k) * regionCap);
     copies.clear();
     expo::cuda::packChunk(plan, c, segs, in.p, copies);
     for (const auto& op : copies) std::memcpy(op.dst, op.src, op.n);
+    expo::cuda::emulate::runCasts(expo::cuda::castLaunchOf(plan, c, in.p, out.p));
     expo::cuda::emulate::runTiles(job.arith, expo::cuda::launchOf(plan, c, in.p, out.p, partials.data()));
+    expo::cuda::emulate::runMixedTiles(expo::cuda::mixedLaunchOf(plan, c, in.p, out.p, partials.data()));
     copies.clear();
     expo::cuda::unpackChunk(plan, c, segs, out.p, copies);
     for (const auto& op : copies) std::memcpy(op.dst, op.src, op.n);

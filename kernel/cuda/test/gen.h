@@ -2,7 +2,8 @@
 // infinities, signed zeros, subnormals, the largest finite values, pairs one unit in the last place apart with
 // alphas of 0.5 and 1.5 (their results land on rounding ties), and ordinary nearby pairs; segments of every
 // size class around the tile size, at element-aligned but not 16-byte-aligned offsets; in-place K = 1 and
-// separate-output K = 3. The CPU kernel (kernel/src, scalar path) is the reference.
+// separate-output K = 3; with mixed dtypes, segments whose base and output dtypes differ from the aligned one
+// and conversions. The CPU kernel (kernel/src, scalar path) is the reference.
 #pragma once
 
 #include <cstdarg>
@@ -14,6 +15,7 @@
 #include <vector>
 
 #include "../../src/job.h"
+#include "../../src/staged.h"
 #include "../tile.cuh"
 
 namespace expo_test {
@@ -113,12 +115,30 @@ class Gen {
     }
   }
 
+  // Fills n pairs (a of dtype da, b of dtype db): mostly b near a (the partner pairs() makes for a, rounded to
+  // db, sometimes a unit in its last place off), else of db's own kinds.
+  void mixedPairs(int da, int db, std::size_t n, std::uint8_t* a, std::uint8_t* b) {
+    const int sb = dtypeSize(db);
+    std::vector<std::uint8_t> near(n * std::size_t(dtypeSize(da))), own(n * std::size_t(sb)), spare(own.size());
+    pairs(da, n, a, near.data());
+    expo::castRun(da, db, near.data(), b, n);
+    pairs(db, n, own.data(), spare.data());
+    for (std::size_t i = 0; i < n; ++i) {
+      const std::uint64_t kind = below(4);
+      if (kind == 0) std::memcpy(b + i * sb, own.data() + i * sb, std::size_t(sb));
+      if (kind == 1) b[i * sb] ^= 1;
+    }
+  }
+
  private:
   std::mt19937_64 rng_;
 };
 
 struct TestSeg {
-  int dtype;
+  int op = expo::kExtrapolate;
+  int dtype = expo::kBF16;
+  int baseDtype = expo::kBF16;
+  int outDtype = expo::kBF16;
   std::uint64_t count;
   std::uint64_t aOff, bOff, outOff;
   std::vector<double> alphas;
@@ -136,7 +156,10 @@ struct Request {
   std::vector<double> desc() const {
     std::vector<double> d;
     for (const TestSeg& s : segs) {
+      d.push_back(s.op);
       d.push_back(s.dtype);
+      d.push_back(s.baseDtype);
+      d.push_back(s.outDtype);
       d.push_back(double(s.count));
       d.push_back(double(s.aOff));
       d.push_back(double(s.bOff));
@@ -156,34 +179,43 @@ inline std::uint64_t pickCount(Gen& g, int dt) {
   return r < 12 ? c[r] : 1 + g.below(4 * t);
 }
 
-inline Request makeRequest(Gen& g, int arith, int k, bool inPlace, int nseg, int onlyDtype = -1) {
+// nseg segments of random dtypes (onlyDtype >= 0: all of that dtype, equal dtypes); with mixed, base and output
+// dtypes drawn too (the output the aligned one's in place) and a sixth of the segments conversions.
+inline Request makeRequest(Gen& g, int arith, int k, bool inPlace, int nseg, int onlyDtype = -1, bool mixed = false) {
   Request r;
   r.arith = arith;
   r.k = k;
   r.inPlace = inPlace;
   const double alphaSet[] = {0.5, 1.5, 0.3, 0.1, 2.0, 0.25, -0.7, 0.0, 1e-3, 3.0};
-  std::uint64_t aLen = 0, bLen = 0;
+  std::uint64_t aLen = 0, bLen = 0, oLen = 0;
   for (int i = 0; i < nseg; ++i) {
     TestSeg s;
     s.dtype = onlyDtype >= 0 ? onlyDtype : int(g.below(4));
+    s.baseDtype = mixed && g.below(2) ? int(g.below(4)) : s.dtype;
+    s.outDtype = mixed && !inPlace && g.below(2) ? int(g.below(4)) : s.dtype;
+    s.op = mixed && g.below(6) == 0 ? expo::kConvert : expo::kExtrapolate;
     s.count = pickCount(g, s.dtype);
     const std::uint64_t sz = std::uint64_t(dtypeSize(s.dtype));
+    const std::uint64_t szB = std::uint64_t(dtypeSize(s.baseDtype));
+    const std::uint64_t szO = std::uint64_t(dtypeSize(s.outDtype));
     // element-aligned, rarely 16-byte aligned, with gaps, and base at a different offset than aligned
     aLen = (aLen + sz - 1) / sz * sz + sz * g.below(3);
-    bLen = (bLen + sz - 1) / sz * sz + sz * g.below(5);
+    bLen = (bLen + szB - 1) / szB * szB + szB * g.below(5);
+    oLen = (oLen + szO - 1) / szO * szO + szO * g.below(3);
     s.aOff = aLen;
     s.bOff = bLen;
-    s.outOff = aLen;
+    s.outOff = inPlace ? aLen : oLen;
     aLen += s.count * sz;
-    bLen += s.count * sz;
+    bLen += s.count * szB;
+    oLen += s.count * szO;
     for (int j = 0; j < k; ++j) s.alphas.push_back(alphaSet[g.below(sizeof alphaSet / sizeof alphaSet[0])]);
     r.segs.push_back(s);
   }
   r.aligned.assign(aLen + 8, 0);
   r.base.assign(bLen + 8, 0);
   for (const TestSeg& s : r.segs)
-    g.pairs(s.dtype, s.count, r.aligned.data() + s.aOff, r.base.data() + s.bOff);
-  if (!inPlace) r.outs.assign(k, std::vector<std::uint8_t>(r.aligned.size(), 0));
+    g.mixedPairs(s.dtype, s.baseDtype, s.count, r.aligned.data() + s.aOff, r.base.data() + s.bOff);
+  if (!inPlace) r.outs.assign(k, std::vector<std::uint8_t>(oLen + 8, 0));
   return r;
 }
 
@@ -209,6 +241,11 @@ inline void bind(Request& r, Bound& b, std::vector<std::vector<std::uint8_t>>& o
   j.resultsLen = b.results.size();
 }
 
+inline std::string describe(const TestSeg& s) {
+  if (s.op == expo::kConvert) return std::string("convert ") + dtypeName(s.dtype) + "->" + dtypeName(s.outDtype);
+  return std::string(dtypeName(s.dtype)) + "+" + dtypeName(s.baseDtype) + "->" + dtypeName(s.outDtype);
+}
+
 // Compares a run's outputs and statistics with the reference; prints the first few differences.
 struct Compare {
   std::uint64_t outputMismatches = 0;
@@ -221,7 +258,7 @@ struct Compare {
   void outputs(const Request& r, const std::uint8_t* want, const std::uint8_t* got, int out) {
     for (std::size_t si = 0; si < r.segs.size(); ++si) {
       const TestSeg& s = r.segs[si];
-      const std::size_t sz = std::size_t(dtypeSize(s.dtype));
+      const std::size_t sz = std::size_t(dtypeSize(s.outDtype));
       for (std::uint64_t e = 0; e < s.count; ++e) {
         const std::size_t o = std::size_t(s.outOff + e * sz);
         if (std::memcmp(want + o, got + o, sz) != 0) {
@@ -230,7 +267,7 @@ struct Compare {
           std::memcpy(&x, want + o, sz);
           std::memcpy(&y, got + o, sz);
           note("%s: output %d segment %zu (%s) element %llu: want 0x%llx got 0x%llx", where.c_str(), out, si,
-               dtypeName(s.dtype), (unsigned long long)e, (unsigned long long)x, (unsigned long long)y);
+               describe(s).c_str(), (unsigned long long)e, (unsigned long long)x, (unsigned long long)y);
         }
       }
     }
@@ -261,7 +298,7 @@ struct Compare {
           ++statMismatches;
           const bool head = q < std::size_t(expo::kResultHead);
           note("%s: segment %zu (%s, %llu elements) %s%s: want %.17g got %.17g", where.c_str(), si,
-               dtypeName(r.segs[si].dtype), (unsigned long long)r.segs[si].count,
+               describe(r.segs[si]).c_str(), (unsigned long long)r.segs[si].count,
                head ? expo::kResultNames[q] : "sumOut2 #", head ? "" : std::to_string(q - expo::kResultHead).c_str(),
                w, g);
         }

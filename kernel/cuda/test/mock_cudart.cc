@@ -27,6 +27,18 @@ cudaError_t launchTiles(int arith, const TileLaunch& l, int, cudaStream_t) {
   return cudaSuccess;
 }
 
+int mixedBlocksPerSm(int) { return 4; }
+
+cudaError_t launchMixedTiles(const TileLaunch& l, int, cudaStream_t) {
+  emulate::runMixedTiles(l);
+  return cudaSuccess;
+}
+
+cudaError_t launchCasts(const CastLaunch& l, int, cudaStream_t) {
+  emulate::runCasts(l);
+  return cudaSuccess;
+}
+
 cudaError_t launchReduce(const ReduceLaunch& l, int, cudaStream_t) {
   emulate::runReduce(l);
   return cudaSuccess;

@@ -1,6 +1,6 @@
 // The CUDA kernel (kernel/cuda, loaded by the addon at run time):
 // - its host emulation (the kernels' exact per-thread code on the CPU) against the CPU kernel, wherever
-//   npm run build:cuda has built it (CI does), GPU or not;
+//   npm run build:cuda has built it (CI does), GPU or not; every dtype, mixed dtypes and conversions;
 // - the real thing against the CPU kernel, bit for bit, through the addon with device "cuda", when a CUDA
 //   device is visible ("skipped: no CUDA device" otherwise);
 // - --device cuda without a usable device: a one-line usage error (exit 2), nothing written, never a silent
@@ -81,28 +81,46 @@ function request(arith: Arith, k: number, inPlace: boolean): Built {
   const segments: Segment[] = [];
   let aLen = 0;
   let bLen = 6;
+  let oLen = 2;
   const counts = [0, 1, 7, 8, 33, 1000, 8191, 8192, 8193, 20_000];
-  for (let i = 0; i < 14; i++) {
+  // 14 segments of one dtype each, then 10 of mixed dtypes and conversions (the output the aligned dtype in place).
+  for (let i = 0; i < 24; i++) {
+    const mixed = i >= 14;
     const dtype = DTYPES[i % 4] as FloatDtype;
-    const size = SIZE[dtype];
+    const baseDtype = mixed ? (DTYPES[(i * 3 + 1) % 4] as FloatDtype) : dtype;
+    const outDtype = mixed && !inPlace ? (DTYPES[(i * 5 + 2) % 4] as FloatDtype) : dtype;
     const count = counts[(i * 7) % counts.length] as number;
-    aLen = Math.ceil(aLen / size) * size + size;
-    bLen = Math.ceil(bLen / size) * size + 2 * size;
+    aLen = Math.ceil(aLen / SIZE[dtype]) * SIZE[dtype] + SIZE[dtype];
+    bLen = Math.ceil(bLen / SIZE[baseDtype]) * SIZE[baseDtype] + 2 * SIZE[baseDtype];
+    oLen = Math.ceil(oLen / SIZE[outDtype]) * SIZE[outDtype] + SIZE[outDtype];
     segments.push({
+      op: mixed && i % 5 === 4 ? "convert" : "extrapolate",
       dtype,
+      baseDtype,
+      outDtype,
       count,
       alignedOffset: aLen,
       baseOffset: bLen,
-      outOffset: aLen,
+      outOffset: inPlace ? aLen : oLen,
       alphas: Array.from({ length: k }, (_, j) => [0.3, 0.5, 1.5][j] as number),
     });
-    aLen += count * size;
-    bLen += count * size;
+    aLen += count * SIZE[dtype];
+    bLen += count * SIZE[baseDtype];
+    oLen += count * SIZE[outDtype];
   }
   const aligned = Buffer.alloc(aLen + 8);
   const base = Buffer.alloc(bLen + 8);
-  for (const s of segments) fillPairs(s.dtype, aligned, base, s.alignedOffset, s.baseOffset, s.count);
-  const outs = inPlace ? [aligned] : Array.from({ length: k }, () => Buffer.alloc(aligned.length, 0x5a));
+  for (const s of segments) {
+    const baseDtype = s.baseDtype ?? s.dtype;
+    if (baseDtype === s.dtype) {
+      fillPairs(s.dtype, aligned, base, s.alignedOffset, s.baseOffset, s.count);
+    } else {
+      // Each input of its own dtype's kinds.
+      fillPairs(s.dtype, aligned, Buffer.alloc(s.count * SIZE[s.dtype]), s.alignedOffset, 0, s.count);
+      fillPairs(baseDtype, Buffer.alloc(s.count * SIZE[baseDtype]), base, 0, s.baseOffset, s.count);
+    }
+  }
+  const outs = inPlace ? [aligned] : Array.from({ length: k }, () => Buffer.alloc(oLen + 8, 0x5a));
   return { req: { arith, device: "cpu", aligned, base, outs, segments }, segments };
 }
 
@@ -126,7 +144,8 @@ function compareStats(cpu: SegmentStats[], gpu: SegmentStats[], segments: Segmen
   cpu.forEach((c, i) => {
     const g = gpu[i] as SegmentStats;
     const n = (segments[i] as Segment).count;
-    const where = `segment ${i} (${(segments[i] as Segment).dtype}, ${n} elements)`;
+    const seg = segments[i] as Segment;
+    const where = `segment ${i} (${seg.op ?? "extrapolate"} ${seg.dtype}+${seg.baseDtype}->${seg.outDtype}, ${n} elements)`;
     assert.equal(g.nonfiniteInputs, c.nonfiniteInputs, `${where}: nonfiniteInputs`);
     assert.equal(g.nonfiniteOutputs, c.nonfiniteOutputs, `${where}: nonfiniteOutputs`);
     assert.ok(Object.is(g.maxAbsDiff, c.maxAbsDiff), `${where}: maxAbsDiff ${g.maxAbsDiff} vs ${c.maxAbsDiff}`);

@@ -12,7 +12,17 @@ import { extrapolate } from "../../../kernel/extrapolate.js";
 import { extrapolateSync, kernelInfo, type Simd, setKernelSimd } from "../../../kernel/testing.js";
 import type { ExtrapolateRequest, Segment, SegmentOp } from "../../../kernel/types.js";
 import { alphaArb, bitsOf, mixedPairArb, writeBits } from "../../support/floatBits.js";
-import { DTYPE_SIZE, f32FromBits, f64Bits, oracleSegment } from "../../support/oracle.js";
+import {
+  BF16_FORMAT,
+  DTYPE_SIZE,
+  F16_FORMAT,
+  F32_FORMAT,
+  f32FromBits,
+  f64Bits,
+  oracleSegment,
+  roundDoubleExact,
+  roundToFormat,
+} from "../../support/oracle.js";
 
 const DTYPES: FloatDtype[] = ["BF16", "F16", "F32", "F64"];
 const ARITHS: Arith[] = ["fp32", "torch"];
@@ -189,6 +199,33 @@ function caseArb(
       offsets,
     }));
 }
+
+// ---- the oracle's conversions --------------------------------------------------------------------------------
+
+describe("mixed dtypes: the oracle's roundings from fp64", () => {
+  it("rounds doubles to BF16, F16 and F32 as the exact BigInt rounding does (ties, subnormals, overflow)", () => {
+    const doubleArb = fc.oneof(
+      fc.double({ noNaN: true, noDefaultInfinity: true }),
+      // near ties of bf16 (2^-8 relative), f16 (2^-11) and f32 (2^-24): a midpoint plus or minus a few ulps
+      fc
+        .tuple(fc.integer({ min: -140, max: 130 }), fc.constantFrom(8, 11, 24), fc.integer({ min: -3, max: 3 }))
+        .map(([e, p, k]) => 2 ** e * (1 + 2 ** -p + k * 2 ** -52)),
+      fc.double({ min: 2 ** -150, max: 2 ** -120, noNaN: true }), // bf16/f32 subnormals
+      fc.double({ min: 2 ** -26, max: 2 ** -13, noNaN: true }), // f16 subnormals
+      fc.double({ min: 65000, max: 66000, noNaN: true }), // f16 overflow threshold
+    );
+    fc.assert(
+      fc.property(doubleArb, (x) =>
+        [BF16_FORMAT, F16_FORMAT, F32_FORMAT].every((fmt) =>
+          Object.is(roundToFormat(x, fmt), roundDoubleExact(x, fmt)),
+        ),
+      ),
+      { numRuns: 5000 },
+    );
+    assert.equal(roundToFormat(1 + 2 ** -8 + 2 ** -40, BF16_FORMAT), 1 + 2 ** -7);
+    assert.equal(roundToFormat(1 + 2 ** -8, BF16_FORMAT), 1);
+  });
+});
 
 // ---- known answers ----------------------------------------------------------------------------------------
 
