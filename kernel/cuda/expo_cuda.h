@@ -18,7 +18,9 @@
 extern "C" {
 #endif
 
-#define EXPO_CUDA_ABI 1
+/* Raised whenever the call's meaning changes, the descriptor layout of kernel/src/layout.h included (2: op,
+ * baseDtype and outDtype per segment), so a stale library is refused at load rather than misreading requests. */
+#define EXPO_CUDA_ABI 2
 
 typedef struct expo_cuda_ctx expo_cuda_ctx;
 

@@ -10,7 +10,7 @@ namespace expo {
 namespace {
 
 // The C interface of kernel/cuda/expo_cuda.h, declared here so the addon builds without kernel/cuda.
-constexpr int kAbi = 1;  // EXPO_CUDA_ABI
+constexpr int kAbi = 2;  // EXPO_CUDA_ABI: 2 since the descriptor gained op, baseDtype and outDtype (issue 11)
 struct Ctx;
 using AbiFn = int (*)();
 using DeviceCountFn = int (*)();
