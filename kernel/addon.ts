@@ -27,6 +27,22 @@ export interface CudaStatus {
   description: string;
 }
 
+/** What the CUDA context has done since it was opened (kernel/cuda/expo_cuda.h, expo_cuda_counters). */
+export interface CudaStats {
+  /** Calls completed, the chunks they were planned into, and how many went by DMA straight from and to the caller. */
+  calls: number;
+  chunks: number;
+  directChunks: number;
+  /** The segments' data: input bytes (aligned, and base where read) and output bytes (all K outputs). */
+  bytesIn: number;
+  bytesOut: number;
+  /** Wall time of those calls in the pipeline, context held (not the time queued behind other calls). */
+  seconds: number;
+  /** Page-locked host buffers handed out by cudaHostAlloc and not yet freed, and their bytes. */
+  hostBuffers: number;
+  hostBytes: number;
+}
+
 /** The addon's extrapolate arguments (async and sync take the same). */
 export type ExtrapolateArgs = [
   arith: Arith,
@@ -46,6 +62,11 @@ export interface Addon {
   setSimd(simd: Simd | "auto"): Simd;
   memcpy(dst: Uint8Array, src: Uint8Array): void;
   cudaProbe(libraryPath: string): CudaStatus;
+  /** Page-locked host memory from the CUDA library (after a successful cudaProbe), as a Buffer over it. */
+  cudaHostAlloc(bytes: number): Buffer;
+  /** Frees a cudaHostAlloc Buffer: it is detached first (length 0 from then on), so nothing can reach the memory. */
+  cudaHostFree(buffer: Buffer): void;
+  cudaStats(): CudaStats;
   sha256(chunks: Uint8Array[]): Promise<Buffer>;
 }
 

@@ -38,3 +38,10 @@ export interface ExtrapolateRequest {
   /** Where it runs (selectDevice decides, once per process, at the edge). */
   device: KernelDevice;
 }
+
+/** Host memory for the buffers a worker passes to the kernel (kernel/hostAllocator.ts picks one per device). */
+export interface HostAllocator {
+  allocate(bytes: number): Buffer;
+  /** Gives the memory back; the Buffer must not be in use (no read, kernel call or write on it in flight). */
+  release(buffer: Buffer): void;
+}

@@ -1,7 +1,8 @@
 // A worker: lease units and run them in slots (p-queue), as many at once as --concurrency and the memory
 // budget allow, so one unit's reads overlap another's compute and writes. Ends when the coordinator says the
 // job is done or failed, or when asked to stop: then it leases nothing more, finishes the units in hand
-// within the drain time and releases the rest. Its storage is closed however it ends.
+// within the drain time and releases the rest. Its storage and its unit buffers (page-locked memory on a GPU)
+// are released however it ends.
 import { setTimeout as sleep } from "node:timers/promises";
 import PQueue from "p-queue";
 import type { KernelDevice } from "../core/device.js";
@@ -10,6 +11,7 @@ import type { JobContext, LeaseService } from "../core/leaseService.js";
 import type { WorkUnit } from "../core/plan.js";
 import type { UnitHooks } from "../engine/executeUnit.js";
 import { type BufferSizes, UnitBufferPool, unitBufferBytes } from "../engine/unitBuffers.js";
+import { hostAllocator } from "../kernel/hostAllocator.js";
 import type { StorageSettings } from "../storage/s3Settings.js";
 import { openJobStorage } from "./openJobStorage.js";
 import type { LeaseContext, WorkerObserver } from "./runLease.js";
@@ -55,7 +57,9 @@ export async function runWorker(service: LeaseService, options: WorkerOptions): 
     ...(options.observer ? { observer: options.observer } : {}),
     ...(options.hooks ? { hooks: options.hooks } : {}),
   };
-  const pool = new UnitBufferPool(bufferSizes(job));
+  // Slots × one unit's buffers at most (a slot takes a set only while fewer than `concurrency` run): the memory
+  // budget's count, page-locked memory included.
+  const pool = new UnitBufferPool(bufferSizes(job), hostAllocator(options.device));
   const queue = new PQueue({ concurrency });
   const slots = new Set<WorkerSlot>();
   const running = new Set<Promise<void>>();
@@ -137,6 +141,8 @@ export async function runWorker(service: LeaseService, options: WorkerOptions): 
     );
     return { kind: "stopped", released: held.length };
   } finally {
+    // Buffers of units still running (a stop past the drain time) are released when their slot ends.
+    pool.close();
     await storage.close();
   }
 }

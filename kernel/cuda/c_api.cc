@@ -4,11 +4,14 @@
 
 #include <dlfcn.h>
 
+#include <cerrno>
+#include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <exception>
 #include <mutex>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "../src/job.h"
@@ -30,6 +33,11 @@ struct expo_cuda_ctx {
   std::mutex mu;
   expo::cuda::Pipeline pipe;
   std::string broken;  // set after a sticky error: every later call fails with it
+  std::FILE* trace = nullptr;  // LLM_EXPO_CUDA_TRACE, written under mu
+  // Not under mu, so that reading them or allocating host memory never waits for a call in flight.
+  std::mutex statsMu;
+  expo_cuda_counters stats{};
+  std::unordered_map<void*, std::size_t> host;  // live host allocations and their bytes
 };
 
 EXPO_API int expo_cuda_abi(void) { return EXPO_CUDA_ABI; }
@@ -110,6 +118,10 @@ EXPO_API expo_cuda_ctx* expo_cuda_open(int device) {
     ctx->description = buf;
     pipe.createStreams();
     pipe.pool.resize(expo::cuda::copyThreadsSetting());
+    if (const char* path = expo::cuda::traceSetting()) {
+      ctx->trace = std::fopen(path, "a");
+      if (!ctx->trace) throw CudaFailure{std::string("LLM_EXPO_CUDA_TRACE=") + path + ": " + std::strerror(errno), false};
+    }
   } catch (const CudaFailure& f) {
     setError("%s", f.message.c_str());
     expo_cuda_close(ctx);
@@ -124,6 +136,7 @@ EXPO_API void expo_cuda_close(expo_cuda_ctx* ctx) {
     std::lock_guard<std::mutex> g(ctx->mu);
     cudaSetDevice(ctx->device);
     ctx->pipe.release();
+    if (ctx->trace) std::fclose(ctx->trace);
   }
   delete ctx;
 }
@@ -185,14 +198,38 @@ EXPO_API int expo_cuda_extrapolate(expo_cuda_ctx* ctx, int arith, int k, const u
       return -1;
     }
   }
+  std::uint64_t bytesIn = 0, bytesOut = 0;
+  for (const expo::SegArgs& s : segs) {
+    bytesIn += s.count * std::uint64_t(expo::dtypeSize(s.dtype));
+    if (s.op != expo::kConvert) bytesIn += s.count * std::uint64_t(expo::dtypeSize(s.baseDtype));
+    bytesOut += std::uint64_t(k) * s.count * std::uint64_t(expo::dtypeSize(s.outDtype));
+  }
   std::lock_guard<std::mutex> g(ctx->mu);
   if (!ctx->broken.empty()) {
     setError("%s", ctx->broken.c_str());
     return -1;
   }
   try {
+    const auto started = std::chrono::steady_clock::now();
     CU(cudaSetDevice(ctx->device));  // per host thread: libuv runs calls on any pool thread
-    ctx->pipe.run(arith, job, segs);
+    const expo::cuda::Pipeline::Figures f = ctx->pipe.run(arith, job, segs);
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    {
+      std::lock_guard<std::mutex> h(ctx->statsMu);
+      expo_cuda_counters& st = ctx->stats;
+      ++st.calls;
+      st.chunks += f.chunks;
+      st.directChunks += f.direct;
+      st.bytesIn += bytesIn;
+      st.bytesOut += bytesOut;
+      st.seconds += seconds;
+    }
+    if (ctx->trace) {
+      std::fprintf(ctx->trace, "extrapolate segments=%zu in=%llu out=%llu chunks=%zu direct=%zu seconds=%.6f\n",
+                   segs.size(), static_cast<unsigned long long>(bytesIn), static_cast<unsigned long long>(bytesOut),
+                   f.chunks, f.direct, seconds);
+      std::fflush(ctx->trace);
+    }
   } catch (const CudaFailure& f) {
     if (f.sticky) ctx->broken = f.message + " (earlier call; the CUDA context is unusable, restart the process)";
     setError("%s", f.message.c_str());
@@ -201,5 +238,63 @@ EXPO_API int expo_cuda_extrapolate(expo_cuda_ctx* ctx, int arith, int k, const u
     setError("CUDA kernel: %s", e.what());
     return -1;
   }
+  return 0;
+}
+
+EXPO_API void* expo_cuda_host_alloc(expo_cuda_ctx* ctx, size_t bytes) {
+  expo::cuda::clearError();
+  if (!ctx || bytes == 0) {
+    setError("expo_cuda_host_alloc: %s", ctx ? "0 bytes" : "no context");
+    return nullptr;
+  }
+  void* p = nullptr;
+  cudaError_t e = cudaSetDevice(ctx->device);
+  if (e == cudaSuccess) e = cudaHostAlloc(&p, bytes, cudaHostAllocPortable);
+  if (e != cudaSuccess) {
+    cudaGetLastError();  // an allocation failure is not sticky: clear it
+    setError("cudaHostAlloc of %zu bytes of page-locked host memory: %s (%s)", bytes, cudaGetErrorString(e),
+             cudaGetErrorName(e));
+    return nullptr;
+  }
+  std::lock_guard<std::mutex> h(ctx->statsMu);
+  ctx->host.emplace(p, bytes);
+  ++ctx->stats.hostBuffers;
+  ctx->stats.hostBytes += bytes;
+  return p;
+}
+
+EXPO_API int expo_cuda_host_free(expo_cuda_ctx* ctx, void* p) {
+  expo::cuda::clearError();
+  if (!ctx) {
+    setError("expo_cuda_host_free: no context");
+    return -1;
+  }
+  {
+    std::lock_guard<std::mutex> h(ctx->statsMu);
+    const auto it = ctx->host.find(p);
+    if (it == ctx->host.end()) {
+      setError("expo_cuda_host_free: %p was not allocated by expo_cuda_host_alloc (or was freed)", p);
+      return -1;
+    }
+    --ctx->stats.hostBuffers;
+    ctx->stats.hostBytes -= it->second;
+    ctx->host.erase(it);
+  }
+  const cudaError_t e = cudaFreeHost(p);
+  if (e != cudaSuccess) {
+    setError("cudaFreeHost: %s (%s)", cudaGetErrorString(e), cudaGetErrorName(e));
+    return -1;
+  }
+  return 0;
+}
+
+EXPO_API int expo_cuda_stats(expo_cuda_ctx* ctx, expo_cuda_counters* out) {
+  expo::cuda::clearError();
+  if (!ctx || !out) {
+    setError("expo_cuda_stats: %s", ctx ? "no output" : "no context");
+    return -1;
+  }
+  std::lock_guard<std::mutex> h(ctx->statsMu);
+  *out = ctx->stats;
   return 0;
 }

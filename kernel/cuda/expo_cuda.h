@@ -19,8 +19,9 @@ extern "C" {
 #endif
 
 /* Raised whenever the call's meaning changes, the descriptor layout of kernel/src/layout.h included (2: op,
- * baseDtype and outDtype per segment), so a stale library is refused at load rather than misreading requests. */
-#define EXPO_CUDA_ABI 2
+ * baseDtype and outDtype per segment; 3: host memory and counters), so a stale library is refused at load rather
+ * than misreading requests. */
+#define EXPO_CUDA_ABI 3
 
 typedef struct expo_cuda_ctx expo_cuda_ctx;
 
@@ -49,6 +50,31 @@ int expo_cuda_extrapolate(expo_cuda_ctx* ctx, int arith, int k, const uint8_t* a
  * misalign (1: place data 8 bytes off 16-byte boundaries, exercising the element-wise path), host copy
  * threads (0: default, LLM_EXPO_CUDA_COPY_THREADS or half the CPUs, 2 to 8). 0 on success. */
 int expo_cuda_tune(expo_cuda_ctx* ctx, size_t chunkBytes, int misalign, int copyThreads);
+
+/* Page-locked host memory (cudaHostAlloc, portable). A request whose every buffer lies in such memory goes by
+ * DMA straight between those buffers and the device, with no host copy: the worker allocates its unit buffers
+ * here, once per slot, when its device is CUDA. Not serialized with the context's calls (a slot's buffers may be
+ * allocated while other units compute). NULL on error, 0 bytes included. */
+void* expo_cuda_host_alloc(expo_cuda_ctx* ctx, size_t bytes);
+/* Frees what expo_cuda_host_alloc returned; no call may be using it. -1 for a pointer it did not return. */
+int expo_cuda_host_free(expo_cuda_ctx* ctx, void* p);
+
+/* What a context has done since it was opened, and the host memory it has handed out and not taken back. */
+typedef struct expo_cuda_counters {
+  uint64_t calls;        /* expo_cuda_extrapolate calls that completed */
+  uint64_t chunks;       /* pipeline chunks they were planned into */
+  uint64_t directChunks; /* of which went by DMA straight between the caller's buffers and the device */
+  uint64_t bytesIn;      /* the segments' input bytes (aligned, and base where read) */
+  uint64_t bytesOut;     /* the segments' output bytes, all K outputs */
+  double seconds;        /* wall time of those calls in the pipeline, context held (queueing not counted) */
+  uint64_t hostBuffers;  /* live expo_cuda_host_alloc allocations */
+  uint64_t hostBytes;    /* and their bytes */
+} expo_cuda_counters;
+int expo_cuda_stats(expo_cuda_ctx* ctx, expo_cuda_counters* out);
+
+/* LLM_EXPO_CUDA_TRACE=FILE: each completed call appends one line to FILE (opened when the context is, in append
+ * mode; expo_cuda_open fails if it cannot be), for benchmarks of a whole run (bench/gpu-check.sh):
+ *   extrapolate segments=N in=BYTES out=BYTES chunks=N direct=N seconds=S */
 
 /* The last error on this thread ("" if none). */
 const char* expo_cuda_last_error(void);

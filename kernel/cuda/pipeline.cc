@@ -119,7 +119,7 @@ bool Pipeline::sendDirect(Slot& s, std::size_t c, const Plan& plan, const std::v
   return true;
 }
 
-void Pipeline::run(int arith, const Job& job, const std::vector<SegArgs>& segs) {
+Pipeline::Figures Pipeline::run(int arith, const Job& job, const std::vector<SegArgs>& segs) {
   const int k = job.k;
   const int stride = kResultHead + k;
   const std::uint64_t region = regionCapFor(k);
@@ -132,6 +132,8 @@ void Pipeline::run(int arith, const Job& job, const std::vector<SegArgs>& segs) 
   for (int j = 0; j < k && direct; ++j) direct = pageLocked(job.outs[j].p, job.outs[j].len);
 
   std::vector<CopyOp> copies;
+  Figures figures;
+  figures.chunks = plan.chunks.size();
   try {
     for (std::size_t c = 0; c < plan.chunks.size(); ++c) {
       Slot& s = slots_[c % kSlots];
@@ -139,6 +141,7 @@ void Pipeline::run(int arith, const Job& job, const std::vector<SegArgs>& segs) 
       finish(s, plan, segs, copies);  // the outputs of the slot's previous chunk
       const Chunk& ch = plan.chunks[c];
       s.direct = direct && sendDirect(s, c, plan, segs, arith);
+      if (s.direct) ++figures.direct;
       if (!s.direct) {
         packChunk(plan, c, segs, s.buf.hIn, copies);
         pool.run(copies);  // unpack the old chunk and pack the new one in one hand-off
@@ -190,6 +193,7 @@ void Pipeline::run(int arith, const Job& job, const std::vector<SegArgs>& segs) 
     }
     throw;
   }
+  return figures;
 }
 
 }  // namespace expo::cuda

@@ -56,8 +56,13 @@ class Pipeline {
   void createStreams();
   // Synchronizes and destroys the streams, frees every buffer.
   void release();
+  // How a request went through: its chunks, and how many of them by DMA straight from and to the caller.
+  struct Figures {
+    std::size_t chunks = 0;
+    std::size_t direct = 0;
+  };
   // Runs a request; throws CudaFailure, after synchronizing every stream.
-  void run(int arith, const Job& job, const std::vector<SegArgs>& segs);
+  Figures run(int arith, const Job& job, const std::vector<SegArgs>& segs);
 
  private:
   struct Slot {

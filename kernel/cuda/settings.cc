@@ -42,4 +42,9 @@ int copyThreadsSetting() {
   return envInt("LLM_EXPO_CUDA_COPY_THREADS", half);
 }
 
+const char* traceSetting() {
+  const char* v = std::getenv("LLM_EXPO_CUDA_TRACE");
+  return v && *v ? v : nullptr;
+}
+
 }  // namespace expo::cuda

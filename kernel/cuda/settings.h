@@ -14,5 +14,7 @@ int deviceSetting();
 std::uint64_t chunkBytesSetting();
 // Host copy threads: LLM_EXPO_CUDA_COPY_THREADS, else half the CPUs, 2 to 8.
 int copyThreadsSetting();
+// LLM_EXPO_CUDA_TRACE: the file each call's figures are appended to (expo_cuda.h), or nullptr.
+const char* traceSetting();
 
 }  // namespace expo::cuda

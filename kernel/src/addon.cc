@@ -5,14 +5,20 @@
 //   layout(): layout.h as a plain object (the wrapper checks its own constants against it at load)
 //   setSimd(name): string    memcpy(dst, src): void  (a baseline for benchmarks)
 //   cudaProbe(libraryPath): { available, reason, description }  loads the CUDA kernel (cuda_loader.h)
+//   cudaHostAlloc(bytes): Buffer   page-locked host memory from the CUDA library (after a successful cudaProbe)
+//   cudaHostFree(buffer): void     detaches the buffer's ArrayBuffer, then frees the memory
+//   cudaStats(): { calls, chunks, directChunks, bytesIn, bytesOut, seconds, hostBuffers, hostBytes }
 // device: "cpu" (default) or "cuda" (after a successful cudaProbe; never falls back to the CPU).
 // desc packs per segment the words of layout.h's DescWord, then K alphas; results receives per segment the words
 // of ResultWord, then K sumOut2.
 #include <napi.h>
 
+#include <cmath>
 #include <cstring>
 #include <initializer_list>
+#include <mutex>
 #include <string>
+#include <unordered_map>
 
 #include "cuda_loader.h"
 #include "isa.h"
@@ -225,6 +231,105 @@ Napi::Value CudaProbeJs(const Napi::CallbackInfo& info) {
   return o;
 }
 
+// Page-locked host memory as Buffers over external memory. Released explicitly (cudaHostFree): the ArrayBuffer is
+// detached first (every view of it then has length 0) so no JS reference can reach the freed memory. A Buffer
+// garbage-collected without being released is freed by its finalizer; the finalizer of a released one (Node runs
+// it once the detached backing store is dropped) finds it freed and does nothing more.
+struct HostBlock {
+  void* p;
+  std::size_t bytes;
+  bool freed;
+};
+std::mutex hostMu;
+std::unordered_map<void*, HostBlock*> hostBlocks;  // live blocks by address
+
+void finalizeHostBlock(Napi::Env, std::uint8_t*, HostBlock* b) {
+  bool free = false;
+  {
+    std::lock_guard<std::mutex> g(hostMu);
+    if (!b->freed) {
+      hostBlocks.erase(b->p);
+      b->freed = free = true;
+    }
+  }
+  std::string err;
+  if (free) cudaPinnedFree(b->p, err);  // nowhere to report a failure from a finalizer
+  delete b;
+}
+
+Napi::Value CudaHostAlloc(const Napi::CallbackInfo& info) {
+  const Napi::Env env = info.Env();
+  const double n = info.Length() > 0 && info[0].IsNumber() ? info[0].As<Napi::Number>().DoubleValue() : -1;
+  if (!(n >= 1 && n <= 9007199254740991.0 && std::floor(n) == n))
+    throw Napi::TypeError::New(env, "cudaHostAlloc expects a whole number of bytes >= 1");
+  std::string err;
+  void* p = cudaPinnedAlloc(std::size_t(n), err);
+  if (!p) throw Napi::Error::New(env, "llm-expo: CUDA host memory: " + err);
+  auto* b = new HostBlock{p, std::size_t(n), false};
+  {
+    std::lock_guard<std::mutex> g(hostMu);
+    hostBlocks[p] = b;
+  }
+  try {
+    return Napi::Buffer<std::uint8_t>::New(env, static_cast<std::uint8_t*>(p), b->bytes, finalizeHostBlock, b);
+  } catch (...) {
+    {
+      std::lock_guard<std::mutex> g(hostMu);
+      hostBlocks.erase(p);
+    }
+    cudaPinnedFree(p, err);
+    delete b;
+    throw;
+  }
+}
+
+Napi::Value CudaHostFree(const Napi::CallbackInfo& info) {
+  const Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsBuffer())
+    throw Napi::TypeError::New(env, "cudaHostFree expects a Buffer from cudaHostAlloc");
+  auto buf = info[0].As<Napi::Buffer<std::uint8_t>>();
+  void* p = buf.Data();
+  HostBlock* b = nullptr;
+  {
+    std::lock_guard<std::mutex> g(hostMu);
+    const auto it = hostBlocks.find(p);
+    if (it != hostBlocks.end() && it->second->bytes == buf.Length() && buf.ByteOffset() == 0) {
+      b = it->second;
+      hostBlocks.erase(it);
+      b->freed = true;  // from here on the finalizer only deletes b
+    }
+  }
+  if (!b) throw Napi::TypeError::New(env, "cudaHostFree: not a whole, live Buffer from cudaHostAlloc");
+  try {
+    buf.ArrayBuffer().Detach();
+  } catch (...) {
+    std::lock_guard<std::mutex> g(hostMu);
+    b->freed = false;  // still reachable from JS: keep it
+    hostBlocks[p] = b;
+    throw;
+  }
+  std::string err;
+  if (!cudaPinnedFree(p, err)) throw Napi::Error::New(env, "llm-expo: CUDA host memory: " + err);
+  return env.Undefined();
+}
+
+Napi::Value CudaStatsJs(const Napi::CallbackInfo& info) {
+  const Napi::Env env = info.Env();
+  CudaStats st{};
+  std::string err;
+  if (!cudaStats(st, err)) throw Napi::Error::New(env, "llm-expo: CUDA kernel: " + err);
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("calls", double(st.calls));
+  o.Set("chunks", double(st.chunks));
+  o.Set("directChunks", double(st.directChunks));
+  o.Set("bytesIn", double(st.bytesIn));
+  o.Set("bytesOut", double(st.bytesOut));
+  o.Set("seconds", st.seconds);
+  o.Set("hostBuffers", double(st.hostBuffers));
+  o.Set("hostBytes", double(st.hostBytes));
+  return o;
+}
+
 Napi::Value Memcpy(const Napi::CallbackInfo& info) {
   const Napi::Env env = info.Env();
   if (info.Length() < 2) throw Napi::TypeError::New(env, "expected (dst, src)");
@@ -243,6 +348,9 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("setSimd", Napi::Function::New(env, SetSimd, "setSimd"));
   exports.Set("memcpy", Napi::Function::New(env, Memcpy, "memcpy"));
   exports.Set("cudaProbe", Napi::Function::New(env, CudaProbeJs, "cudaProbe"));
+  exports.Set("cudaHostAlloc", Napi::Function::New(env, CudaHostAlloc, "cudaHostAlloc"));
+  exports.Set("cudaHostFree", Napi::Function::New(env, CudaHostFree, "cudaHostFree"));
+  exports.Set("cudaStats", Napi::Function::New(env, CudaStatsJs, "cudaStats"));
   exports.Set("sha256", Napi::Function::New(env, Sha256, "sha256"));
   return exports;
 }

@@ -10,7 +10,9 @@ namespace expo {
 namespace {
 
 // The C interface of kernel/cuda/expo_cuda.h, declared here so the addon builds without kernel/cuda.
-constexpr int kAbi = 2;  // EXPO_CUDA_ABI: 2 since the descriptor gained op, baseDtype and outDtype (issue 11)
+// EXPO_CUDA_ABI: 2 since the descriptor gained op, baseDtype and outDtype (issue 11); 3 since host memory and
+// the counters (issue 14).
+constexpr int kAbi = 3;
 struct Ctx;
 using AbiFn = int (*)();
 using DeviceCountFn = int (*)();
@@ -20,6 +22,9 @@ using LastErrorFn = const char* (*)();
 using ExtrapolateFn = int (*)(Ctx*, int, int, const std::uint8_t*, std::size_t, const std::uint8_t*, std::size_t,
                               std::uint8_t* const*, const std::size_t*, const double*, std::size_t, double*,
                               std::size_t);
+using HostAllocFn = void* (*)(Ctx*, std::size_t);
+using HostFreeFn = int (*)(Ctx*, void*);
+using StatsFn = int (*)(Ctx*, CudaStats*);
 
 struct Library {
   std::once_flag once;
@@ -27,6 +32,9 @@ struct Library {
   Ctx* ctx = nullptr;
   LastErrorFn lastError = nullptr;
   ExtrapolateFn extrapolate = nullptr;
+  HostAllocFn hostAlloc = nullptr;
+  HostFreeFn hostFree = nullptr;
+  StatsFn stats = nullptr;
 };
 
 Library& lib() {
@@ -63,6 +71,9 @@ void load(const std::string& path, Library& l) {
                std::to_string(kAbi) + " (rebuild both: npm run build && npm run build:cuda)";
     return;
   }
+  if (!symbol(h, "expo_cuda_host_alloc", l.hostAlloc, p.reason) ||
+      !symbol(h, "expo_cuda_host_free", l.hostFree, p.reason) || !symbol(h, "expo_cuda_stats", l.stats, p.reason))
+    return;
   const int n = count();
   if (n <= 0) {
     p.reason = std::string("no CUDA device: ") + l.lastError();
@@ -78,6 +89,13 @@ void load(const std::string& path, Library& l) {
   // The library stays loaded for the life of the process (its context is in use until exit).
 }
 
+// Whether cudaProbe succeeded; err says why not.
+bool loaded(const Library& l, std::string& err) {
+  if (l.probe.available) return true;
+  err = l.probe.reason.empty() ? "the CUDA kernel was not loaded" : l.probe.reason;
+  return false;
+}
+
 }  // namespace
 
 CudaProbe cudaProbe(const std::string& path) {
@@ -88,10 +106,7 @@ CudaProbe cudaProbe(const std::string& path) {
 
 bool cudaRunJob(const Job& j, std::string& err) {
   Library& l = lib();
-  if (!l.probe.available) {
-    err = l.probe.reason.empty() ? "the CUDA kernel was not loaded" : l.probe.reason;
-    return false;
-  }
+  if (!loaded(l, err)) return false;
   std::uint8_t* outs[kMaxOutputs];
   std::size_t lens[kMaxOutputs];
   for (int k = 0; k < j.k; ++k) {
@@ -104,6 +119,30 @@ bool cudaRunJob(const Job& j, std::string& err) {
     return false;
   }
   return true;
+}
+
+void* cudaPinnedAlloc(std::size_t bytes, std::string& err) {
+  Library& l = lib();
+  if (!loaded(l, err)) return nullptr;
+  void* p = l.hostAlloc(l.ctx, bytes);
+  if (!p) err = l.lastError();
+  return p;
+}
+
+bool cudaPinnedFree(void* p, std::string& err) {
+  Library& l = lib();
+  if (!loaded(l, err)) return false;
+  if (l.hostFree(l.ctx, p) == 0) return true;
+  err = l.lastError();
+  return false;
+}
+
+bool cudaStats(CudaStats& out, std::string& err) {
+  Library& l = lib();
+  if (!loaded(l, err)) return false;
+  if (l.stats(l.ctx, &out) == 0) return true;
+  err = l.lastError();
+  return false;
 }
 
 }  // namespace expo

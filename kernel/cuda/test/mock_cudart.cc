@@ -121,6 +121,7 @@ cudaError_t cudaMallocHost(void** p, size_t n) {
   }
   return e;
 }
+cudaError_t cudaHostAlloc(void** p, size_t n, unsigned int) { return cudaMallocHost(p, n); }
 cudaError_t cudaFreeHost(void* p) {
   {
     std::lock_guard<std::mutex> g(pinnedMu);

@@ -3,6 +3,9 @@
 //   npm run build:cuda has built it (CI does), GPU or not; every dtype, mixed dtypes and conversions;
 // - the real thing against the CPU kernel, bit for bit, through the addon with device "cuda", when a CUDA
 //   device is visible ("skipped: no CUDA device" otherwise);
+// - page-locked host memory from the library (what a worker on CUDA allocates its unit buffers in): requests
+//   over it go by DMA straight from and to it, freeing detaches it; a worker on CUDA takes its buffers there,
+//   releases them when it ends, and writes the CPU's bytes;
 // - --device cuda without a usable device: a one-line usage error (exit 2), nothing written, never a silent
 //   CPU fallback;
 // - all of the above again in a child process over libexpo_cuda_emulated.so (the real host pipeline and the
@@ -16,12 +19,18 @@ import { readdir, readFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
+import { Coordinator } from "../../../coordinator/coordinator.js";
+import type { KernelDevice } from "../../../core/device.js";
 import type { Arith, FloatDtype } from "../../../core/dtypes.js";
 import type { SegmentStats } from "../../../core/statistics.js";
+import { loadAddon } from "../../../kernel/addon.js";
 import { cudaLibraryPath, cudaStatus } from "../../../kernel/cudaStatus.js";
 import { extrapolate } from "../../../kernel/extrapolate.js";
 import type { ExtrapolateRequest, Segment } from "../../../kernel/types.js";
+import { prepareJob } from "../../../plan/prepareJob.js";
+import { runWorker } from "../../../worker/runWorker.js";
 import { jobArgs, runCli } from "../../support/runCli.js";
+import { LOCAL_STORAGE } from "../../support/storageSettings.js";
 import { tempDir } from "../../support/tempDir.js";
 import { writeCheckpoint } from "../../support/writeCheckpoint.js";
 
@@ -208,6 +217,165 @@ describe("CUDA kernel on a GPU", () => {
     }
   }
 
+  it("host memory from the library: requests over it go by DMA straight from and to it; freeing detaches it", async (t) => {
+    if (!status.available) {
+      t.skip(`skipped: no CUDA device (${status.reason})`);
+      return;
+    }
+    const addon = loadAddon();
+    const before = addon.cudaStats();
+    const built = request("fp32", 3, false);
+    const pinned = (b: Buffer) => {
+      const p = addon.cudaHostAlloc(b.length);
+      b.copy(p);
+      return p;
+    };
+    const req: ExtrapolateRequest = {
+      ...built.req,
+      device: "cuda",
+      aligned: pinned(built.req.aligned),
+      base: pinned(built.req.base),
+      outs: built.req.outs.map(pinned),
+    };
+    const held = [req.aligned, req.base, ...req.outs];
+    const allocated = addon.cudaStats();
+    assert.equal(allocated.hostBuffers - before.hostBuffers, 5);
+    assert.equal(
+      allocated.hostBytes - before.hostBytes,
+      held.reduce((n, b) => n + b.length, 0),
+    );
+
+    const cpuReq = clone(built);
+    const cpu = await extrapolate({ ...cpuReq, device: "cpu" });
+    const gpu = await extrapolate(req);
+    for (let j = 0; j < 3; ++j)
+      assert.ok((req.outs[j] as Buffer).equals(cpuReq.outs[j] as Buffer), `output ${j} differs from the CPU`);
+    compareStats(cpu, gpu, built.segments);
+    const direct = addon.cudaStats();
+    assert.equal(direct.calls - allocated.calls, 1);
+    assert.ok(direct.chunks > allocated.chunks);
+    assert.equal(
+      direct.directChunks - allocated.directChunks,
+      direct.chunks - allocated.chunks,
+      "every chunk went by DMA straight from and to the page-locked buffers",
+    );
+    // The counters the GPU check's figures come from: the segments' bytes, whatever the buffers' sizes.
+    const size = (d: FloatDtype | undefined) => SIZE[d as FloatDtype];
+    const bytesIn = built.segments.reduce(
+      (n, s) => n + s.count * (size(s.dtype) + (s.op === "convert" ? 0 : size(s.baseDtype ?? s.dtype))),
+      0,
+    );
+    const bytesOut = built.segments.reduce((n, s) => n + 3 * s.count * size(s.outDtype ?? s.dtype), 0);
+    assert.equal(direct.bytesIn - allocated.bytesIn, bytesIn);
+    assert.equal(direct.bytesOut - allocated.bytesOut, bytesOut);
+    assert.ok(direct.seconds > allocated.seconds);
+
+    await extrapolate({ ...clone(built), device: "cuda" });
+    const pageable = addon.cudaStats();
+    assert.ok(pageable.chunks > direct.chunks);
+    assert.equal(pageable.directChunks, direct.directChunks, "pageable buffers are staged");
+
+    for (const b of held) addon.cudaHostFree(b);
+    assert.ok(
+      held.every((b) => b.length === 0 && b.buffer.byteLength === 0),
+      "freed buffers are detached",
+    );
+    assert.throws(() => addon.cudaHostFree(req.aligned), /not a whole, live Buffer from cudaHostAlloc/);
+    assert.throws(() => addon.cudaHostFree(Buffer.alloc(16)), /not a whole, live Buffer from cudaHostAlloc/);
+    const freed = addon.cudaStats();
+    assert.equal(freed.hostBuffers, before.hostBuffers);
+    assert.equal(freed.hostBytes, before.hostBytes);
+  });
+
+  it("a worker on CUDA: unit buffers page-locked from the library, released when it ends, the CPU's bytes", async (t) => {
+    if (!status.available) {
+      t.skip(`skipped: no CUDA device (${status.reason})`);
+      return;
+    }
+    const addon = loadAddon();
+    const root = await tempDir();
+    const tensors = [
+      { name: "embed", dtype: "BF16", shape: [300, 64] },
+      { name: "norm", dtype: "F32", shape: [64] },
+      { name: "proj", dtype: "BF16", shape: [128, 96] },
+      { name: "ids", dtype: "I64", shape: [5] },
+      { name: "head", dtype: "F16", shape: [96, 80] },
+    ];
+    await writeCheckpoint(join(root, "sft"), { "model.safetensors": tensors });
+    await writeCheckpoint(join(root, "dpo"), { "model.safetensors": tensors });
+    const run = async (device: KernelDevice) => {
+      const job = await prepareJob(
+        {
+          base: join(root, "sft"),
+          aligned: join(root, "dpo"),
+          alphas: [0.3],
+          outs: [join(root, `out-${device}`)],
+          arith: "fp32",
+          unitSize: 16 * 1024,
+          include: [],
+          exclude: [],
+          drop: [],
+          outDtype: null,
+          alphaRules: [],
+          onNonfinite: "error",
+          overwrite: false,
+        },
+        { storage: LOCAL_STORAGE, forWriting: true },
+      );
+      const coordinator = new Coordinator(job.spec, job.plan, job.outputs, {
+        jobId: device,
+        leaseTtlMs: 60_000,
+        maxAttempts: 1,
+      });
+      await coordinator.start();
+      const before = addon.cudaStats();
+      const live: number[] = [];
+      const outcome = await runWorker(coordinator, {
+        workerId: device,
+        device,
+        storage: LOCAL_STORAGE,
+        concurrency: 2,
+        observer: {
+          started: () => live.push(addon.cudaStats().hostBuffers - before.hostBuffers),
+          finished: () => {},
+          failed: (unit, error) => assert.fail(`unit ${unit.id}: ${error}`),
+        },
+      });
+      const after = addon.cudaStats();
+      coordinator.close();
+      await Promise.all([job.aligned.storage.close(), job.base.storage.close(), ...job.outputs.map((o) => o.close())]);
+      assert.deepEqual(outcome, { kind: "done" });
+      const computing = job.plan.units.filter((u) => u.segments.some((s) => s.action !== "copy")).length;
+      const parts = [...coordinator.reports.values()]
+        .sort((x, y) => x.unitId - y.unitId)
+        .flatMap((r) => r.parts.map((p) => p.sha256));
+      return { live, before, after, computing, units: job.plan.units.length, parts };
+    };
+
+    const cpu = await run("cpu");
+    assert.ok(
+      cpu.live.every((n) => n === 0),
+      "the CPU worker takes no page-locked memory",
+    );
+    const gpu = await run("cuda");
+    assert.ok(gpu.units > 4, `${gpu.units} units`);
+    // One α in place: an aligned and a base buffer per slot, at most two slots; all released by the end.
+    assert.ok(
+      gpu.live.every((n) => n >= 2 && n <= 4 && n % 2 === 0),
+      `live page-locked buffers when units started: ${gpu.live.join(", ")}`,
+    );
+    assert.equal(gpu.after.hostBuffers, gpu.before.hostBuffers, "every unit buffer released when the worker ended");
+    assert.equal(gpu.after.hostBytes, gpu.before.hostBytes);
+    assert.equal(gpu.after.calls - gpu.before.calls, gpu.computing);
+    assert.ok(gpu.after.chunks > gpu.before.chunks);
+    assert.equal(
+      gpu.after.directChunks - gpu.before.directChunks,
+      gpu.after.chunks - gpu.before.chunks,
+      "every chunk went by DMA straight from and to the unit buffers",
+    );
+    assert.deepEqual(gpu.parts, cpu.parts, "the parts' SHA-256 differ from the CPU worker's");
+  });
+
   it("runs a job with --device cuda: the same output bytes as --device cpu", async (t) => {
     if (!status.available) {
       t.skip(`skipped: no CUDA device (${status.reason})`);
@@ -223,19 +391,26 @@ describe("CUDA kernel on a GPU", () => {
     await writeCheckpoint(join(root, "sft"), { "model.safetensors": tensors });
     await writeCheckpoint(join(root, "dpo"), { "model.safetensors": tensors });
     const outs: Buffer[] = [];
+    const trace = join(root, "trace");
     for (const device of ["cpu", "cuda"]) {
       const out = join(root, `out-${device}`);
-      const r = await runCli([
-        ...jobArgs("run", join(root, "sft"), join(root, "dpo"), out),
-        "--device",
-        device,
-        "--unit-size",
-        "20KiB",
-      ]);
+      const r = await runCli(
+        [...jobArgs("run", join(root, "sft"), join(root, "dpo"), out), "--device", device, "--unit-size", "20KiB"],
+        { LLM_EXPO_CUDA_TRACE: trace },
+      );
       assert.equal(r.code, 0, r.stderr);
       outs.push(await readFile(join(out, "model.safetensors")));
     }
     assert.ok((outs[0] as Buffer).equals(outs[1] as Buffer), "--device cuda wrote other bytes than --device cpu");
+    // LLM_EXPO_CUDA_TRACE: a line per call of the CUDA run (none from the CPU run), each chunk of each by DMA
+    // straight from and to the worker's page-locked unit buffers.
+    const calls = (await readFile(trace, "utf8")).trim().split("\n");
+    assert.ok(calls.length > 1, `${calls.length} calls traced`);
+    for (const line of calls) {
+      const m = /^extrapolate segments=(\d+) in=(\d+) out=(\d+) chunks=(\d+) direct=(\d+) seconds=([\d.]+)$/.exec(line);
+      assert.ok(m, line);
+      assert.ok(Number(m[4]) > 0 && m[5] === m[4], `not every chunk direct: ${line}`);
+    }
   });
 });
 
@@ -264,6 +439,8 @@ if (!child)
       assert.doesNotMatch(r.stdout, /skipped: no CUDA device/);
       assert.match(r.stdout, /✔ device cuda runs the CUDA kernel/);
       assert.match(r.stdout, /✔ matches the CPU kernel bit for bit: torch, K=3/);
+      assert.match(r.stdout, /✔ host memory from the library/);
+      assert.match(r.stdout, /✔ a worker on CUDA: unit buffers page-locked/);
       assert.match(r.stdout, /ℹ fail 0/);
       assert.match(r.stdout, /ℹ skipped 0/);
     });
