@@ -5,7 +5,8 @@
 //   2. the staged host -> device -> host pipeline (expo_cuda_extrapolate on host buffers: 2 x bytes up, 1 x
 //      down) against raw pinned copies of the same bytes, both directions at once
 // and prints a table last. Usage: expo_cuda_bench [GiB per kernel buffer, default 4] [GiB per pipeline buffer,
-// default 1]. Exit status 77 when no CUDA device is visible.
+// default 1]; `expo_cuda_bench copies GIB` measures the raw pinned copies alone. Exit status 77 when no CUDA
+// device is visible.
 #include <cuda_runtime.h>
 
 #include <chrono>
@@ -184,33 +185,32 @@ void kernelBench(double gib) {
   cudaFree(partials);
 }
 
-void pipelineBench(double gib) {
-  const std::uint64_t bytes = std::uint64_t(gib * kGiB) / (64u << 20) * (64u << 20);
-  const std::uint64_t unit = 64u << 20;
-  // Raw pinned copies: 2 x bytes up and 1 x bytes down, both directions at once.
-  std::uint8_t *hA, *hB, *hO, *dA, *dB, *dO;
-  CK(cudaMallocHost(&hA, bytes));
-  CK(cudaMallocHost(&hB, bytes));
-  CK(cudaMallocHost(&hO, bytes));
+// Raw pinned copies of 3 x `bytes` (2 up, 1 down, as the pipeline moves a K = 1 request) between pinned host
+// buffers and device buffers: up alone, down alone, both directions at once (the pipeline's reference).
+struct CopyTimes {
+  double up, down, both;
+};
+
+CopyTimes pinnedCopies(std::uint8_t* hA, std::uint8_t* hB, std::uint8_t* hO, std::uint64_t bytes) {
+  std::uint8_t *dA, *dB, *dO;
   CK(cudaMalloc(&dA, bytes));
   CK(cudaMalloc(&dB, bytes));
   CK(cudaMalloc(&dO, bytes));
-  std::memset(hA, 0x3C, bytes);
-  std::memset(hB, 0x3B, bytes);
   cudaStream_t up, down;
   CK(cudaStreamCreateWithFlags(&up, cudaStreamNonBlocking));
   CK(cudaStreamCreateWithFlags(&down, cudaStreamNonBlocking));
   const int reps = 3;
-  const double tUp = timeHost(reps, [&] {
+  CopyTimes t{};
+  t.up = timeHost(reps, [&] {
     CK(cudaMemcpyAsync(dA, hA, bytes, cudaMemcpyHostToDevice, up));
     CK(cudaMemcpyAsync(dB, hB, bytes, cudaMemcpyHostToDevice, up));
     CK(cudaStreamSynchronize(up));
   });
-  const double tDown = timeHost(reps, [&] {
+  t.down = timeHost(reps, [&] {
     CK(cudaMemcpyAsync(hO, dO, bytes, cudaMemcpyDeviceToHost, down));
     CK(cudaStreamSynchronize(down));
   });
-  const double tBoth = timeHost(reps, [&] {
+  t.both = timeHost(reps, [&] {
     CK(cudaMemcpyAsync(dA, hA, bytes, cudaMemcpyHostToDevice, up));
     CK(cudaMemcpyAsync(hO, dO, bytes, cudaMemcpyDeviceToHost, down));
     CK(cudaMemcpyAsync(dB, hB, bytes, cudaMemcpyHostToDevice, up));
@@ -219,14 +219,48 @@ void pipelineBench(double gib) {
   });
   char name[160];
   std::snprintf(name, sizeof name, "pinned host-to-device cudaMemcpy (2 x %.2f GiB)", bytes / kGiB);
-  add(name, 2.0 * bytes, tUp);
+  add(name, 2.0 * bytes, t.up);
   std::snprintf(name, sizeof name, "pinned device-to-host cudaMemcpy (%.2f GiB)", bytes / kGiB);
-  add(name, double(bytes), tDown);
+  add(name, double(bytes), t.down);
   std::snprintf(name, sizeof name, "pinned copies, both directions at once (3 x %.2f GiB)", bytes / kGiB);
-  add(name, 3.0 * bytes, tBoth, "1.00");
+  add(name, 3.0 * bytes, t.both, "1.00");
   CK(cudaFree(dA));
   CK(cudaFree(dB));
   CK(cudaFree(dO));
+  cudaStreamDestroy(up);
+  cudaStreamDestroy(down);
+  return t;
+}
+
+// `expo_cuda_bench copies GIB`: the reference alone, for figures measured elsewhere in the same run (the worker's
+// pipeline in bench/gpu-check.sh); its last line, "reference_gbps=X", is for scripts.
+void copiesOnly(double gib) {
+  const std::uint64_t bytes = std::uint64_t(gib * kGiB) / (1u << 20) * (1u << 20);
+  std::uint8_t *hA, *hB, *hO;
+  CK(cudaMallocHost(&hA, bytes));
+  CK(cudaMallocHost(&hB, bytes));
+  CK(cudaMallocHost(&hO, bytes));
+  std::memset(hA, 0x3C, bytes);
+  std::memset(hB, 0x3B, bytes);
+  const CopyTimes t = pinnedCopies(hA, hB, hO, bytes);
+  cudaFreeHost(hA);
+  cudaFreeHost(hB);
+  cudaFreeHost(hO);
+  std::printf("reference_gbps=%.3f\n", 3.0 * bytes / t.both / 1e9);
+}
+
+void pipelineBench(double gib) {
+  const std::uint64_t bytes = std::uint64_t(gib * kGiB) / (64u << 20) * (64u << 20);
+  const std::uint64_t unit = 64u << 20;
+  const int reps = 3;
+  std::uint8_t *hA, *hB, *hO;
+  CK(cudaMallocHost(&hA, bytes));
+  CK(cudaMallocHost(&hB, bytes));
+  CK(cudaMallocHost(&hO, bytes));
+  std::memset(hA, 0x3C, bytes);
+  std::memset(hB, 0x3B, bytes);
+  const double tBoth = pinnedCopies(hA, hB, hO, bytes).both;
+  char name[160];
 
   // The staged pipeline on pageable caller buffers (what Node passes) and on pinned ones.
   auto* pa = static_cast<std::uint8_t*>(std::aligned_alloc(4096, bytes));
@@ -303,19 +337,21 @@ void pipelineBench(double gib) {
   cudaFreeHost(hA);
   cudaFreeHost(hB);
   cudaFreeHost(hO);
-  cudaStreamDestroy(up);
-  cudaStreamDestroy(down);
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  const double kernelGiB = argc > 1 ? std::atof(argv[1]) : 4.0;
-  const double pipeGiB = argc > 2 ? std::atof(argv[2]) : 1.0;
   if (expo_cuda_device_count() <= 0) {
     std::printf("no CUDA device: %s\n", expo_cuda_last_error());
     return 77;
   }
+  if (argc > 1 && std::strcmp(argv[1], "copies") == 0) {
+    copiesOnly(argc > 2 ? std::atof(argv[2]) : 1.0);
+    return 0;
+  }
+  const double kernelGiB = argc > 1 ? std::atof(argv[1]) : 4.0;
+  const double pipeGiB = argc > 2 ? std::atof(argv[2]) : 1.0;
   int dev = -1;
   CK(cudaSetDevice(0));
   CK(cudaGetDevice(&dev));
