@@ -232,20 +232,31 @@ CopyTimes pinnedCopies(std::uint8_t* hA, std::uint8_t* hB, std::uint8_t* hO, std
   return t;
 }
 
+// Pinned host buffers a and b (filled) and o, for the raw copies and the pipeline's pinned calls.
+struct PinnedTriple {
+  std::uint8_t *a, *b, *o;
+  explicit PinnedTriple(std::uint64_t bytes) {
+    CK(cudaMallocHost(&a, bytes));
+    CK(cudaMallocHost(&b, bytes));
+    CK(cudaMallocHost(&o, bytes));
+    std::memset(a, 0x3C, bytes);
+    std::memset(b, 0x3B, bytes);
+  }
+  ~PinnedTriple() {
+    cudaFreeHost(a);
+    cudaFreeHost(b);
+    cudaFreeHost(o);
+  }
+  PinnedTriple(const PinnedTriple&) = delete;
+  PinnedTriple& operator=(const PinnedTriple&) = delete;
+};
+
 // `expo_cuda_bench copies GIB`: the reference alone, for figures measured elsewhere in the same run (the worker's
 // pipeline in bench/gpu-check.sh); its last line, "reference_gbps=X", is for scripts.
 void copiesOnly(double gib) {
   const std::uint64_t bytes = std::uint64_t(gib * kGiB) / (1u << 20) * (1u << 20);
-  std::uint8_t *hA, *hB, *hO;
-  CK(cudaMallocHost(&hA, bytes));
-  CK(cudaMallocHost(&hB, bytes));
-  CK(cudaMallocHost(&hO, bytes));
-  std::memset(hA, 0x3C, bytes);
-  std::memset(hB, 0x3B, bytes);
-  const CopyTimes t = pinnedCopies(hA, hB, hO, bytes);
-  cudaFreeHost(hA);
-  cudaFreeHost(hB);
-  cudaFreeHost(hO);
+  PinnedTriple h(bytes);
+  const CopyTimes t = pinnedCopies(h.a, h.b, h.o, bytes);
   std::printf("reference_gbps=%.3f\n", 3.0 * bytes / t.both / 1e9);
 }
 
@@ -253,12 +264,8 @@ void pipelineBench(double gib) {
   const std::uint64_t bytes = std::uint64_t(gib * kGiB) / (64u << 20) * (64u << 20);
   const std::uint64_t unit = 64u << 20;
   const int reps = 3;
-  std::uint8_t *hA, *hB, *hO;
-  CK(cudaMallocHost(&hA, bytes));
-  CK(cudaMallocHost(&hB, bytes));
-  CK(cudaMallocHost(&hO, bytes));
-  std::memset(hA, 0x3C, bytes);
-  std::memset(hB, 0x3B, bytes);
+  PinnedTriple h(bytes);
+  std::uint8_t *hA = h.a, *hB = h.b, *hO = h.o;
   const double tBoth = pinnedCopies(hA, hB, hO, bytes).both;
   char name[160];
 
@@ -334,9 +341,6 @@ void pipelineBench(double gib) {
   std::free(pa);
   std::free(pb);
   std::free(po);
-  cudaFreeHost(hA);
-  cudaFreeHost(hB);
-  cudaFreeHost(hO);
 }
 
 }  // namespace

@@ -75,15 +75,17 @@ Request unitRequest(Gen& g, int arith, int k, bool inPlace, int dtype, std::uint
   return r;
 }
 
-// Page-locked copies of a job's buffers (aligned, base, the outputs unless in place).
+// Page-locked copies of a job's buffers (aligned, base, the outputs unless in place), in the library's host
+// memory (expo_cuda_host_alloc), as a worker on CUDA holds its unit buffers.
 struct PinnedJob {
+  expo_cuda_ctx* ctx;
   expo::Job job;
   std::vector<void*> held;
   bool ok = true;
 
   std::uint8_t* copy(const expo::Span& s) {
-    void* p = nullptr;
-    if (cudaMallocHost(&p, s.len ? s.len : 1) != cudaSuccess) {
+    void* p = expo_cuda_host_alloc(ctx, s.len ? s.len : 1);
+    if (!p) {
       ok = false;
       return nullptr;
     }
@@ -92,7 +94,7 @@ struct PinnedJob {
     return static_cast<std::uint8_t*>(p);
   }
 
-  explicit PinnedJob(const expo::Job& j) : job(j) {
+  PinnedJob(expo_cuda_ctx* c, const expo::Job& j) : ctx(c), job(j) {
     job.aligned.p = copy(j.aligned);
     job.base.p = copy(j.base);
     for (int i = 0; i < j.k && ok; ++i)
@@ -104,7 +106,7 @@ struct PinnedJob {
       if (j.outs[i].p != j.aligned.p) std::memcpy(j.outs[i].p, job.outs[i].p, j.outs[i].len);
   }
   ~PinnedJob() {
-    for (void* p : held) cudaFreeHost(p);
+    for (void* p : held) expo_cuda_host_free(ctx, p);
   }
   PinnedJob(const PinnedJob&) = delete;
   PinnedJob& operator=(const PinnedJob&) = delete;
@@ -179,10 +181,18 @@ int main(int argc, char** argv) {
           rc = runCuda(ctx, b.job);
         } else {
           // The same request from page-locked copies of the caller's buffers, copied back for the comparison.
-          PinnedJob pj(b.job);
+          expo_cuda_counters before{}, after{};
+          expo_cuda_stats(ctx, &before);
+          PinnedJob pj(ctx, b.job);
           rc = pj.ok ? runCuda(ctx, pj.job) : -1;
+          expo_cuda_stats(ctx, &after);
           if (pj.ok) pj.copyBack(b.job);
-          if (!pj.ok) std::fprintf(stderr, "  cudaMallocHost failed\n");
+          if (!pj.ok) std::fprintf(stderr, "  expo_cuda_host_alloc failed: %s\n", expo_cuda_last_error());
+          // A chunk goes direct when its copies make at most 64 runs (pipeline.cc): surely so with at most
+          // 64 / max(2, K) pieces.
+          if (rc == 0 && r.segs.size() * std::size_t(r.k > 2 ? r.k : 2) <= 64)
+            check(after.directChunks - before.directChunks == after.chunks - before.chunks,
+                  "page-locked buffers from the library go by DMA straight to and from the device");
         }
         if (rc != 0) {
           ++failures;
@@ -233,6 +243,13 @@ int main(int argc, char** argv) {
     const int rc0 = expo_cuda_extrapolate(ctx, 0, 0, a.data(), a.size(), b.data(), b.size(), outs, lens, desc, 0, res, 0);
     check(rc0 != 0 && std::string(expo_cuda_last_error()).find("outs must hold") != std::string::npos,
           "K = 0 is refused");
+    check(expo_cuda_host_alloc(ctx, 0) == nullptr, "0 bytes of host memory are refused");
+    check(expo_cuda_host_free(ctx, a.data()) != 0 &&
+              std::string(expo_cuda_last_error()).find("not allocated by expo_cuda_host_alloc") != std::string::npos,
+          "freeing memory the library did not allocate is refused");
+    expo_cuda_counters st{};
+    check(expo_cuda_stats(ctx, &st) == 0 && st.hostBuffers == 0 && st.hostBytes == 0,
+          "every host allocation was freed");
   }
   expo_cuda_close(ctx);
 

@@ -27,8 +27,8 @@ import { loadAddon } from "../../../kernel/addon.js";
 import { cudaLibraryPath, cudaStatus } from "../../../kernel/cudaStatus.js";
 import { extrapolate } from "../../../kernel/extrapolate.js";
 import type { ExtrapolateRequest, Segment } from "../../../kernel/types.js";
-import { prepareJob } from "../../../plan/prepareJob.js";
 import { runWorker } from "../../../worker/runWorker.js";
+import { prepareLocalJob } from "../../support/localJob.js";
 import { jobArgs, runCli } from "../../support/runCli.js";
 import { LOCAL_STORAGE } from "../../support/storageSettings.js";
 import { tempDir } from "../../support/tempDir.js";
@@ -304,24 +304,7 @@ describe("CUDA kernel on a GPU", () => {
     await writeCheckpoint(join(root, "sft"), { "model.safetensors": tensors });
     await writeCheckpoint(join(root, "dpo"), { "model.safetensors": tensors });
     const run = async (device: KernelDevice) => {
-      const job = await prepareJob(
-        {
-          base: join(root, "sft"),
-          aligned: join(root, "dpo"),
-          alphas: [0.3],
-          outs: [join(root, `out-${device}`)],
-          arith: "fp32",
-          unitSize: 16 * 1024,
-          include: [],
-          exclude: [],
-          drop: [],
-          outDtype: null,
-          alphaRules: [],
-          onNonfinite: "error",
-          overwrite: false,
-        },
-        { storage: LOCAL_STORAGE, forWriting: true },
-      );
+      const job = await prepareLocalJob(root, join(root, `out-${device}`), 16 * 1024);
       const coordinator = new Coordinator(job.spec, job.plan, job.outputs, {
         jobId: device,
         leaseTtlMs: 60_000,

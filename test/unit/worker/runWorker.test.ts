@@ -6,8 +6,9 @@ import { join } from "node:path";
 import { before, describe, it } from "node:test";
 import { Coordinator } from "../../../coordinator/coordinator.js";
 import type { LeaseService } from "../../../core/leaseService.js";
-import { type PreparedJob, prepareJob } from "../../../plan/prepareJob.js";
+import type { PreparedJob } from "../../../plan/prepareJob.js";
 import { runWorker } from "../../../worker/runWorker.js";
+import { prepareLocalJob } from "../../support/localJob.js";
 import { runCli } from "../../support/runCli.js";
 import { LOCAL_STORAGE } from "../../support/storageSettings.js";
 import { tempDir } from "../../support/tempDir.js";
@@ -15,25 +16,7 @@ import { tempDir } from "../../support/tempDir.js";
 describe("runWorker", () => {
   let root: string;
   let outs = 0;
-  const job = async (): Promise<PreparedJob> =>
-    prepareJob(
-      {
-        base: join(root, "sft"),
-        aligned: join(root, "dpo"),
-        alphas: [0.3],
-        outs: [join(root, `out-${++outs}`)],
-        arith: "fp32",
-        unitSize: 128 * 1024,
-        include: [],
-        exclude: [],
-        drop: [],
-        outDtype: null,
-        alphaRules: [],
-        onNonfinite: "error",
-        overwrite: false,
-      },
-      { storage: LOCAL_STORAGE, forWriting: true },
-    );
+  const job = (): Promise<PreparedJob> => prepareLocalJob(root, join(root, `out-${++outs}`), 128 * 1024);
   const close = (j: PreparedJob) =>
     Promise.all([j.aligned.storage.close(), j.base.storage.close(), ...j.outputs.map((o) => o.close())]);
   const coordinator = async (j: PreparedJob) => {
