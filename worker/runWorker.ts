@@ -110,7 +110,9 @@ export async function runWorker(service: LeaseService, options: WorkerOptions): 
       const reply = await service.lease(options.workerId);
       if (reply.kind === "done") outcome = { kind: "done" };
       else if (reply.kind === "failed") outcome = { kind: "failed", error: reply.error };
-      else if (reply.kind === "wait") await Promise.race([sleep(reply.retryMs), stopped]);
+      // Nothing to lease until the units in flight finish: ask again after the wait, or as soon as a slot
+      // of ours ends (its Complete may have finished the job).
+      else if (reply.kind === "wait") await Promise.race([sleep(reply.retryMs), stopped, ...running]);
       // A unit granted is in hand, even if the stop came while it was asked for: it drains with the rest.
       else startSlot(reply.leaseId, reply.unit);
     }
