@@ -94,6 +94,7 @@ function memoryOutput(location: string): Storage {
     writePart: unused,
     completeMultipart: unused,
     abortMultipart: async () => undefined,
+    listUploads: async () => [],
     delete: async () => undefined,
     appendLog: () => {
       throw new Error("not used by the lease benchmark");

@@ -27,6 +27,12 @@ export interface CoordinatorOptions {
   maxAttempts: number;
   /** Records finished units and failed attempts; a Complete is acknowledged once journaled. */
   journal?: { append(...records: JournalRecord[]): Promise<void> };
+  /**
+   * Whether the journal's storage is in an outage right now: then no unit is leased (work that cannot be
+   * recorded would only pile up), and a Complete is acknowledged after at most ACK_WAIT_MS even if its record
+   * has not landed yet (it stays queued; the worker's call must not time out).
+   */
+  journalStalled?: () => boolean;
 }
 
 export interface Progress {
@@ -53,6 +59,8 @@ export interface CoordinatorEvents {
 
 /** How long a wait reply asks a worker to wait before asking again. */
 const WAIT_MS = 250;
+/** Longest a Complete or Fail waits for its journal record while storage is out: well within a call's deadline. */
+const ACK_WAIT_MS = 20_000;
 
 export class Coordinator extends EventEmitter<CoordinatorEvents> implements LeaseService {
   private readonly table: LeaseTable;
@@ -67,6 +75,8 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> implements Leas
   private readonly totals: Progress;
   private jobState: JobState = "running";
   private jobError?: string;
+  /** Why the journal could not be written (the job stopped on it). */
+  private journalError?: Error;
 
   constructor(
     readonly spec: JobSpec,
@@ -158,6 +168,7 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> implements Leas
   async lease(workerId: string): Promise<LeaseReply> {
     this.saw(workerId);
     if (this.table.failure || this.jobState === "failed") return { kind: "failed", error: this.failureMessage() };
+    if (this.options.journalStalled?.() && !this.table.finished) return { kind: "wait", retryMs: WAIT_MS };
     this.checkExpired();
     const grant = this.table.lease();
     if (!grant) {
@@ -180,7 +191,7 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> implements Leas
     const accepted = unitId !== undefined && unitId === report.unitId && this.table.complete(leaseId);
     if (accepted) {
       this.record(report);
-      await this.journal({ type: "unit", report });
+      await this.durable(this.journal({ type: "unit", report }));
       this.emit("unit", report);
       this.checkFinished();
     } else {
@@ -189,16 +200,23 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> implements Leas
     return leaseNext ? { accepted, next: await this.lease(workerId) } : { accepted };
   }
 
-  async fail({ workerId, leaseId, error, retryable }: FailRequest): Promise<boolean> {
+  async fail({ workerId, leaseId, error, retryable, transient }: FailRequest): Promise<boolean> {
     this.saw(workerId);
-    const failure = this.table.fail(leaseId, error, retryable);
+    const failure = this.table.fail(leaseId, error, retryable, transient === true);
     if (!failure) {
       this.emit("stale", { leaseId, workerId });
       return false;
     }
-    await this.attemptFailed([failure]);
+    // A transient failure is journaled too: if storage is out for the coordinator as well, that write is what
+    // finds it out (and, beyond --storage-timeout, stops the job with its journal kept).
+    await this.durable(this.attemptFailed([failure]));
     this.checkFinished();
     return true;
+  }
+
+  /** Why the job stopped when the journal could not be written (a StorageUnavailableError in an outage). */
+  get journalFailure(): Error | undefined {
+    return this.journalError;
   }
 
   /** The job's state alone (what every Heartbeat, Complete and Fail reply carries): cheaper than status(). */
@@ -259,14 +277,39 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> implements Leas
       await this.options.journal?.append(...records);
     } catch (e) {
       // Progress that cannot be recorded cannot be resumed: stop rather than run on unrecorded.
+      this.journalError ??= e as Error;
       this.cancel((e as Error).message);
+    }
+  }
+
+  /** Waits for a journal write, but while storage is out at most ACK_WAIT_MS (the record stays queued). */
+  private async durable(write: Promise<void>): Promise<void> {
+    if (!this.options.journalStalled) return write;
+    let timer: NodeJS.Timeout | undefined;
+    const patience = new Promise<void>((resolve) => {
+      const check = () => {
+        if (this.options.journalStalled?.()) resolve();
+        else timer = setTimeout(check, ACK_WAIT_MS / 4);
+      };
+      timer = setTimeout(check, ACK_WAIT_MS);
+    });
+    try {
+      await Promise.race([write, patience]);
+    } finally {
+      clearTimeout(timer);
     }
   }
 
   private async attemptFailed(failures: AttemptFailure[]): Promise<void> {
     for (const f of failures) this.emit("attemptFailed", f);
     await this.journal(
-      ...failures.map((f) => ({ type: "retry" as const, unitId: f.unitId, attempt: f.attempt, error: f.error })),
+      ...failures.map((f) => ({
+        type: "retry" as const,
+        unitId: f.unitId,
+        attempt: f.attempt,
+        error: f.error,
+        ...(f.transient ? { transient: true } : {}),
+      })),
     );
   }
 

@@ -3,7 +3,8 @@
 import { UsageError } from "../core/errors.js";
 import type { UnitReport } from "../core/leaseService.js";
 import type { JobPlan } from "../core/plan.js";
-import type { JournalRecord, JournalStart } from "./journal.js";
+import type { JournalContents } from "./journal.js";
+import { unpackReport } from "./unpackReport.js";
 
 export interface Resume {
   uploads: Array<Record<string, string>>;
@@ -15,12 +16,13 @@ export interface Resume {
 
 export function replayJournal(
   where: string,
-  records: JournalRecord[],
+  contents: JournalContents,
   plan: JobPlan,
   identity: { jobId: string; specHash: string },
 ): Resume {
-  const start = records[0] as JournalStart;
-  if (start.version !== 1) throw new UsageError(`${where}: journal version ${start.version} is not supported`);
+  const { start } = contents;
+  if (start.version !== 1 && start.version !== 2)
+    throw new UsageError(`${where}: journal version ${start.version} is not supported`);
   if (start.specHash !== identity.specHash) {
     throw new UsageError(
       `${where}: belongs to a different job (started ${start.createdAt} with another spec); remove it to start over`,
@@ -37,13 +39,8 @@ export function replayJournal(
       }
     }
   }
-  const units = new Set(plan.units.map((u) => u.id));
   const reports = new Map<number, UnitReport>();
-  const attempts = new Map<number, number>();
-  for (const r of records) {
-    if (r.type === "unit" && units.has(r.report.unitId)) reports.set(r.report.unitId, r.report);
-    if (r.type === "retry") attempts.set(r.unitId, Math.max(attempts.get(r.unitId) ?? 0, r.attempt));
-  }
-  for (const id of reports.keys()) attempts.delete(id);
+  for (const [unitId, packed] of contents.units) reports.set(unitId, unpackReport(packed, plan, where));
+  const attempts = new Map([...contents.attempts].filter(([unitId]) => plan.units[unitId] !== undefined));
   return { uploads: start.uploads, reports, attempts };
 }

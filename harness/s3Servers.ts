@@ -7,12 +7,14 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { StorageSettings } from "../storage/s3Settings.js";
+import { StorageRetry } from "../storage/storageRetry.js";
 import { createBuckets, createReadOnlyUser, findTool } from "./minioAdmin.js";
 
 /** How this process reaches the server from inside (openStorage), as the CLI would from the server's env. */
 export function s3StorageSettings(server: S3Server): StorageSettings {
   return {
     s3: { endpoint: server.endpoint, forcePathStyle: true, region: "us-east-1", maxSockets: 64, partChecksums: true },
+    retry: new StorageRetry({ timeoutMs: 30_000 }),
   };
 }
 

@@ -154,8 +154,12 @@ function buildUnit(
 ): WorkUnit {
   const segments: UnitSegment[] = [];
   const wanted: Array<{ segment: UnitSegment; file: string; offset: number; length: number }> = [];
-  for (const t of shard.tensors) {
-    if (t.end <= start || t.begin >= end || t.begin === t.end) continue;
+  // Tensors are sorted by offset and tile the data section: start at the first one that ends after `start`
+  // (a scan of every tensor per unit is quadratic in shards of thousands of tensors).
+  for (let i = firstEndingAfter(shard.tensors, start); i < shard.tensors.length; i++) {
+    const t = shard.tensors[i] as TensorInfo;
+    if (t.begin >= end) break;
+    if (t.end <= start || t.begin === t.end) continue;
     const item = ITEMSIZE[t.dtype] as number;
     const from = Math.max(t.begin, start);
     const to = Math.min(t.end, end);
@@ -206,4 +210,16 @@ function buildUnit(
     baseReads,
     baseLength,
   };
+}
+
+/** Index of the first tensor whose data ends after `offset` (tensors sorted by offset). */
+function firstEndingAfter(tensors: readonly TensorInfo[], offset: number): number {
+  let lo = 0;
+  let hi = tensors.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if ((tensors[mid] as TensorInfo).end <= offset) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
 }

@@ -33,8 +33,16 @@ export interface AppendLog {
   readonly where: string;
   /** Everything appended so far, in order; undefined when there is no log. */
   read(): Promise<string | undefined>;
-  /** Resolves once the text is durable. */
+  /**
+   * Resolves once the text is durable. Trying the same append again after a failure leaves the log as one
+   * success would (a retry after a lost reply does not duplicate or tear it).
+   */
   append(text: string): Promise<void>;
+  /**
+   * Replaces everything appended so far with `text` (a compacted equivalent), atomically: a reader sees the
+   * old log or the new one, never a mix; later appends follow it.
+   */
+  rewrite(text: string): Promise<void>;
   /** Deletes the log (and a folder that only it needed). */
   remove(): Promise<void>;
   /** Releases handles; the log stays. */
@@ -74,9 +82,15 @@ export interface Storage {
     chunks: Buffer[],
     sha256?: string,
   ): Promise<WrittenPart>;
-  /** Makes the object visible under its name, durably. */
+  /**
+   * Makes the object visible under its name, durably. Done again once it is done (a retry after a lost reply,
+   * a restarted coordinator finishing its commit), it succeeds when the object there is the one these parts
+   * make.
+   */
   completeMultipart(name: string, uploadId: string, parts: WrittenPart[]): Promise<void>;
   abortMultipart(name: string, uploadId: string): Promise<void>;
+  /** Multipart uploads open in this location (directly inside it), whoever opened them. */
+  listUploads(): Promise<Array<{ name: string; uploadId: string }>>;
   delete(name: string): Promise<void>;
   /** The append-only log `name` in this location (created on first append). */
   appendLog(name: string): AppendLog;

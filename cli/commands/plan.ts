@@ -2,7 +2,7 @@ import type { Argv, CommandModule } from "yargs";
 import { prepareJob } from "../../plan/prepareJob.js";
 import type { OptionsOf } from "../argsOf.js";
 import { executionOptions, positive } from "../executionOptions.js";
-import { type GlobalOptions, storageSettings } from "../globalOptions.js";
+import { type GlobalOptions, loggerFor, storageSettings } from "../globalOptions.js";
 import { jobOptions, resolveJobSpec } from "../jobOptions.js";
 import { formatBytes } from "../parseSize.js";
 
@@ -14,7 +14,10 @@ export const planCommand: CommandModule<GlobalOptions, OptionsOf<typeof builder>
   builder,
   handler: async (argv) => {
     const spec = await resolveJobSpec(argv);
-    const { plan, aligned, base } = await prepareJob(spec, { storage: storageSettings(argv), forWriting: false });
+    const { plan, aligned, base } = await prepareJob(spec, {
+      storage: storageSettings(argv, loggerFor(argv)),
+      forWriting: false,
+    });
     await Promise.all([aligned.storage.close(), base.storage.close()]);
     const k = plan.outputs.length;
     const slots = positive(argv.workers, "--workers") * positive(argv.concurrency, "--concurrency");

@@ -2,7 +2,7 @@ import type { Argv, CommandModule } from "yargs";
 import { collectStats } from "../../inspect/collectStats.js";
 import type { OptionsOf } from "../argsOf.js";
 import { positive } from "../executionOptions.js";
-import { type GlobalOptions, storageSettings } from "../globalOptions.js";
+import { type GlobalOptions, loggerFor, storageSettings } from "../globalOptions.js";
 import { jobOptions, resolveJobSpec } from "../jobOptions.js";
 
 const builder = (y: Argv<GlobalOptions>) =>
@@ -20,7 +20,7 @@ export const statsCommand: CommandModule<GlobalOptions, OptionsOf<typeof builder
       concurrency: positive(argv.concurrency, "--concurrency"),
       // The CPU's sums: the same figures on every machine (GPU sums differ in the last bits, docs/arithmetic.md).
       device: "cpu",
-      storage: storageSettings(argv),
+      storage: storageSettings(argv, loggerFor(argv)),
     });
     if (argv.json) {
       process.stdout.write(`${JSON.stringify(stats)}\n`);
