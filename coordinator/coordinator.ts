@@ -19,7 +19,9 @@ import type { JobPlan } from "../core/plan.js";
 import type { Storage } from "../storage/types.js";
 import type { JournalRecord } from "./journal.js";
 import { type AttemptFailure, LeaseTable } from "./leaseTable.js";
+import { packReport } from "./packReport.js";
 import type { Resume } from "./replayJournal.js";
+import { UnitReports } from "./unitReports.js";
 
 export interface CoordinatorOptions {
   jobId: string;
@@ -64,7 +66,7 @@ const ACK_WAIT_MS = 20_000;
 
 export class Coordinator extends EventEmitter<CoordinatorEvents> implements LeaseService {
   private readonly table: LeaseTable;
-  private readonly accepted = new Map<number, UnitReport>();
+  private readonly accepted: UnitReports;
   /** uploads[k][shard] = upload id of output k's shard. */
   private uploads: Array<Record<string, string>> = [];
   private readonly expiry: NodeJS.Timeout;
@@ -85,6 +87,7 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> implements Leas
     private readonly options: CoordinatorOptions,
   ) {
     super();
+    this.accepted = new UnitReports(plan);
     this.table = new LeaseTable(
       plan.units.map((u) => u.id),
       { ttlMs: options.leaseTtlMs, maxAttempts: options.maxAttempts },
@@ -101,7 +104,7 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> implements Leas
     return this.options.jobId;
   }
 
-  /** Accepted reports of finished units, by unit id. */
+  /** Accepted reports of finished units, by unit id (kept packed, unpacked when read). */
   get reports(): ReadonlyMap<number, UnitReport> {
     return this.accepted;
   }
@@ -119,10 +122,13 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> implements Leas
   async start(resume?: Resume): Promise<void> {
     if (resume) {
       this.uploads = resume.uploads;
-      for (const [unitId, report] of resume.reports) {
+      for (const [unitId, packed] of resume.reports) {
         this.table.markDone(unitId);
-        this.record(report);
+        this.accepted.set(unitId, packed);
       }
+      this.totals.unitsDone += resume.reports.size;
+      this.totals.bytesRead += resume.bytes.read;
+      this.totals.bytesWritten += resume.bytes.written;
       for (const [unitId, attempts] of resume.attempts) this.table.restoreAttempts(unitId, attempts);
     } else {
       this.uploads = await Promise.all(
@@ -266,7 +272,7 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> implements Leas
   }
 
   private record(report: UnitReport): void {
-    this.accepted.set(report.unitId, report);
+    this.accepted.set(report.unitId, packReport(report));
     this.totals.unitsDone++;
     this.totals.bytesRead += report.bytes.aligned + report.bytes.base;
     this.totals.bytesWritten += report.bytes.written;

@@ -95,30 +95,35 @@ export class Journal {
 
   /** What the journal holds; undefined when there is none. A torn last line (a crash mid-append) is dropped. */
   async read(): Promise<JournalContents | undefined> {
-    const text = await this.log.read();
-    if (text === undefined) return undefined;
-    let at = 0;
+    const pieces = await this.log.read();
+    if (pieces === undefined) return undefined;
     let line = 0;
-    while (at < text.length) {
-      const end = text.indexOf("\n", at);
-      const next = end < 0 ? text.length : end + 1;
-      line++;
-      const raw = text.slice(at, end < 0 ? text.length : end);
-      at = next;
-      if (raw === "") continue;
-      let record: StoredRecord;
-      try {
-        record = JSON.parse(raw) as StoredRecord;
-      } catch {
-        if (end < 0) break;
-        throw new UsageError(`${this.where}: line ${line} is not a journal record (remove the journal to start over)`);
+    for (const [p, bytes] of pieces.entries()) {
+      let at = 0;
+      while (at < bytes.length) {
+        const end = bytes.indexOf(0x0a, at);
+        line++;
+        // One line decoded at a time: never the whole journal as a string.
+        const raw = bytes.toString("utf8", at, end < 0 ? bytes.length : end);
+        at = end < 0 ? bytes.length : end + 1;
+        if (raw === "") continue;
+        let record: StoredRecord;
+        try {
+          record = JSON.parse(raw) as StoredRecord;
+        } catch {
+          // A line torn by a crash mid-append can only be the log's last.
+          if (end < 0 && p === pieces.length - 1) break;
+          throw new UsageError(
+            `${this.where}: line ${line} is not a journal record (remove the journal to start over)`,
+          );
+        }
+        if (!this.contents && record.type !== "start") {
+          throw new UsageError(`${this.where}: does not start with a job record (remove the journal to start over)`);
+        }
+        this.apply(record);
+        if (record.type === "units") this.snapshotUnits += record.units.length;
+        else if (record.type !== "start" && record.type !== "attempts") this.tailRecords++;
       }
-      if (!this.contents && record.type !== "start") {
-        throw new UsageError(`${this.where}: does not start with a job record (remove the journal to start over)`);
-      }
-      this.apply(record);
-      if (record.type === "units") this.snapshotUnits += record.units.length;
-      else if (record.type !== "start" && record.type !== "attempts") this.tailRecords++;
     }
     // Unknown: count the tail as one flush per record, so that a long tail is compacted at the next flush.
     this.tailFlushes = this.tailRecords;

@@ -1,17 +1,19 @@
 // Turns a journal into what a restarted coordinator resumes from, after checking that it belongs to
 // this job: the same spec, and inputs unchanged since the journal was started.
 import { UsageError } from "../core/errors.js";
-import type { UnitReport } from "../core/leaseService.js";
 import type { JobPlan } from "../core/plan.js";
 import type { JournalContents } from "./journal.js";
+import type { PackedReport } from "./packReport.js";
 import { unpackReport } from "./unpackReport.js";
 
 export interface Resume {
   uploads: Array<Record<string, string>>;
-  /** Reports of finished units, by unit id. */
-  reports: Map<number, UnitReport>;
+  /** Reports of finished units, by unit id: packed, each checked against the plan (the journal's own copies). */
+  reports: ReadonlyMap<number, PackedReport>;
   /** Failed attempts of units not finished, by unit id. */
   attempts: Map<number, number>;
+  /** Bytes the finished units read and wrote. */
+  bytes: { read: number; written: number };
 }
 
 export function replayJournal(
@@ -39,8 +41,13 @@ export function replayJournal(
       }
     }
   }
-  const reports = new Map<number, UnitReport>();
-  for (const [unitId, packed] of contents.units) reports.set(unitId, unpackReport(packed, plan, where));
+  const bytes = { read: 0, written: 0 };
+  for (const packed of contents.units.values()) {
+    // Throws for a report that does not fit this plan, before anything is owned.
+    const r = unpackReport(packed, plan, where);
+    bytes.read += r.bytes.aligned + r.bytes.base;
+    bytes.written += r.bytes.written;
+  }
   const attempts = new Map([...contents.attempts].filter(([unitId]) => plan.units[unitId] !== undefined));
-  return { uploads: start.uploads, reports, attempts };
+  return { uploads: start.uploads, reports: contents.units, attempts, bytes };
 }

@@ -5,7 +5,7 @@
 import { INDEX_FILE, SINGLE_FILE } from "../checkpoint/types.js";
 import { JobError, StorageUnavailableError, UsageError } from "../core/errors.js";
 import type { Logger } from "../core/logger.js";
-import type { ExpoReport } from "../core/report.js";
+import { type ExpoReport, REPORT_FILE } from "../core/report.js";
 import { TOOL } from "../core/tool.js";
 import { type MetricsServer, serveMetrics } from "../metrics/serveMetrics.js";
 import type { PreparedJob } from "../plan/prepareJob.js";
@@ -80,6 +80,28 @@ export async function serveJob(job: PreparedJob, options: ServeOptions): Promise
   const committed = job.committed.findIndex((c) => c);
   if (committed >= 0 && !resume && !spec.overwrite) {
     throw new UsageError(`${spec.outs[committed]}: already holds a checkpoint (use --overwrite to replace it)`);
+  }
+  if (resume && job.committed.length > 0 && job.committed.every((c) => c)) {
+    // Every output holds its commit point and the journal is this job's: an earlier coordinator made the
+    // commit and was lost while removing the journal (which may be partly gone, so its units cannot be
+    // trusted to be complete). What is left to do is that removal and the strays; the reports are written.
+    log.info(`job ${identity.jobId} was committed by an earlier coordinator; removing its journal`, {
+      jobId: identity.jobId,
+    });
+    try {
+      await journal.remove();
+      await abortUploads(plan, job.outputs, []);
+      return await Promise.all(
+        job.outputs.map(async (o) => JSON.parse((await o.readSmall(REPORT_FILE)).toString("utf8")) as ExpoReport),
+      );
+    } finally {
+      await Promise.all([
+        job.aligned.storage.close(),
+        job.base.storage.close(),
+        journalStorage.close(),
+        ...job.outputs.map((o) => o.close()),
+      ]);
+    }
   }
   const lifecycle = new JobLifecycle((from, to) => log.debug("job phase", { from, to }));
   const coordinator = new Coordinator(spec, plan, job.outputs, {

@@ -15,9 +15,9 @@ export class FileAppendLog implements AppendLog {
 
   constructor(readonly where: string) {}
 
-  async read(): Promise<string | undefined> {
+  async read(): Promise<Buffer[] | undefined> {
     try {
-      return await readFile(this.where, "utf8");
+      return [await readFile(this.where)];
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code;
       if (code === "ENOENT") return undefined;

@@ -31,13 +31,12 @@ export class ObjectAppendLog implements AppendLog {
     this.where = `${storage.location}/${stem}-*${ext}`;
   }
 
-  async read(): Promise<string | undefined> {
+  async read(): Promise<Buffer[] | undefined> {
     const { snapshot, tail, last } = await this.objects();
     if (snapshot === undefined && tail.length === 0) return undefined;
     this.next = last + 1;
     const names = [...(snapshot === undefined ? [] : [snapshot.name]), ...tail.map((t) => t.name)];
-    const texts = await Promise.all(names.map((n) => this.storage.readSmall(n)));
-    return texts.map((t) => t.toString("utf8")).join("");
+    return Promise.all(names.map((n) => this.storage.readSmall(n)));
   }
 
   async append(text: string): Promise<void> {

@@ -110,7 +110,14 @@ export class S3Storage implements Storage {
     const r = await this.call("GetObject", name, (c) =>
       c.client.send(new c.sdk.GetObjectCommand({ Bucket: this.bucket, Key: this.key(name) })),
     );
-    return Buffer.from(await (r.Body as { transformToByteArray(): Promise<Uint8Array> }).transformToByteArray());
+    // Straight into one buffer of the announced size: a journal snapshot of tens of MiB is not copied twice.
+    if (r.ContentLength !== undefined) {
+      const into = Buffer.allocUnsafe(r.ContentLength);
+      await readInto(r.Body as Readable, into, 0, r.ContentLength, `${this.location}/${name}`);
+      return into;
+    }
+    const bytes = await (r.Body as { transformToByteArray(): Promise<Uint8Array> }).transformToByteArray();
+    return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   }
 
   async writeSmall(name: string, data: Buffer): Promise<void> {

@@ -31,8 +31,12 @@ export interface StorageLimits {
 export interface AppendLog {
   /** Where it lives, for messages. */
   readonly where: string;
-  /** Everything appended so far, in order; undefined when there is no log. */
-  read(): Promise<string | undefined>;
+  /**
+   * Everything appended so far, in order (UTF-8), as pieces that each end on a line (or, the last, on a line
+   * torn by a crash); undefined when there is no log. Bytes, not a string, and pieces, not one buffer: a
+   * 100k-unit journal is parsed line by line without a second, decoded or concatenated copy of it all.
+   */
+  read(): Promise<Buffer[] | undefined>;
   /**
    * Resolves once the text is durable. Trying the same append again after a failure leaves the log as one
    * success would (a retry after a lost reply does not duplicate or tear it).

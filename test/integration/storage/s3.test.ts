@@ -11,6 +11,7 @@ import { type S3Server, startMinio, startS3rver } from "../../../harness/s3Serve
 import { startFaultProxy } from "../../support/faultProxy.js";
 import { startCoordinator, startWorker } from "../../support/processes.js";
 import { jobArgs, runCli } from "../../support/runCli.js";
+import { assertSameAsLocal, dataSection } from "../../support/s3Output.js";
 import { tempDir } from "../../support/tempDir.js";
 
 const BUCKETS = ["models", "outputs"];
@@ -20,26 +21,6 @@ const servers: Array<[string, () => Promise<S3Server | undefined>]> = [
   ["s3rver", () => startS3rver(BUCKETS)],
   ["MinIO", () => startMinio(BUCKETS)],
 ];
-
-/** Every file of a local output except the report (which names locations and times) equals the S3 copy. */
-async function assertSameAsLocal(client: S3Client, localDir: string, bucket: string, prefix: string) {
-  const files = readdirSync(localDir).filter((f) => f !== "expo-report.json");
-  assert.ok(files.some((f) => f.endsWith(".safetensors")));
-  for (const f of files) {
-    const remote = await getObject(client, bucket, `${prefix}/${f}`);
-    const local = readFileSync(join(localDir, f));
-    if (f.endsWith(".safetensors")) {
-      // Headers name the input locations; the data must be identical.
-      assert.ok(dataSection(local).equals(dataSection(remote)), `${f}: data identical to the local run`);
-    } else {
-      assert.ok(local.equals(remote), `${f} identical`);
-    }
-  }
-}
-
-function dataSection(shard: Buffer): Buffer {
-  return shard.subarray(8 + Number(shard.readBigUInt64LE(0)));
-}
 
 function oneLineError(stderr: string): string {
   const lines = stderr.trim().split("\n");

@@ -5,6 +5,7 @@ import { describe, it } from "node:test";
 import type { JournalContents, JournalStart } from "../../../coordinator/journal.js";
 import type { PackedReport } from "../../../coordinator/packReport.js";
 import { replayJournal } from "../../../coordinator/replayJournal.js";
+import { unpackReport } from "../../../coordinator/unpackReport.js";
 import type { JobPlan } from "../../../core/plan.js";
 
 const identity = { jobId: "job", specHash: "spec-1" };
@@ -47,12 +48,14 @@ const contents = (units: PackedReport[], attempts: Array<[number, number]> = [])
 });
 
 describe("journal replay", () => {
-  it("restores the uploads, finished units (their reports whole again) and the attempts spent on unfinished ones", () => {
+  it("restores the uploads, finished units (their reports whole again when unpacked) and the attempts spent on unfinished ones", () => {
     const r = replayJournal("j", contents([packed(1), packed(0)], [[2, 2]]), plan, identity);
     assert.deepEqual(r.uploads, start.uploads);
     assert.deepEqual([...r.reports.keys()].sort(), [0, 1]);
     assert.deepEqual([...r.attempts], [[2, 2]]);
-    assert.deepEqual(r.reports.get(1), {
+    assert.deepEqual(r.bytes, { read: 2 * 16, written: 8 + 16 + 8 }, "what the finished units moved");
+    const unpack = (id: number) => unpackReport(r.reports.get(id) as PackedReport, plan, "j");
+    assert.deepEqual(unpack(1), {
       unitId: 1,
       segments: [
         {
@@ -72,7 +75,7 @@ describe("journal replay", () => {
       bytes: { aligned: 8, base: 8, written: 8 },
       seconds: { fetch: 1, compute: 2, upload: 3 },
     });
-    assert.equal(r.reports.get(0)?.parts[0]?.size, 16 + 8, "part 1 carries the header");
+    assert.equal(unpack(0).parts[0]?.size, 16 + 8, "part 1 carries the header");
   });
 
   it("refuses a report that does not fit the plan (another job's journal)", () => {

@@ -1,0 +1,181 @@
+// Storage outages as a cluster meets them: a coordinator with its journal on S3 and worker processes over a real
+// MinIO on 127.0.0.1, which the test kills (-9) mid-job. An outage shorter than --storage-timeout is waited out
+// by everyone: the job finishes bit for bit, with --max-attempts 1 (so no unit spent an attempt on it), one warning
+// when the coordinator's outage started and one when it ended, and the retries counted. An outage longer than the
+// coordinator's --storage-timeout stops it with exit 1 and the cause, its journal and uploads kept; started again
+// once storage is back, it resumes and finishes the job. Either way: no upload left open, nothing under the
+// output prefix but the checkpoint and its report.
+import assert from "node:assert/strict";
+import { randomBytes } from "node:crypto";
+import { join } from "node:path";
+import { after, before, describe, it, type TestContext } from "node:test";
+import type { S3Client } from "@aws-sdk/client-s3";
+import { listKeys, openUploads, testClient } from "../../harness/s3Objects.js";
+import { type MinioServer, startMinio } from "../../harness/s3Servers.js";
+import { type CliProcess, startCoordinator, startWorker } from "../support/processes.js";
+import { runCli } from "../support/runCli.js";
+import { assertOnlyCheckpoint, assertSameAsLocal } from "../support/s3Output.js";
+import { tempDir } from "../support/tempDir.js";
+
+const UNIT = ["--unit-size", "5MiB"];
+
+describe("storage outages (MinIO killed mid-job)", () => {
+  let minio: MinioServer | undefined;
+  let client: S3Client;
+  let local: string;
+  let env: NodeJS.ProcessEnv;
+  const running: CliProcess[] = [];
+  const skip = (t: TestContext) => {
+    if (!minio && process.env.LLM_EXPO_REQUIRE_TOOLS)
+      assert.fail("MinIO not installed but LLM_EXPO_REQUIRE_TOOLS is set");
+    if (!minio) t.skip("MinIO not installed (.ci/run builds it with go install)");
+    return !minio;
+  };
+  const job = (out: string) => [
+    "--base",
+    "s3://models/pair/sft",
+    "--aligned",
+    "s3://models/pair/dpo",
+    "--alpha",
+    "0.3",
+    "--out",
+    `s3://outputs/${out}`,
+    ...UNIT,
+  ];
+  /** Workers that give up on storage after 2 s and hand their unit back: the coordinator then writes a record. */
+  const workers = (port: number, n: number) =>
+    Array.from({ length: n }, () => {
+      const w = startWorker(
+        port,
+        [
+          "--concurrency",
+          "1",
+          "--coordinator-timeout",
+          "120",
+          "--storage-timeout",
+          "2",
+          "--inject-faults",
+          "delay-ms=300",
+        ],
+        env,
+      );
+      running.push(w);
+      return w;
+    });
+  const outages = (p: CliProcess) => ({
+    started: p.count((l) => l.msg.startsWith("storage unreachable")),
+    ended: p.count((l) => l.msg.startsWith("storage reachable again") || l.msg.startsWith("storage outage: gave up")),
+  });
+
+  before(async () => {
+    minio = await startMinio(["models", "outputs"]);
+    if (!minio) return;
+    env = { ...minio.env, LLM_EXPO_TOKEN: randomBytes(16).toString("hex") };
+    client = testClient(minio.env);
+    const root = await tempDir();
+    for (const target of [root, "s3://models/pair"]) {
+      const r = await runCli(["make-example", target, "--size", "48MiB", "--seed", "12"], minio.env);
+      assert.equal(r.code, 0, r.stderr);
+    }
+    local = join(root, "expo");
+    const r = await runCli([
+      "run",
+      "--base",
+      join(root, "sft"),
+      "--aligned",
+      join(root, "dpo"),
+      "--alpha",
+      "0.3",
+      "--out",
+      local,
+      ...UNIT,
+    ]);
+    assert.equal(r.code, 0, r.stderr);
+  });
+
+  after(async () => {
+    for (const p of running) p.kill("SIGKILL");
+    client?.destroy();
+    await minio?.stop();
+  });
+
+  it("an outage shorter than --storage-timeout is waited out: same bytes, no attempt spent, one warning each way", async (t) => {
+    if (skip(t) || !minio) return;
+    const c = await startCoordinator(job("short"), {
+      env,
+      metrics: true,
+      extra: ["--max-attempts", "1", "--linger", "120"],
+    });
+    running.push(c.proc);
+    const ws = workers(c.grpcPort, 2);
+    await c.proc.waitFor((l) => l.msg === "unit done", 60_000, "a unit done");
+    await minio.kill();
+    // A worker gives up on its unit after its 2 s and hands it back; journaling that finds storage out too.
+    await c.proc.waitFor((l) => l.msg.startsWith("storage unreachable"), 60_000, "the coordinator's outage");
+    assert.match(
+      c.proc.lines.find((l) => l.msg.startsWith("storage unreachable"))?.msg ?? "",
+      /^storage unreachable, retrying for up to 300 s: s3:\/\/outputs\/short\/\.expo\/journal-\d{8}\.jsonl: PutObject .*ECONNREFUSED/,
+    );
+    assert.ok(c.proc.lines.some((l) => /^unit \d+ handed back, no attempt spent \(storage unreachable\)/.test(l.msg)));
+    await minio.restart();
+    await c.proc.waitFor((l) => l.msg === "job phase" && l.to === "lingering", 120_000, "the commit");
+    const metrics = await (await fetch(`http://127.0.0.1:${c.metricsPort}/metrics`)).text();
+    assert.match(metrics, /^expo_storage_retries_total\{operation="journal_append",role="coordinator"\} [1-9]/m);
+    const outageSeconds = Number(/^expo_storage_outage_seconds_total\{role="coordinator"\} (\S+)$/m.exec(metrics)?.[1]);
+    assert.ok(outageSeconds > 0, `outage seconds counted: ${outageSeconds}`);
+    assert.match(metrics, /^expo_storage_outage\{role="coordinator"\} 0$/m);
+    c.proc.kill("SIGTERM");
+    assert.equal((await c.proc.exited).code, 0, c.proc.stderr);
+    for (const w of ws) assert.equal((await w.exited).code, 0, w.stderr);
+    assert.deepEqual(
+      outages(c.proc),
+      { started: 1, ended: 1 },
+      "one warning when the outage started, one when it ended",
+    );
+    for (const w of ws) {
+      const o = outages(w);
+      assert.equal(o.started, o.ended, w.stderr);
+    }
+    await assertSameAsLocal(client, local, "outputs", "short");
+    await assertOnlyCheckpoint(client, local, "outputs", "short");
+    assert.deepEqual(await openUploads(client, "outputs"), []);
+  });
+
+  it("longer than --storage-timeout: exit 1 with the cause, journal and uploads kept; started again, it resumes", async (t) => {
+    if (skip(t) || !minio) return;
+    const first = await startCoordinator(job("long"), { env, extra: ["--storage-timeout", "3", "--linger", "2"] });
+    running.push(first.proc);
+    const ws = workers(first.grpcPort, 2);
+    await first.proc.waitFor((l) => l.msg === "unit done", 60_000, "a unit done");
+    await minio.kill();
+    const { code } = await first.proc.exited;
+    assert.equal(code, 1, first.proc.stderr);
+    const last = first.proc.stderr.trim().split("\n").at(-1) ?? "";
+    assert.match(
+      last,
+      /^llm-expo: journal s3:\/\/outputs\/long\/\.expo\/journal-\*\.jsonl: storage unreachable for \d+ s \(--storage-timeout 3 s\): s3:\/\/outputs\/long\/\.expo\/journal-\d{8}\.jsonl: PutObject .*ECONNREFUSED.*; the journal and the uploads are kept: start the job again to resume it$/,
+    );
+    assert.ok(!/\n\s+at /.test(first.proc.stderr), "no stack trace");
+    await minio.restart();
+    assert.ok((await listKeys(client, "outputs", "long/.expo/")).length > 0, "journal kept");
+    assert.ok(
+      (await openUploads(client, "outputs")).some((u) => u.startsWith("long/")),
+      "uploads kept",
+    );
+    assert.deepEqual(
+      (await listKeys(client, "outputs", "long/")).filter((k) => !k.startsWith("long/.expo/")),
+      [],
+      "nothing committed",
+    );
+    // The same job on the same port: the workers, still waiting for their coordinator, carry on with it.
+    const second = await startCoordinator(job("long"), { env, port: first.grpcPort, extra: ["--linger", "2"] });
+    running.push(second.proc);
+    const resumed = await second.proc.waitFor((l) => l.msg.startsWith("resuming job"));
+    assert.ok((resumed.unitsDone as number) >= 1);
+    for (const w of ws) assert.equal((await w.exited).code, 0, w.stderr);
+    assert.equal((await second.proc.exited).code, 0, second.proc.stderr);
+    await assertSameAsLocal(client, local, "outputs", "long");
+    await assertOnlyCheckpoint(client, local, "outputs", "long");
+    assert.deepEqual(await openUploads(client, "outputs"), []);
+  });
+});
