@@ -7,22 +7,22 @@ import type { JobPlan } from "../core/plan.js";
 import type { Storage } from "../storage/types.js";
 import type { UploadIds } from "./finalize.js";
 
+/** Shards listed and aborted at once: a 405B output has ~190. */
+const CONCURRENCY = 16;
+
 export async function abortUploads(plan: JobPlan, outputs: readonly Storage[], uploads: UploadIds): Promise<void> {
-  await Promise.all(
-    plan.outputs.map(async (o, k) => {
-      const storage = outputs[k] as Storage;
-      const shards = new Set(o.shards.map((s) => s.file));
-      const ids = new Map<string, string>();
-      for (const s of o.shards) {
-        const id = uploads[k]?.[s.file];
-        if (id) ids.set(`${s.file}\n${id}`, s.file);
-      }
-      // Best effort: a store that cannot list uploads (s3rver) still gets the job's own aborted.
-      const open = await storage.listUploads().catch(() => []);
-      for (const u of open) if (shards.has(u.name)) ids.set(`${u.name}\n${u.uploadId}`, u.name);
-      await Promise.all(
-        [...ids].map(([key, name]) => storage.abortMultipart(name, key.slice(name.length + 1)).catch(() => undefined)),
-      );
-    }),
-  );
+  const shards = plan.outputs.flatMap((o, k) => o.shards.map((s) => ({ k, file: s.file })));
+  for (let i = 0; i < shards.length; i += CONCURRENCY) {
+    await Promise.all(
+      shards.slice(i, i + CONCURRENCY).map(async ({ k, file }) => {
+        const storage = outputs[k] as Storage;
+        const ids = new Set<string>();
+        const own = uploads[k]?.[file];
+        if (own) ids.add(own);
+        // Best effort: a store that cannot list uploads (s3rver) still gets the job's own aborted.
+        for (const id of await storage.listUploads(file).catch(() => [])) ids.add(id);
+        await Promise.all([...ids].map((id) => storage.abortMultipart(file, id).catch(() => undefined)));
+      }),
+    );
+  }
 }

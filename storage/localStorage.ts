@@ -188,7 +188,7 @@ export class LocalStorage implements Storage {
     await rmdir(join(this.location, TEMP_DIR)).catch(() => undefined);
   }
 
-  async listUploads(): Promise<Array<{ name: string; uploadId: string }>> {
+  async listUploads(name: string): Promise<string[]> {
     let entries: string[];
     try {
       entries = await readdir(join(this.location, TEMP_DIR));
@@ -198,7 +198,7 @@ export class LocalStorage implements Storage {
     }
     return entries.flatMap((f) => {
       const m = /^upload-([0-9a-f]{16})-(.+)$/.exec(f);
-      return m ? [{ uploadId: m[1] as string, name: m[2] as string }] : [];
+      return m && m[2] === name ? [m[1] as string] : [];
     });
   }
 

@@ -76,8 +76,8 @@ export class RetryingStorage implements Storage {
     return this.run("abort_upload", name, () => this.inner.abortMultipart(name, uploadId));
   }
 
-  listUploads(): Promise<Array<{ name: string; uploadId: string }>> {
-    return this.run("list_uploads", undefined, () => this.inner.listUploads());
+  listUploads(name: string): Promise<string[]> {
+    return this.run("list_uploads", name, () => this.inner.listUploads(name));
   }
 
   delete(name: string): Promise<void> {

@@ -209,26 +209,23 @@ export class S3Storage implements Storage {
     }
   }
 
-  async listUploads(): Promise<Array<{ name: string; uploadId: string }>> {
-    const uploads: Array<{ name: string; uploadId: string }> = [];
+  async listUploads(name: string): Promise<string[]> {
+    const ids: string[] = [];
     let keyMarker: string | undefined;
     let uploadIdMarker: string | undefined;
     for (;;) {
-      const r = await this.call("ListMultipartUploads", undefined, (c) =>
+      const r = await this.call("ListMultipartUploads", name, (c) =>
         c.client.send(
           new c.sdk.ListMultipartUploadsCommand({
             Bucket: this.bucket,
-            Prefix: this.dirPrefix(),
+            Prefix: this.key(name),
             KeyMarker: keyMarker,
             UploadIdMarker: uploadIdMarker,
           }),
         ),
       );
-      for (const u of r.Uploads ?? []) {
-        const name = (u.Key ?? "").slice(this.dirPrefix().length);
-        if (name !== "" && !name.includes("/") && u.UploadId) uploads.push({ name, uploadId: u.UploadId });
-      }
-      if (!r.IsTruncated) return uploads;
+      for (const u of r.Uploads ?? []) if (u.Key === this.key(name) && u.UploadId) ids.push(u.UploadId);
+      if (!r.IsTruncated) return ids;
       keyMarker = r.NextKeyMarker;
       uploadIdMarker = r.NextUploadIdMarker;
     }

@@ -93,8 +93,11 @@ export interface Storage {
    */
   completeMultipart(name: string, uploadId: string, parts: WrittenPart[]): Promise<void>;
   abortMultipart(name: string, uploadId: string): Promise<void>;
-  /** Multipart uploads open in this location (directly inside it), whoever opened them. */
-  listUploads(): Promise<Array<{ name: string; uploadId: string }>>;
+  /**
+   * Upload ids of the multipart uploads open for `name`, whoever opened them. Asked per name: MinIO lists the
+   * uploads of an exact key, but not those under a prefix (nor, after a restart, those of a whole bucket).
+   */
+  listUploads(name: string): Promise<string[]>;
   delete(name: string): Promise<void>;
   /** The append-only log `name` in this location (created on first append). */
   appendLog(name: string): AppendLog;

@@ -12,12 +12,12 @@ import { join } from "node:path";
 import { after, before, describe, it, type TestContext } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { S3Client } from "@aws-sdk/client-s3";
-import { getObject, openUploads, testClient } from "../../harness/s3Objects.js";
+import { getObject, testClient } from "../../harness/s3Objects.js";
 import { type MinioServer, startMinio } from "../../harness/s3Servers.js";
 import { type FaultProxy, startFaultProxy } from "../support/faultProxy.js";
 import { type CliProcess, startCoordinator, startWorker } from "../support/processes.js";
 import { runCli } from "../support/runCli.js";
-import { assertOnlyCheckpoint, assertSameAsLocal } from "../support/s3Output.js";
+import { assertOnlyCheckpoint, assertSameAsLocal, openOutputUploads } from "../support/s3Output.js";
 import { tempDir } from "../support/tempDir.js";
 
 const UNIT = ["--unit-size", "5MiB"];
@@ -254,8 +254,11 @@ describe("chaos: processes, coordinator and storage killed while a job runs", ()
         const report = JSON.parse((await getObject(client, "outputs", "chaos/expo-report.json")).toString("utf8"));
         const reference = JSON.parse(readFileSync(join(local, "expo-report.json"), "utf8"));
         assert.deepEqual(report.statistics, reference.statistics, "the same statistics, bit for bit");
-        assert.deepEqual(await openUploads(client, "outputs"), [], "no multipart upload left open");
-        assert.deepEqual(await openUploads(client, "models"), [], "no multipart upload left open");
+        assert.deepEqual(
+          await openOutputUploads(client, local, "outputs", "chaos"),
+          [],
+          "no multipart upload left open",
+        );
         t.diagnostic(`seed ${seed}; ${faults.length} fault log lines`);
       } catch (e) {
         const tails = processes

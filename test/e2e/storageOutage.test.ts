@@ -10,11 +10,11 @@ import { randomBytes } from "node:crypto";
 import { join } from "node:path";
 import { after, before, describe, it, type TestContext } from "node:test";
 import type { S3Client } from "@aws-sdk/client-s3";
-import { listKeys, openUploads, testClient } from "../../harness/s3Objects.js";
+import { listKeys, testClient } from "../../harness/s3Objects.js";
 import { type MinioServer, startMinio } from "../../harness/s3Servers.js";
 import { type CliProcess, startCoordinator, startWorker } from "../support/processes.js";
 import { runCli } from "../support/runCli.js";
-import { assertOnlyCheckpoint, assertSameAsLocal } from "../support/s3Output.js";
+import { assertOnlyCheckpoint, assertSameAsLocal, openOutputUploads } from "../support/s3Output.js";
 import { tempDir } from "../support/tempDir.js";
 
 const UNIT = ["--unit-size", "5MiB"];
@@ -138,7 +138,7 @@ describe("storage outages (MinIO killed mid-job)", () => {
     }
     await assertSameAsLocal(client, local, "outputs", "short");
     await assertOnlyCheckpoint(client, local, "outputs", "short");
-    assert.deepEqual(await openUploads(client, "outputs"), []);
+    assert.deepEqual(await openOutputUploads(client, local, "outputs", "short"), []);
   });
 
   it("longer than --storage-timeout: exit 1 with the cause, journal and uploads kept; started again, it resumes", async (t) => {
@@ -158,10 +158,7 @@ describe("storage outages (MinIO killed mid-job)", () => {
     assert.ok(!/\n\s+at /.test(first.proc.stderr), "no stack trace");
     await minio.restart();
     assert.ok((await listKeys(client, "outputs", "long/.expo/")).length > 0, "journal kept");
-    assert.ok(
-      (await openUploads(client, "outputs")).some((u) => u.startsWith("long/")),
-      "uploads kept",
-    );
+    assert.ok((await openOutputUploads(client, local, "outputs", "long")).length > 0, "uploads kept");
     assert.deepEqual(
       (await listKeys(client, "outputs", "long/")).filter((k) => !k.startsWith("long/.expo/")),
       [],
@@ -176,6 +173,6 @@ describe("storage outages (MinIO killed mid-job)", () => {
     assert.equal((await second.proc.exited).code, 0, second.proc.stderr);
     await assertSameAsLocal(client, local, "outputs", "long");
     await assertOnlyCheckpoint(client, local, "outputs", "long");
-    assert.deepEqual(await openUploads(client, "outputs"), []);
+    assert.deepEqual(await openOutputUploads(client, local, "outputs", "long"), []);
   });
 });

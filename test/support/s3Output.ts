@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { S3Client } from "@aws-sdk/client-s3";
-import { getObject, listKeys } from "../../harness/s3Objects.js";
+import { getObject, listKeys, openUploads } from "../../harness/s3Objects.js";
 
 /** Every file of a local output except the report (which names locations and times) equals the S3 copy. */
 export async function assertSameAsLocal(client: S3Client, localDir: string, bucket: string, prefix: string) {
@@ -35,4 +35,14 @@ export async function assertOnlyCheckpoint(client: S3Client, localDir: string, b
 
 export function dataSection(shard: Buffer): Buffer {
   return shard.subarray(8 + Number(shard.readBigUInt64LE(0)));
+}
+
+/** Open multipart uploads for the output's shards (by exact key: MinIO lists no others after a restart). */
+export async function openOutputUploads(client: S3Client, localDir: string, bucket: string, prefix: string) {
+  const shards = readdirSync(localDir).filter((f) => f.endsWith(".safetensors"));
+  return openUploads(
+    client,
+    bucket,
+    shards.map((f) => `${prefix}/${f}`),
+  );
 }
