@@ -239,11 +239,14 @@ export async function serveJob(job: PreparedJob, options: ServeOptions): Promise
   lifecycle.to("lingering");
   try {
     await options.drainWorkers?.();
+    let timer: NodeJS.Timeout | undefined;
     await new Promise<void>((resolve) => {
       endLinger = resolve;
-      if (options.lingerMs > 0) setTimeout(resolve, options.lingerMs);
+      if (options.lingerMs > 0) timer = setTimeout(resolve, options.lingerMs);
       else resolve();
     });
+    // Ended by a signal: the timer must not keep the process alive for the rest of the linger.
+    clearTimeout(timer);
   } finally {
     await shutdown();
   }

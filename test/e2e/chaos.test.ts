@@ -43,7 +43,9 @@ describe("chaos: processes, coordinator and storage killed while a job runs", ()
   const processes: CliProcess[] = [];
   let proxy: FaultProxy | undefined;
 
+  let setupSeconds = 0;
   before(async () => {
+    const started = Date.now();
     minio = await startMinio(["models", "outputs"]);
     if (!minio) return;
     client = testClient(minio.env);
@@ -66,6 +68,7 @@ describe("chaos: processes, coordinator and storage killed while a job runs", ()
       ...UNIT,
     ]);
     assert.equal(r.code, 0, r.stderr);
+    setupSeconds = (Date.now() - started) / 1000;
   });
 
   after(async () => {
@@ -97,7 +100,7 @@ describe("chaos: processes, coordinator and storage killed while a job runs", ()
       const note = (what: string) => faults.push(`${((Date.now() - t0) / 1000).toFixed(1)} s  ${what}`);
       const token = randomBytes(16).toString("hex");
       const direct = { ...server.env, LLM_EXPO_TOKEN: token };
-      proxy = await startFaultProxy({ target: server.endpoint, budget: 1_000_000, rate: 0.03, seed });
+      proxy = await startFaultProxy({ target: server.endpoint, budget: 1_000_000, rate: 0.08, seed });
       const proxied = { ...direct, AWS_ENDPOINT_URL: proxy.endpoint };
       const job = [
         "--base",
@@ -154,18 +157,18 @@ describe("chaos: processes, coordinator and storage killed while a job runs", ()
       };
       const workers: Array<CliProcess | undefined> = [];
       const paused = new Set<CliProcess>();
-      const startWorkerProcess = (i: number) => {
+      /** Workers slowed (1.5 s per unit) so that the job lasts through the faults; `fast` ones finish it after. */
+      const startWorkerProcess = (i: number, fast = false) => {
         const w = startWorker(
           port,
           [
             "--concurrency",
-            "1",
+            fast ? "2" : "1",
             "--worker-id",
             `chaos-${i}-${Date.now()}`,
             "--coordinator-timeout",
             "600",
-            "--inject-faults",
-            "delay-ms=1500",
+            ...(fast ? [] : ["--inject-faults", "delay-ms=1500"]),
           ],
           i % 2 === 0 ? proxied : direct,
         );
@@ -183,7 +186,7 @@ describe("chaos: processes, coordinator and storage killed while a job runs", ()
         for (let i = 0; i < WORKERS; i++) startWorkerProcess(i);
         await coordinator?.waitFor((l) => l.msg === "unit done", 120_000, "a first unit done");
         const window = between(30_000, 40_000);
-        note(`seed ${seed}; faults for ${(window / 1000).toFixed(0)} s`);
+        note(`setup took ${setupSeconds.toFixed(0)} s; seed ${seed}; faults for ${(window / 1000).toFixed(0)} s`);
         const end = Date.now() + window;
         // A kill of the coordinator once it commits would only test a rerun of a finished job.
         while (Date.now() < end && !reachedCommit()) {
@@ -226,6 +229,8 @@ describe("chaos: processes, coordinator and storage killed while a job runs", ()
         for (const w of paused) w.kill("SIGCONT");
         paused.clear();
         if (!committed) {
+          // Two more workers, not slowed, finish what is left.
+          for (const i of [WORKERS, WORKERS + 1]) startWorkerProcess(i, true);
           if (!coordinator) await startCoordinatorProcess();
           if (coordinator)
             await coordinator.waitFor(
@@ -235,6 +240,7 @@ describe("chaos: processes, coordinator and storage killed while a job runs", ()
             );
         }
         // Workers learn that the job is done from the lingering coordinator; then the linger is ended.
+        note("committed");
         const live = workers.filter((w): w is CliProcess => w !== undefined);
         const exits = await Promise.race([
           Promise.all(live.map((w) => w.exited)),
@@ -259,7 +265,8 @@ describe("chaos: processes, coordinator and storage killed while a job runs", ()
           [],
           "no multipart upload left open",
         );
-        t.diagnostic(`seed ${seed}; ${faults.length} fault log lines`);
+        note("checked");
+        t.diagnostic(`CHAOS_SEED=${seed}\n${faults.join("\n")}`);
       } catch (e) {
         const tails = processes
           .filter((p) => p.child.exitCode !== 0)
