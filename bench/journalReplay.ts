@@ -5,11 +5,9 @@
 // object per flush). Then a fresh process (replayJournalChild.js) plans the job and replays the journal as a
 // restarted coordinator would: time per step and peak RSS. Side by side, the same records journaled without
 // compaction (every record in the tail): the baseline. Targets: replay <= 2 s, peak RSS <= 300 MiB.
-import { spawn } from "node:child_process";
 import { mkdtemp, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { join } from "node:path";
 import { jobIdentity } from "../coordinator/jobIdentity.js";
 import { JOURNAL_NAME, Journal, type JournalRecord } from "../coordinator/journal.js";
 import { s3StorageSettings, startMinio } from "../harness/s3Servers.js";
@@ -18,6 +16,7 @@ import type { StorageSettings } from "../storage/s3Settings.js";
 import { StorageRetry } from "../storage/storageRetry.js";
 import type { AppendLog } from "../storage/types.js";
 import type { ReplayResult } from "./replayJournalChild.js";
+import { runJsonChild } from "./runJsonChild.js";
 import { type ScaleJob, type ScaleLayout, scaleJob } from "./scaleJob.js";
 import { syntheticReport } from "./syntheticReport.js";
 
@@ -100,25 +99,7 @@ function countWrites(log: AppendLog) {
 }
 
 function replayChild(layout: ScaleLayout, location: string, env: NodeJS.ProcessEnv = {}): Promise<ReplayResult> {
-  const program = join(dirname(fileURLToPath(import.meta.url)), "replayJournalChild.js");
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [program, layout, location], {
-      env: { ...process.env, ...env },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d) => {
-      stdout += d;
-    });
-    child.stderr.on("data", (d) => {
-      stderr += d;
-    });
-    child.on("close", (code) => {
-      if (code !== 0) reject(new Error(`replayJournalChild exited ${code}: ${stderr.trim().split("\n").pop()}`));
-      else resolve(JSON.parse(stdout.trim().split("\n").pop() as string) as ReplayResult);
-    });
-  });
+  return runJsonChild<ReplayResult>("replayJournalChild.js", [layout, location], env);
 }
 
 function line(what: string, w: JournalWrite, r: ReplayResult, bytes?: number): string {

@@ -8,18 +8,17 @@
 //   over 10 gRPC connections, each looping Lease -> Complete. Target >= 5,000 leases/s.
 // Outputs are an in-memory Storage that only opens multipart uploads (Coordinator.start() is all
 // that touches them here): no output files.
-import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdtemp, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { join } from "node:path";
 import { Coordinator } from "../coordinator/coordinator.js";
 import { JOURNAL_NAME, Journal } from "../coordinator/journal.js";
 import { serveGrpc } from "../coordinator/serveGrpc.js";
 import { FileAppendLog } from "../storage/fileAppendLog.js";
 import type { LeaseClientsResult } from "./leaseClients.js";
 import { memoryOutput } from "./memoryOutput.js";
+import { runJsonChild } from "./runJsonChild.js";
 import { type ScaleJob, type ScaleLayout, scaleJob } from "./scaleJob.js";
 
 const MiB = 1024 * 1024;
@@ -94,24 +93,8 @@ export async function benchLeases(job: ScaleJob, workers = 1000, channels = 10):
 }
 
 function runClients(address: string, token: string, workers: number, channels: number): Promise<LeaseClientsResult> {
-  const program = join(dirname(fileURLToPath(import.meta.url)), "leaseClients.js");
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [...process.execArgv, program, address, String(workers), String(channels)], {
-      env: { ...process.env, LLM_EXPO_TOKEN: token },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d) => {
-      stdout += d;
-    });
-    child.stderr.on("data", (d) => {
-      stderr += d;
-    });
-    child.on("close", (code) => {
-      if (code !== 0) reject(new Error(`leaseClients exited ${code}: ${stderr.trim().split("\n").pop()}`));
-      else resolve(JSON.parse(stdout.trim().split("\n").pop() as string) as LeaseClientsResult);
-    });
+  return runJsonChild<LeaseClientsResult>("leaseClients.js", [address, String(workers), String(channels)], {
+    LLM_EXPO_TOKEN: token,
   });
 }
 

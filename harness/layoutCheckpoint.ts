@@ -67,30 +67,7 @@ export function shardEvenly(tensors: LayoutTensor[], count: number): Array<{ fil
 
 /** Llama-3-70B: 80 layers, hidden 8192, GQA with 8 KV heads, intermediate 28672, vocab 128256, bf16. */
 export function llama70bTensors(): LayoutTensor[] {
-  const h = 8192;
-  const kv = 1024;
-  const inter = 28672;
-  const vocab = 128256;
-  const t: LayoutTensor[] = [{ name: "model.embed_tokens.weight", dtype: "BF16", shape: [vocab, h] }];
-  for (let i = 0; i < 80; i++) {
-    const p = `model.layers.${i}`;
-    t.push(
-      { name: `${p}.input_layernorm.weight`, dtype: "BF16", shape: [h] },
-      { name: `${p}.mlp.down_proj.weight`, dtype: "BF16", shape: [h, inter] },
-      { name: `${p}.mlp.gate_proj.weight`, dtype: "BF16", shape: [inter, h] },
-      { name: `${p}.mlp.up_proj.weight`, dtype: "BF16", shape: [inter, h] },
-      { name: `${p}.post_attention_layernorm.weight`, dtype: "BF16", shape: [h] },
-      { name: `${p}.self_attn.k_proj.weight`, dtype: "BF16", shape: [kv, h] },
-      { name: `${p}.self_attn.o_proj.weight`, dtype: "BF16", shape: [h, h] },
-      { name: `${p}.self_attn.q_proj.weight`, dtype: "BF16", shape: [h, h] },
-      { name: `${p}.self_attn.v_proj.weight`, dtype: "BF16", shape: [kv, h] },
-    );
-  }
-  t.push(
-    { name: "model.norm.weight", dtype: "BF16", shape: [h] },
-    { name: "lm_head.weight", dtype: "BF16", shape: [vocab, h] },
-  );
-  return t;
+  return llamaTensors({ layers: 80, hidden: 8192, kv: 1024, intermediate: 28672, vocab: 128256 });
 }
 
 /**
@@ -98,12 +75,14 @@ export function llama70bTensors(): LayoutTensor[] {
  * intermediate 53248, vocab 128256, bf16: ~811 GB.
  */
 export function llama405bTensors(): LayoutTensor[] {
-  const h = 16384;
-  const kv = 1024;
-  const inter = 53248;
-  const vocab = 128256;
+  return llamaTensors({ layers: 126, hidden: 16384, kv: 1024, intermediate: 53248, vocab: 128256 });
+}
+
+/** A Llama-3 checkpoint's tensors, in the order its shards hold them. */
+function llamaTensors(s: { layers: number; hidden: number; kv: number; intermediate: number; vocab: number }) {
+  const { hidden: h, kv, intermediate: inter, vocab } = s;
   const t: LayoutTensor[] = [{ name: "model.embed_tokens.weight", dtype: "BF16", shape: [vocab, h] }];
-  for (let i = 0; i < 126; i++) {
+  for (let i = 0; i < s.layers; i++) {
     const p = `model.layers.${i}`;
     t.push(
       { name: `${p}.input_layernorm.weight`, dtype: "BF16", shape: [h] },

@@ -16,9 +16,8 @@ import { getObject, testClient } from "../../harness/s3Objects.js";
 import { type MinioServer, startMinio } from "../../harness/s3Servers.js";
 import { type FaultProxy, startFaultProxy } from "../support/faultProxy.js";
 import { type CliProcess, startCoordinator, startWorker } from "../support/processes.js";
-import { runCli } from "../support/runCli.js";
 import { assertOnlyCheckpoint, assertSameAsLocal, openOutputUploads } from "../support/s3Output.js";
-import { tempDir } from "../support/tempDir.js";
+import { s3Reference } from "../support/s3Reference.js";
 
 const UNIT = ["--unit-size", "5MiB"];
 const LEASE_TTL_S = 3;
@@ -49,25 +48,7 @@ describe("chaos: processes, coordinator and storage killed while a job runs", ()
     minio = await startMinio(["models", "outputs"]);
     if (!minio) return;
     client = testClient(minio.env);
-    const root = await tempDir();
-    for (const target of [root, "s3://models/chaos"]) {
-      const r = await runCli(["make-example", target, "--size", "256MiB", "--seed", "21"], minio.env);
-      assert.equal(r.code, 0, r.stderr);
-    }
-    local = join(root, "expo");
-    const r = await runCli([
-      "run",
-      "--base",
-      join(root, "sft"),
-      "--aligned",
-      join(root, "dpo"),
-      "--alpha",
-      "0.3",
-      "--out",
-      local,
-      ...UNIT,
-    ]);
-    assert.equal(r.code, 0, r.stderr);
+    local = await s3Reference(minio.env, { s3Prefix: "s3://models/chaos", size: "256MiB", seed: 21, jobArgs: UNIT });
     setupSeconds = (Date.now() - started) / 1000;
   });
 
@@ -244,7 +225,7 @@ describe("chaos: processes, coordinator and storage killed while a job runs", ()
         const live = workers.filter((w): w is CliProcess => w !== undefined);
         const exits = await Promise.race([
           Promise.all(live.map((w) => w.exited)),
-          sleep(120_000).then(() => undefined),
+          sleep(120_000, undefined, { ref: false }),
         ]);
         if (!exits) note("workers still running 120 s after the commit: stopped");
         if (coordinator) {
@@ -266,7 +247,8 @@ describe("chaos: processes, coordinator and storage killed while a job runs", ()
           "no multipart upload left open",
         );
         note("checked");
-        t.diagnostic(`CHAOS_SEED=${seed}\n${faults.join("\n")}`);
+        t.diagnostic(`CHAOS_SEED=${seed}`);
+        for (const f of faults) t.diagnostic(f);
       } catch (e) {
         const tails = processes
           .filter((p) => p.child.exitCode !== 0)
