@@ -10,6 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { jobIdentity } from "../coordinator/jobIdentity.js";
 import { JOURNAL_NAME, Journal, type JournalRecord } from "../coordinator/journal.js";
+import { packReport } from "../coordinator/packReport.js";
 import { s3StorageSettings, startMinio } from "../harness/s3Servers.js";
 import { openStorage } from "../storage/openStorage.js";
 import type { StorageSettings } from "../storage/s3Settings.js";
@@ -62,7 +63,7 @@ async function writeJournal(
   const records: JournalRecord[] = [];
   for (const unit of job.plan.units) {
     if (unit.id % 100 === 7) records.push({ type: "retry", unitId: unit.id, attempt: 1, error: "lease expired" });
-    records.push({ type: "unit", report: syntheticReport(unit, job.plan.outputs.length, random) });
+    records.push({ type: "unit", unit: packReport(syntheticReport(unit, job.plan.outputs.length, random)) });
   }
   for (let i = 0; i < records.length; i += BATCH)
     await Promise.all(records.slice(i, i + BATCH).map((r) => journal.append(r)));

@@ -87,6 +87,7 @@ export async function benchLeases(job: ScaleJob, workers = 1000, channels = 10):
     };
   } finally {
     coordinator.close();
+    await journal.close();
     await server.shutdown();
     await rm(dir, { recursive: true, force: true });
   }
@@ -126,5 +127,8 @@ function printLeases(r: LeaseBench, layout: string): void {
 }
 
 if (process.argv[1] && import.meta.url.endsWith(process.argv[1].split("/").pop() as string)) {
-  await benchLeaseThroughput();
+  // `node dist/bench/leaseThroughput.js llama-405b`: the lease round trips of that job only.
+  const only = process.argv.slice(2) as ScaleLayout[];
+  if (only.length === 0) await benchLeaseThroughput();
+  else for (const layout of only) printLeases(await benchLeases(scaleJob(layout, 8 * MiB)), layout);
 }

@@ -19,7 +19,7 @@ import type { JobPlan } from "../core/plan.js";
 import type { Storage } from "../storage/types.js";
 import type { JournalRecord } from "./journal.js";
 import { type AttemptFailure, LeaseTable } from "./leaseTable.js";
-import { packReport } from "./packReport.js";
+import { type PackedReport, packReport } from "./packReport.js";
 import type { Resume } from "./replayJournal.js";
 import { UnitReports } from "./unitReports.js";
 
@@ -196,8 +196,8 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> implements Leas
     const unitId = this.table.unitOf(leaseId);
     const accepted = unitId !== undefined && unitId === report.unitId && this.table.complete(leaseId);
     if (accepted) {
-      this.record(report);
-      await this.durable(this.journal({ type: "unit", report }));
+      const packed = this.record(report);
+      await this.durable(this.journal({ type: "unit", unit: packed }));
       this.emit("unit", report);
       this.checkFinished();
     } else {
@@ -271,11 +271,13 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> implements Leas
     clearInterval(this.expiry);
   }
 
-  private record(report: UnitReport): void {
-    this.accepted.set(report.unitId, packReport(report));
+  private record(report: UnitReport): PackedReport {
+    const packed = packReport(report);
+    this.accepted.set(report.unitId, packed);
     this.totals.unitsDone++;
     this.totals.bytesRead += report.bytes.aligned + report.bytes.base;
     this.totals.bytesWritten += report.bytes.written;
+    return packed;
   }
 
   private async journal(...records: JournalRecord[]): Promise<void> {

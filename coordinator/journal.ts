@@ -35,8 +35,8 @@ export interface JournalRetry {
   transient?: boolean;
 }
 
-/** What the coordinator appends. */
-export type JournalRecord = JournalStart | { type: "unit"; report: UnitReport } | JournalRetry;
+/** What the coordinator appends: a finished unit's report comes packed (it keeps it packed too). */
+export type JournalRecord = JournalStart | { type: "unit"; unit: PackedReport } | JournalRetry;
 
 /** A line of the log: the records above as stored, and the snapshot's records. */
 type StoredRecord =
@@ -135,10 +135,9 @@ export class Journal {
     if (this.failed) throw this.failed;
     if (this.closed) throw new Error(`journal ${this.where}: closed`);
     for (const r of records) {
-      const stored: StoredRecord = r.type === "unit" ? { type: "unit", unit: packReport(r.report) } : r;
-      this.pending.push(`${JSON.stringify(stored)}\n`);
+      this.pending.push(`${JSON.stringify(r)}\n`);
       this.pendingRecords++;
-      this.apply(stored);
+      this.apply(r);
     }
     while (this.pending.length > 0 || this.flushing) {
       if (this.flushing) {

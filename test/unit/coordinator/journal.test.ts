@@ -9,7 +9,7 @@ import { appendFileSync, existsSync, readdirSync, readFileSync, writeFileSync } 
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import { JOURNAL_NAME, Journal, type JournalRecord } from "../../../coordinator/journal.js";
-import type { PackedReport } from "../../../coordinator/packReport.js";
+import { type PackedReport, packReport } from "../../../coordinator/packReport.js";
 import type { UnitReport } from "../../../core/leaseService.js";
 import { FileAppendLog } from "../../../storage/fileAppendLog.js";
 import { LocalStorage } from "../../../storage/localStorage.js";
@@ -54,7 +54,7 @@ const report = (unitId: number): UnitReport => ({
   bytes: { aligned: 8, base: 8, written: 8 },
   seconds: { fetch: 0.5, compute: 0.25, upload: 0.125 },
 });
-const unit = (unitId: number): JournalRecord => ({ type: "unit", report: report(unitId) });
+const unit = (unitId: number): JournalRecord => ({ type: "unit", unit: packReport(report(unitId)) });
 
 /** A real log that counts its flushes (the journal's batches) and its rewrites (compactions). */
 class CountedLog implements AppendLog {
