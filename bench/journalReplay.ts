@@ -147,5 +147,7 @@ export async function benchJournalReplay(layouts: ScaleLayout[] = ["llama-405b",
 }
 
 if (process.argv[1] && import.meta.url.endsWith(process.argv[1].split("/").pop() as string)) {
-  await benchJournalReplay();
+  // `node dist/bench/journalReplay.js llama-405b`: that layout only.
+  const only = process.argv.slice(2) as ScaleLayout[];
+  await benchJournalReplay(only.length > 0 ? only : undefined);
 }

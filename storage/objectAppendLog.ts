@@ -4,8 +4,8 @@
 // snapshot and the deletes) skips them. PutObject is atomic, so an object is there whole or not at all.
 import type { AppendLog, Storage } from "./types.js";
 
-/** Deletes in flight at once when the log is removed. */
-const DELETE_CONCURRENCY = 16;
+/** Reads and deletes in flight at once (a tail can be a thousand objects). */
+const CONCURRENCY = 16;
 
 export class ObjectAppendLog implements AppendLog {
   readonly where: string;
@@ -36,7 +36,10 @@ export class ObjectAppendLog implements AppendLog {
     if (snapshot === undefined && tail.length === 0) return undefined;
     this.next = last + 1;
     const names = [...(snapshot === undefined ? [] : [snapshot.name]), ...tail.map((t) => t.name)];
-    return Promise.all(names.map((n) => this.storage.readSmall(n)));
+    const pieces: Buffer[] = [];
+    for (let i = 0; i < names.length; i += CONCURRENCY)
+      pieces.push(...(await Promise.all(names.slice(i, i + CONCURRENCY).map((n) => this.storage.readSmall(n)))));
+    return pieces;
   }
 
   async append(text: string): Promise<void> {
@@ -96,8 +99,8 @@ export class ObjectAppendLog implements AppendLog {
 }
 
 async function deleteAll(storage: Storage, names: string[]): Promise<void> {
-  for (let i = 0; i < names.length; i += DELETE_CONCURRENCY) {
-    await Promise.all(names.slice(i, i + DELETE_CONCURRENCY).map((n) => storage.delete(n)));
+  for (let i = 0; i < names.length; i += CONCURRENCY) {
+    await Promise.all(names.slice(i, i + CONCURRENCY).map((n) => storage.delete(n)));
   }
 }
 
