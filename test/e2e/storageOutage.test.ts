@@ -14,6 +14,7 @@ import { type MinioServer, startMinio } from "../../harness/s3Servers.js";
 import { type CliProcess, startCoordinator, startWorker } from "../support/processes.js";
 import { assertOnlyCheckpoint, assertSameAsLocal, openOutputUploads } from "../support/s3Output.js";
 import { s3Reference } from "../support/s3Reference.js";
+import { waitUntil } from "../support/waitUntil.js";
 
 const UNIT = ["--unit-size", "5MiB"];
 
@@ -40,7 +41,10 @@ describe("storage outages (MinIO killed mid-job)", () => {
     `s3://outputs/${out}`,
     ...UNIT,
   ];
-  /** Workers that give up on storage after 2 s and hand their unit back: the coordinator then writes a record. */
+  /**
+   * Workers that hold each unit 2 s between its reads and its part (so that a unit is in flight when MinIO is
+   * killed), and give up on storage after 2 s and hand their unit back: the coordinator then writes a record.
+   */
   const workers = (port: number, n: number) =>
     Array.from({ length: n }, () => {
       const w = startWorker(
@@ -53,13 +57,17 @@ describe("storage outages (MinIO killed mid-job)", () => {
           "--storage-timeout",
           "2",
           "--inject-faults",
-          "delay-ms=300",
+          "delay-ms=2000",
         ],
         env,
       );
       running.push(w);
       return w;
     });
+  /** A worker holds a unit: more started than finished (done, done but re-leased, failed). */
+  const inFlight = (w: CliProcess) =>
+    w.count((l) => l.msg === "unit started") >
+    w.count((l) => l.msg.startsWith("unit done") || /^unit \d+ failed/.test(l.msg));
   const outages = (p: CliProcess) => ({
     started: p.count((l) => l.msg.startsWith("storage unreachable")),
     ended: p.count((l) => l.msg.startsWith("storage reachable again") || l.msg.startsWith("storage outage: gave up")),
@@ -89,17 +97,21 @@ describe("storage outages (MinIO killed mid-job)", () => {
     running.push(c.proc);
     const ws = workers(c.grpcPort, 2);
     await c.proc.waitFor((l) => l.msg === "unit done", 60_000, "a unit done");
+    await waitUntil(() => ws.some(inFlight), "a unit in flight");
     await minio.kill();
     try {
-      // A worker gives up on its unit after its 2 s and hands it back; journaling that finds storage out too.
+      // The unit in flight meets the outage; its worker gives up after its 2 s and hands it back, and journaling
+      // that finds storage out for the coordinator too (if a Complete's record did not already).
+      await c.proc.waitFor(
+        (l) => /^unit \d+ handed back, no attempt spent \(storage unreachable\)/.test(l.msg),
+        60_000,
+        "a unit handed back",
+      );
       await c.proc.waitFor((l) => l.msg.startsWith("storage unreachable"), 60_000, "the coordinator's outage");
       // The write that met the kill may have had its connection refused or cut: either names the journal object.
       assert.match(
         c.proc.lines.find((l) => l.msg.startsWith("storage unreachable"))?.msg ?? "",
         /^storage unreachable, retrying for up to 300 s: s3:\/\/outputs\/short\/\.expo\/journal-\d{8}\.jsonl: PutObject /,
-      );
-      assert.ok(
-        c.proc.lines.some((l) => /^unit \d+ handed back, no attempt spent \(storage unreachable\)/.test(l.msg)),
       );
     } finally {
       await minio.restart();
@@ -133,6 +145,7 @@ describe("storage outages (MinIO killed mid-job)", () => {
     running.push(first.proc);
     const ws = workers(first.grpcPort, 2);
     await first.proc.waitFor((l) => l.msg === "unit done", 60_000, "a unit done");
+    await waitUntil(() => ws.some(inFlight), "a unit in flight");
     await minio.kill();
     try {
       const { code } = await first.proc.exited;
