@@ -122,9 +122,10 @@ describe("storage outages (MinIO killed mid-job)", () => {
     const outageSeconds = Number(/^expo_storage_outage_seconds_total\{role="coordinator"\} (\S+)$/m.exec(metrics)?.[1]);
     assert.ok(outageSeconds > 0, `outage seconds counted: ${outageSeconds}`);
     assert.match(metrics, /^expo_storage_outage\{role="coordinator"\} 0$/m);
+    // Workers learn that the job is done from the lingering coordinator; then the linger is ended.
+    for (const w of ws) assert.equal((await w.exited).code, 0, w.stderr);
     c.proc.kill("SIGTERM");
     assert.equal((await c.proc.exited).code, 0, c.proc.stderr);
-    for (const w of ws) assert.equal((await w.exited).code, 0, w.stderr);
     assert.deepEqual(
       outages(c.proc),
       { started: 1, ended: 1 },
@@ -167,11 +168,14 @@ describe("storage outages (MinIO killed mid-job)", () => {
       "nothing committed",
     );
     // The same job on the same port: the workers, still waiting for their coordinator, carry on with it.
-    const second = await startCoordinator(job("long"), { env, port: first.grpcPort, extra: ["--linger", "2"] });
+    const second = await startCoordinator(job("long"), { env, port: first.grpcPort, extra: ["--linger", "120"] });
     running.push(second.proc);
     const resumed = await second.proc.waitFor((l) => l.msg.startsWith("resuming job"));
     assert.ok((resumed.unitsDone as number) >= 1);
     for (const w of ws) assert.equal((await w.exited).code, 0, w.stderr);
+    // SIGTERM ends the linger, not a commit in progress: wait for the linger.
+    await second.proc.waitFor((l) => l.msg === "job phase" && l.to === "lingering", 120_000, "the commit");
+    second.proc.kill("SIGTERM");
     assert.equal((await second.proc.exited).code, 0, second.proc.stderr);
     await assertSameAsLocal(client, local, "outputs", "long");
     await assertOnlyCheckpoint(client, local, "outputs", "long");

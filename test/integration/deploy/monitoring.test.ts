@@ -124,6 +124,8 @@ describe("Prometheus rules and Grafana dashboard", { skip: missing }, () => {
       async () => /^expo_job_state\{state="done",role="coordinator"\} 1$/m.test(await scrape(c.metricsPort)),
       "the job state done",
     );
+    // SIGTERM ends the linger, not a commit in progress: wait for the linger.
+    await c.proc.waitFor((l) => l.msg === "job phase" && l.to === "lingering", 60_000, "the linger");
     c.proc.kill("SIGTERM");
     assert.equal((await c.proc.exited).code, 0, c.proc.stderr);
   });
