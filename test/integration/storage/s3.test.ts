@@ -3,7 +3,7 @@
 // exit 2 where they can be known before writing; faults on the wire do not change a bit.
 import assert from "node:assert/strict";
 import { readdirSync, readFileSync } from "node:fs";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { after, before, describe, it, type TestContext } from "node:test";
 import type { S3Client } from "@aws-sdk/client-s3";
 import { getObject, listKeys, openUploads, putObject, testClient } from "../../../harness/s3Objects.js";
@@ -12,7 +12,7 @@ import { startFaultProxy } from "../../support/faultProxy.js";
 import { startCoordinator, startWorker } from "../../support/processes.js";
 import { jobArgs, runCli } from "../../support/runCli.js";
 import { assertSameAsLocal, dataSection } from "../../support/s3Output.js";
-import { tempDir } from "../../support/tempDir.js";
+import { s3Reference } from "../../support/s3Reference.js";
 
 const BUCKETS = ["models", "outputs"];
 const UNIT = ["--unit-size", "5MiB"];
@@ -46,24 +46,8 @@ for (const [name, start] of servers) {
       if (!server) return;
       env = server.env;
       client = testClient(env);
-      root = await tempDir();
-      for (const target of [root, "s3://models/pair"]) {
-        const r = await runCli(["make-example", target, "--size", "12MiB", "--seed", "5"], env);
-        assert.equal(r.code, 0, r.stderr);
-      }
-      const local = await runCli([
-        "run",
-        "--base",
-        join(root, "sft"),
-        "--aligned",
-        join(root, "dpo"),
-        "--alpha",
-        "0.3",
-        "--out",
-        join(root, "expo"),
-        ...UNIT,
-      ]);
-      assert.equal(local.code, 0, local.stderr);
+      // The pair in root/sft and root/dpo, the local run in root/expo.
+      root = dirname(await s3Reference(env, { s3Prefix: "s3://models/pair", size: "12MiB", seed: 5, jobArgs: UNIT }));
     });
 
     after(async () => {
