@@ -4,9 +4,14 @@
 import { rm } from "node:fs/promises";
 import { join } from "node:path";
 import { convertToTorch } from "../harness/convertToTorch.js";
+import type { StorageSettings } from "../storage/s3Settings.js";
+import { StorageRetry } from "../storage/storageRetry.js";
 import { runMeasured } from "./runCommand.js";
 
-const LOCAL = { s3: { forcePathStyle: false, region: "us-east-1", maxSockets: 64, partChecksums: true } };
+const LOCAL: StorageSettings = {
+  s3: { forcePathStyle: false, region: "us-east-1", maxSockets: 64, partChecksums: true },
+  retry: new StorageRetry({ timeoutMs: 30_000 }),
+};
 
 export async function benchBinVsSafetensors(dir: string, rounds = 5) {
   const st = { base: join(dir, "sft"), aligned: join(dir, "dpo") };

@@ -3,11 +3,10 @@
 // CoordinatorClients, each on a connection of its own; every worker loops Lease -> Complete (with a
 // small, realistic UnitReport: the unit's segments with plausible statistics, one part) until Lease
 // says the job is done. Prints one JSON line: counts, seconds, lease latencies.
-import { createHash } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
-import type { LeaseReply, UnitReport } from "../core/leaseService.js";
-import type { WorkUnit } from "../core/plan.js";
+import type { LeaseReply } from "../core/leaseService.js";
 import { CoordinatorClient } from "../worker/coordinatorClient.js";
+import { syntheticReport } from "./syntheticReport.js";
 
 export interface LeaseClientsResult {
   workers: number;
@@ -24,40 +23,6 @@ export interface LeaseClientsResult {
   leaseP99Ms: number;
   completeP50Ms: number;
   completeP99Ms: number;
-}
-
-function report(unit: WorkUnit): UnitReport {
-  const bytes = unit.dataEnd - unit.dataStart;
-  const sha256 = createHash("sha256").update(String(unit.id)).digest("hex");
-  return {
-    unitId: unit.id,
-    segments: unit.segments
-      .filter((s) => s.action === "extrapolate")
-      .map((s) => ({
-        tensor: s.tensor,
-        stats: {
-          sumA2: s.count * 2.5e-4 * (1 + Math.random() * 1e-3),
-          sumB2: s.count * 2.4e-4 * (1 + Math.random() * 1e-3),
-          sumD2: s.count * 1.1e-7 * (1 + Math.random() * 1e-3),
-          sumOut2: s.alphas.map(() => s.count * 2.6e-4 * (1 + Math.random() * 1e-3)),
-          maxAbsDiff: 0.0123 + Math.random() * 1e-3,
-          nonfiniteInputs: 0,
-          nonfiniteOutputs: 0,
-        },
-      })),
-    parts: [
-      {
-        output: 0,
-        partNumber: unit.partNumber,
-        etag: `"${sha256.slice(0, 32)}"`,
-        sha256,
-        offset: unit.dataStart,
-        size: bytes,
-      },
-    ],
-    bytes: { aligned: bytes, base: unit.baseLength, written: bytes },
-    seconds: { fetch: 0.05, compute: 0.02, upload: 0.04 },
-  };
 }
 
 function percentile(sorted: Float64Array, q: number): number {
@@ -111,7 +76,7 @@ export async function leaseClients(
       const result = await client.complete({
         workerId: id,
         leaseId: reply.leaseId,
-        report: report(reply.unit),
+        report: syntheticReport(reply.unit, 1),
         leaseNext: true,
       });
       const accepted = result.accepted;

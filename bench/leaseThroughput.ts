@@ -1,110 +1,48 @@
-// The coordinator at the scale of a 70B job (issue 4), without any checkpoint bytes:
-// - planning: pairTensors + planJob for a Llama-3-70B-shaped pair (30 aligned shards vs 29 base
-//   shards, headers only), S3 part limits, 64 MiB and 8 MiB units. Target <= 2 s.
-// - lease round trips: a real Coordinator over the 8 MiB plan (~16,800 units) with a real Journal
-//   (group-committed, fdatasync) in a temp folder, served by serveGrpc on loopback with a token in
-//   this process; a child process (leaseClients.js) runs 1,000 simulated workers over 10 gRPC
-//   connections, each looping Lease -> Complete. Target >= 5,000 leases/s.
+// The coordinator at the scale of 70B, 405B and DeepSeek-V3 jobs (issues 4 and 12), without checkpoint bytes:
+// - planning: pairTensors + planJob for Llama-3-70B (30 aligned shards vs 29 base shards), Llama-3.1-405B
+//   (191 vs 190, ~97k units at 8 MiB) and DeepSeek-V3 (163 shards, ~92k tensors) shaped pairs (headers only,
+//   bench/scaleJob.ts), S3 part limits. Target <= 2 s.
+// - lease round trips: a real Coordinator over the 8 MiB plan of 70B (~16,800 units) and of 405B (~97k
+//   units) with a real Journal (group-committed, fdatasync, compacting) in a temp folder, served by serveGrpc
+//   on loopback with a token in this process; a child process (leaseClients.js) runs 1,000 simulated workers
+//   over 10 gRPC connections, each looping Lease -> Complete. Target >= 5,000 leases/s.
 // Outputs are an in-memory Storage that only opens multipart uploads (Coordinator.start() is all
 // that touches them here): no output files.
-import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdtemp, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
-import { pairTensors } from "../checkpoint/pairTensors.js";
+import { join } from "node:path";
 import { Coordinator } from "../coordinator/coordinator.js";
 import { JOURNAL_NAME, Journal } from "../coordinator/journal.js";
 import { serveGrpc } from "../coordinator/serveGrpc.js";
-import type { JobSpec } from "../core/jobSpec.js";
-import type { JobPlan } from "../core/plan.js";
-import { layoutCheckpoint, llama70bTensors, shardEvenly } from "../harness/layoutCheckpoint.js";
-import { planJob } from "../plan/planJob.js";
 import { FileAppendLog } from "../storage/fileAppendLog.js";
-import type { Storage, StorageLimits } from "../storage/types.js";
 import type { LeaseClientsResult } from "./leaseClients.js";
+import { memoryOutput } from "./memoryOutput.js";
+import { runJsonChild } from "./runJsonChild.js";
+import { type ScaleJob, type ScaleLayout, scaleJob } from "./scaleJob.js";
 
 const MiB = 1024 * 1024;
-const S3_LIMITS: StorageLimits = { minPartSize: 5 * MiB, maxPartSize: 5 * 1024 * MiB, maxParts: 10_000 };
-
-function spec(unitSize: number): JobSpec {
-  return {
-    base: "s3://bench/base",
-    aligned: "s3://bench/aligned",
-    alphas: [0.3],
-    outs: ["s3://bench/out"],
-    arith: "fp32",
-    unitSize,
-    include: [],
-    exclude: [],
-    drop: [],
-    outDtype: null,
-    alphaRules: [],
-    onNonfinite: "error",
-    overwrite: false,
-  };
-}
-
-function pair() {
-  const tensors = llama70bTensors();
-  return {
-    aligned: layoutCheckpoint("s3://bench/aligned", shardEvenly(tensors, 30)),
-    base: layoutCheckpoint("s3://bench/base", shardEvenly(tensors, 29)),
-  };
-}
 
 export interface PlanTiming {
+  layout: ScaleLayout;
   unitSize: number;
   units: number;
   /** pairTensors + planJob, each round. */
   seconds: number[];
   best: number;
-  plan: JobPlan;
+  job: ScaleJob;
 }
 
-/** Times pairTensors + planJob (the checkpoints' headers are built once, outside the timing). */
-export function benchPlan(unitSize: number, rounds = 3): PlanTiming {
-  const { aligned, base } = pair();
+/** Times pairTensors + planJob (the checkpoints' headers are built each round, outside the timing). */
+export function benchPlan(unitSize: number, rounds = 3, layout: ScaleLayout = "llama-70b"): PlanTiming {
   const seconds: number[] = [];
-  let plan: JobPlan | undefined;
+  let job: ScaleJob | undefined;
   for (let i = 0; i < rounds; i++) {
-    const t0 = performance.now();
-    plan = planJob({ spec: spec(unitSize), aligned, base, pairing: pairTensors(aligned, base), limits: S3_LIMITS });
-    seconds.push((performance.now() - t0) / 1000);
+    job = scaleJob(layout, unitSize);
+    seconds.push(job.planSeconds);
   }
-  const p = plan as JobPlan;
-  return { unitSize, units: p.units.length, seconds, best: Math.min(...seconds), plan: p };
-}
-
-/** An output location that only opens multipart uploads: all Coordinator.start() asks of it. */
-function memoryOutput(location: string): Storage {
-  let next = 0;
-  const unused = () => Promise.reject(new Error("not used by the lease benchmark"));
-  return {
-    location,
-    limits: S3_LIMITS,
-    wantsPartSha256: false,
-    exists: async () => true,
-    list: async () => [],
-    stat: async () => undefined,
-    pin: () => undefined,
-    readRange: unused,
-    readSmall: unused,
-    writeSmall: unused,
-    createMultipart: async (name: string) => `upload-${name}-${++next}`,
-    writePart: unused,
-    completeMultipart: unused,
-    abortMultipart: async () => undefined,
-    delete: async () => undefined,
-    removeIfEmpty: async () => undefined,
-    appendLog: () => {
-      throw new Error("not used by the lease benchmark");
-    },
-    checkWritable: async () => undefined,
-    realLocation: async () => location,
-    close: async () => undefined,
-  };
+  const j = job as ScaleJob;
+  return { layout, unitSize, units: j.plan.units.length, seconds, best: Math.min(...seconds), job: j };
 }
 
 export interface LeaseBench extends LeaseClientsResult {
@@ -116,10 +54,10 @@ export interface LeaseBench extends LeaseClientsResult {
   coordinatorCpuSeconds: number;
 }
 
-export async function benchLeases(plan: JobPlan, workers = 1000, channels = 10): Promise<LeaseBench> {
+export async function benchLeases(job: ScaleJob, workers = 1000, channels = 10): Promise<LeaseBench> {
   const dir = await mkdtemp(join(process.env.BENCH_DIR ?? tmpdir(), "llm-expo-lease-"));
   const token = randomBytes(32).toString("hex");
-  const s = spec(plan.unitSize);
+  const { plan, spec: s } = job;
   const journal = new Journal(new FileAppendLog(join(dir, ".expo", JOURNAL_NAME)));
   const coordinator = new Coordinator(s, plan, [memoryOutput(s.outs[0] as string)], {
     jobId: "bench-lease-throughput",
@@ -137,6 +75,7 @@ export async function benchLeases(plan: JobPlan, workers = 1000, channels = 10):
     if (failure) throw new Error(`the job failed: ${failure}`);
     if (result.completes !== plan.units.length)
       throw new Error(`${result.completes} completes for ${plan.units.length} units`);
+    // After the last compaction: a snapshot and its tail.
     const journalBytes = (await stat(join(dir, ".expo", "journal.jsonl"))).size;
     return {
       ...result,
@@ -148,44 +87,39 @@ export async function benchLeases(plan: JobPlan, workers = 1000, channels = 10):
     };
   } finally {
     coordinator.close();
+    await journal.close();
     await server.shutdown();
     await rm(dir, { recursive: true, force: true });
   }
 }
 
 function runClients(address: string, token: string, workers: number, channels: number): Promise<LeaseClientsResult> {
-  const program = join(dirname(fileURLToPath(import.meta.url)), "leaseClients.js");
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [...process.execArgv, program, address, String(workers), String(channels)], {
-      env: { ...process.env, LLM_EXPO_TOKEN: token },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d) => {
-      stdout += d;
-    });
-    child.stderr.on("data", (d) => {
-      stderr += d;
-    });
-    child.on("close", (code) => {
-      if (code !== 0) reject(new Error(`leaseClients exited ${code}: ${stderr.trim().split("\n").pop()}`));
-      else resolve(JSON.parse(stdout.trim().split("\n").pop() as string) as LeaseClientsResult);
-    });
+  return runJsonChild<LeaseClientsResult>("leaseClients.js", [address, String(workers), String(channels)], {
+    LLM_EXPO_TOKEN: token,
   });
 }
 
+/** Planning of the 70B, 405B and DeepSeek-V3 jobs; lease round trips at 70B (8 MiB units) and 405B (100k units). */
 export async function benchLeaseThroughput(): Promise<void> {
-  for (const unitSize of [64 * MiB, 8 * MiB]) {
-    const t = benchPlan(unitSize);
+  for (const [layout, unitSize] of [
+    ["llama-70b", 64 * MiB],
+    ["llama-70b", 8 * MiB],
+    ["llama-405b", 8 * MiB],
+    ["deepseek-v3", 8 * MiB],
+  ] as const) {
+    const t = benchPlan(unitSize, 3, layout);
+    const shards = `${t.job.aligned.shards.length} vs ${t.job.base.shards.length} shards, ${t.job.aligned.tensors.size} tensors`;
     console.log(
-      `plan 70B pair (30 vs 29 shards), ${unitSize / MiB} MiB units: ${t.units} units, best ${t.best.toFixed(3)} s (target <= 2 s)  [${t.seconds.map((x) => x.toFixed(3))}]`,
+      `plan ${layout} (${shards}), ${unitSize / MiB} MiB units: ${t.units} units, best ${t.best.toFixed(3)} s (target <= 2 s)  [${t.seconds.map((x) => x.toFixed(3))}]`,
     );
   }
-  const { plan } = benchPlan(8 * MiB, 1);
-  const r = await benchLeases(plan);
+  for (const layout of ["llama-70b", "llama-405b"] as const)
+    printLeases(await benchLeases(scaleJob(layout, 8 * MiB)), layout);
+}
+
+function printLeases(r: LeaseBench, layout: string): void {
   console.log(
-    `lease round trips: ${r.units} units, ${r.workers} workers over ${r.channels} connections, journal ${(r.journalBytes / MiB).toFixed(1)} MiB`,
+    `lease round trips, ${layout}: ${r.units} units, ${r.workers} workers over ${r.channels} connections, journal ${(r.journalBytes / MiB).toFixed(1)} MiB`,
   );
   console.log(
     `  ${r.leasesPerSecond.toFixed(0)} leases/s (target >= 5,000), ${r.completesPerSecond.toFixed(0)} completes/s, ${r.seconds.toFixed(2)} s; Lease p50 ${r.leaseP50Ms.toFixed(1)} ms, p99 ${r.leaseP99Ms.toFixed(1)} ms; Complete p50 ${r.completeP50Ms.toFixed(1)} ms, p99 ${r.completeP99Ms.toFixed(1)} ms; coordinator CPU ${r.coordinatorCpuSeconds.toFixed(2)} s = ${((r.coordinatorCpuSeconds / r.units) * 1e6).toFixed(0)} µs per Lease+Complete (one core's ceiling ≈ ${(r.units / r.coordinatorCpuSeconds).toFixed(0)}/s); ${r.leaseCalls} Lease calls, ${r.rejected} rejected`,
@@ -193,5 +127,8 @@ export async function benchLeaseThroughput(): Promise<void> {
 }
 
 if (process.argv[1] && import.meta.url.endsWith(process.argv[1].split("/").pop() as string)) {
-  await benchLeaseThroughput();
+  // `node dist/bench/leaseThroughput.js llama-405b`: the lease round trips of that job only.
+  const only = process.argv.slice(2) as ScaleLayout[];
+  if (only.length === 0) await benchLeaseThroughput();
+  else for (const layout of only) printLeases(await benchLeases(scaleJob(layout, 8 * MiB)), layout);
 }

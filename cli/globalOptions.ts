@@ -1,10 +1,16 @@
 // The flags every command takes: output format, log level and how S3 is reached. Parsed into typed values
 // here, at the edge; nothing below the CLI reads flags or environment variables for them.
 import type { Argv } from "yargs";
+import { UsageError } from "../core/errors.js";
 import type { Logger } from "../core/logger.js";
 import { defaultPathStyle, type StorageSettings } from "../storage/s3Settings.js";
+import { StorageRetry } from "../storage/storageRetry.js";
 import type { ArgsOf, OptionsOf } from "./argsOf.js";
 import { createLogger } from "./logger.js";
+import { storageOutageLog } from "./storageOutageLog.js";
+
+/** --storage-timeout's default: how long storage may stay unreachable before the process gives up. */
+export const DEFAULT_STORAGE_TIMEOUT_S = 300;
 
 export function globalOptions<T>(y: Argv<T>) {
   return y
@@ -24,6 +30,13 @@ export function globalOptions<T>(y: Argv<T>) {
       type: "boolean",
       global: true,
       describe: "send SHA-256 part checksums (default on; --no-s3-part-checksums for stores that reject them)",
+    })
+    .option("storage-timeout", {
+      type: "number",
+      global: true,
+      default: DEFAULT_STORAGE_TIMEOUT_S,
+      describe:
+        "seconds a storage operation keeps retrying an outage (connection errors, timeouts, 5xx, throttling) before the process gives up",
     });
 }
 
@@ -35,14 +48,21 @@ export function loggerFor(args: Pick<GlobalArgs, "json" | "logLevel">): Logger {
   return createLogger({ json: args.json, level: args.logLevel });
 }
 
-/** S3 settings from the flags and the standard AWS variables; `maxSockets` sized to the units in flight. */
+/**
+ * Storage settings from the flags and the standard AWS variables; `maxSockets` sized to the units in flight.
+ * Call once per process: its retry policy tracks the process's storage outages and logs them to `log`.
+ */
 export function storageSettings(
-  args: Pick<GlobalArgs, "s3Endpoint" | "s3PathStyle" | "s3PartChecksums">,
+  args: Pick<GlobalArgs, "s3Endpoint" | "s3PathStyle" | "s3PartChecksums" | "storageTimeout">,
+  log: Logger,
   env: NodeJS.ProcessEnv = process.env,
   maxSockets = 64,
 ): StorageSettings {
   const endpoint = args.s3Endpoint || env.AWS_ENDPOINT_URL_S3 || env.AWS_ENDPOINT_URL || undefined;
+  if (!(args.storageTimeout > 0))
+    throw new UsageError(`--storage-timeout ${args.storageTimeout}: must be a number of seconds > 0`);
   return {
+    retry: new StorageRetry({ timeoutMs: Math.round(args.storageTimeout * 1000), observer: storageOutageLog(log) }),
     s3: {
       ...(endpoint === undefined ? {} : { endpoint }),
       forcePathStyle: args.s3PathStyle ?? defaultPathStyle(endpoint),
@@ -51,14 +71,4 @@ export function storageSettings(
       partChecksums: args.s3PartChecksums !== false,
     },
   };
-}
-
-/** The same settings as flags, for the worker processes `run` starts. */
-export function storageFlags(settings: StorageSettings): string[] {
-  const s3 = settings.s3;
-  return [
-    ...(s3.endpoint === undefined ? [] : ["--s3-endpoint", s3.endpoint]),
-    s3.forcePathStyle ? "--s3-path-style" : "--no-s3-path-style",
-    s3.partChecksums ? "--s3-part-checksums" : "--no-s3-part-checksums",
-  ];
 }

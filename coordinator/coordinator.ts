@@ -19,7 +19,9 @@ import type { JobPlan } from "../core/plan.js";
 import type { Storage } from "../storage/types.js";
 import type { JournalRecord } from "./journal.js";
 import { type AttemptFailure, LeaseTable } from "./leaseTable.js";
+import { type PackedReport, packReport } from "./packReport.js";
 import type { Resume } from "./replayJournal.js";
+import { UnitReports } from "./unitReports.js";
 
 export interface CoordinatorOptions {
   jobId: string;
@@ -27,6 +29,12 @@ export interface CoordinatorOptions {
   maxAttempts: number;
   /** Records finished units and failed attempts; a Complete is acknowledged once journaled. */
   journal?: { append(...records: JournalRecord[]): Promise<void> };
+  /**
+   * Whether the journal's storage is in an outage right now: then no unit is leased (work that cannot be
+   * recorded would only pile up), and a Complete is acknowledged after at most ACK_WAIT_MS even if its record
+   * has not landed yet (it stays queued; the worker's call must not time out).
+   */
+  journalStalled?: () => boolean;
 }
 
 export interface Progress {
@@ -53,10 +61,12 @@ export interface CoordinatorEvents {
 
 /** How long a wait reply asks a worker to wait before asking again. */
 const WAIT_MS = 250;
+/** Longest a Complete or Fail waits for its journal record while storage is out: well within a call's deadline. */
+const ACK_WAIT_MS = 20_000;
 
 export class Coordinator extends EventEmitter<CoordinatorEvents> implements LeaseService {
   private readonly table: LeaseTable;
-  private readonly accepted = new Map<number, UnitReport>();
+  private readonly accepted: UnitReports;
   /** uploads[k][shard] = upload id of output k's shard. */
   private uploads: Array<Record<string, string>> = [];
   private readonly expiry: NodeJS.Timeout;
@@ -67,6 +77,8 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> implements Leas
   private readonly totals: Progress;
   private jobState: JobState = "running";
   private jobError?: string;
+  /** Why the journal could not be written (the job stopped on it). */
+  private journalError?: Error;
 
   constructor(
     readonly spec: JobSpec,
@@ -75,6 +87,7 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> implements Leas
     private readonly options: CoordinatorOptions,
   ) {
     super();
+    this.accepted = new UnitReports(plan);
     this.table = new LeaseTable(
       plan.units.map((u) => u.id),
       { ttlMs: options.leaseTtlMs, maxAttempts: options.maxAttempts },
@@ -91,7 +104,7 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> implements Leas
     return this.options.jobId;
   }
 
-  /** Accepted reports of finished units, by unit id. */
+  /** Accepted reports of finished units, by unit id (kept packed, unpacked when read). */
   get reports(): ReadonlyMap<number, UnitReport> {
     return this.accepted;
   }
@@ -109,10 +122,13 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> implements Leas
   async start(resume?: Resume): Promise<void> {
     if (resume) {
       this.uploads = resume.uploads;
-      for (const [unitId, report] of resume.reports) {
+      for (const [unitId, packed] of resume.reports) {
         this.table.markDone(unitId);
-        this.record(report);
+        this.accepted.set(unitId, packed);
       }
+      this.totals.unitsDone += resume.reports.size;
+      this.totals.bytesRead += resume.bytes.read;
+      this.totals.bytesWritten += resume.bytes.written;
       for (const [unitId, attempts] of resume.attempts) this.table.restoreAttempts(unitId, attempts);
     } else {
       this.uploads = await Promise.all(
@@ -160,6 +176,7 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> implements Leas
   async lease(workerId: string): Promise<LeaseReply> {
     this.saw(workerId);
     if (this.table.failure || this.jobState === "failed") return { kind: "failed", error: this.failureMessage() };
+    if (this.options.journalStalled?.() && !this.table.finished) return { kind: "wait", retryMs: WAIT_MS };
     this.checkExpired();
     const grant = this.table.lease();
     if (!grant) {
@@ -181,8 +198,8 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> implements Leas
     const unitId = this.table.unitOf(leaseId);
     const accepted = unitId !== undefined && unitId === report.unitId && this.table.complete(leaseId);
     if (accepted) {
-      this.record(report);
-      await this.journal({ type: "unit", report });
+      const packed = this.record(report);
+      await this.durable(this.journal({ type: "unit", unit: packed }));
       this.emit("unit", report);
       this.checkFinished();
     } else {
@@ -191,16 +208,23 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> implements Leas
     return leaseNext ? { accepted, next: await this.lease(workerId) } : { accepted };
   }
 
-  async fail({ workerId, leaseId, error, retryable }: FailRequest): Promise<boolean> {
+  async fail({ workerId, leaseId, error, retryable, transient }: FailRequest): Promise<boolean> {
     this.saw(workerId);
-    const failure = this.table.fail(leaseId, error, retryable);
+    const failure = this.table.fail(leaseId, error, retryable, transient === true);
     if (!failure) {
       this.emit("stale", { leaseId, workerId });
       return false;
     }
-    await this.attemptFailed([failure]);
+    // A transient failure is journaled too: if storage is out for the coordinator as well, that write is what
+    // finds it out (and, beyond --storage-timeout, stops the job with its journal kept).
+    await this.durable(this.attemptFailed([failure]));
     this.checkFinished();
     return true;
+  }
+
+  /** Why the job stopped when the journal could not be written (a StorageUnavailableError in an outage). */
+  get journalFailure(): Error | undefined {
+    return this.journalError;
   }
 
   /** The job's state alone (what every Heartbeat, Complete and Fail reply carries): cheaper than status(). */
@@ -249,11 +273,13 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> implements Leas
     clearInterval(this.expiry);
   }
 
-  private record(report: UnitReport): void {
-    this.accepted.set(report.unitId, report);
+  private record(report: UnitReport): PackedReport {
+    const packed = packReport(report);
+    this.accepted.set(report.unitId, packed);
     this.totals.unitsDone++;
     this.totals.bytesRead += report.bytes.aligned + report.bytes.base;
     this.totals.bytesWritten += report.bytes.written;
+    return packed;
   }
 
   private async journal(...records: JournalRecord[]): Promise<void> {
@@ -261,14 +287,39 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> implements Leas
       await this.options.journal?.append(...records);
     } catch (e) {
       // Progress that cannot be recorded cannot be resumed: stop rather than run on unrecorded.
+      this.journalError ??= e as Error;
       this.cancel((e as Error).message);
+    }
+  }
+
+  /** Waits for a journal write, but while storage is out at most ACK_WAIT_MS (the record stays queued). */
+  private async durable(write: Promise<void>): Promise<void> {
+    if (!this.options.journalStalled) return write;
+    let timer: NodeJS.Timeout | undefined;
+    const patience = new Promise<void>((resolve) => {
+      const check = () => {
+        if (this.options.journalStalled?.()) resolve();
+        else timer = setTimeout(check, ACK_WAIT_MS / 4);
+      };
+      timer = setTimeout(check, ACK_WAIT_MS);
+    });
+    try {
+      await Promise.race([write, patience]);
+    } finally {
+      clearTimeout(timer);
     }
   }
 
   private async attemptFailed(failures: AttemptFailure[]): Promise<void> {
     for (const f of failures) this.emit("attemptFailed", f);
     await this.journal(
-      ...failures.map((f) => ({ type: "retry" as const, unitId: f.unitId, attempt: f.attempt, error: f.error })),
+      ...failures.map((f) => ({
+        type: "retry" as const,
+        unitId: f.unitId,
+        attempt: f.attempt,
+        error: f.error,
+        ...(f.transient ? { transient: true } : {}),
+      })),
     );
   }
 

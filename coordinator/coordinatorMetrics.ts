@@ -4,15 +4,18 @@
 import { Counter, Gauge, Registry } from "prom-client";
 import type { Checkpoint } from "../checkpoint/types.js";
 import { registerProcessMetrics } from "../metrics/processMetrics.js";
+import { storageMetrics } from "../metrics/storageMetrics.js";
 import { unitMetrics } from "../metrics/unitMetrics.js";
 import { aggregateStatistics } from "../report/aggregateStatistics.js";
 import { tensorShapes } from "../report/buildReport.js";
+import type { StorageRetry } from "../storage/storageRetry.js";
 import type { Coordinator } from "./coordinator.js";
 
-export function coordinatorMetrics(coordinator: Coordinator, aligned: Checkpoint): Registry {
+export function coordinatorMetrics(coordinator: Coordinator, aligned: Checkpoint, storage: StorageRetry): Registry {
   const registry = new Registry();
   registry.setDefaultLabels({ role: "coordinator" });
   registerProcessMetrics(registry);
+  storageMetrics(registry, storage);
   const units = unitMetrics(registry);
   coordinator.on("unit", (r) => units.observe(r));
   const retries = new Counter({
@@ -21,7 +24,8 @@ export function coordinatorMetrics(coordinator: Coordinator, aligned: Checkpoint
     registers: [registry],
   });
   coordinator.on("attemptFailed", (f) => {
-    if (f.requeued) retries.inc();
+    // Transient failures (storage unreachable) spend no attempt: they show as storage retries and outages.
+    if (f.requeued && !f.transient) retries.inc();
   });
   new Gauge({
     name: "expo_units",

@@ -1,8 +1,11 @@
 // Commit order: shards, non-weight files, report, and last the index (or, for a single-file
-// checkpoint, the one shard): a reader never sees a complete-looking partial output.
+// checkpoint, the one shard): a reader never sees a complete-looking partial output. Every step can be done
+// again (a restarted coordinator finishing a commit cut short completes shards that are complete already).
+// A commit that fails for good deletes what it wrote, so a failed job leaves nothing; one that fails because
+// storage stayed unreachable keeps it all for the restart that finishes the commit.
 import { INDEX_FILE } from "../checkpoint/types.js";
+import { StorageUnavailableError } from "../core/errors.js";
 import type { UnitReport } from "../core/leaseService.js";
-import type { JobPlan } from "../core/plan.js";
 import { type ExpoReport, REPORT_FILE } from "../core/report.js";
 import type { PreparedJob } from "../plan/prepareJob.js";
 import { buildReport } from "../report/buildReport.js";
@@ -16,6 +19,22 @@ export async function finalize(
   reports: ReadonlyMap<number, UnitReport>,
   uploads: UploadIds,
 ): Promise<ExpoReport[]> {
+  const written: Array<{ storage: Storage; file: string }> = [];
+  try {
+    return await commit(job, reports, uploads, written);
+  } catch (e) {
+    if (!(e instanceof StorageUnavailableError))
+      await Promise.all(written.map(({ storage, file }) => storage.delete(file).catch(() => undefined)));
+    throw e;
+  }
+}
+
+async function commit(
+  job: PreparedJob,
+  reports: ReadonlyMap<number, UnitReport>,
+  uploads: UploadIds,
+  written: Array<{ storage: Storage; file: string }>,
+): Promise<ExpoReport[]> {
   const { plan, spec, aligned, base } = job;
   const result: ExpoReport[] = [];
   for (const [k, output] of plan.outputs.entries()) {
@@ -27,13 +46,18 @@ export async function finalize(
         if (!p) throw new Error(`${output.location}/${file}: unit ${id} has no part`);
         return { partNumber: p.partNumber, etag: p.etag, checksumSha256: p.checksumSha256 };
       });
+      written.push({ storage, file });
       await storage.completeMultipart(file, uploads[k]?.[file] as string, parts);
+    };
+    const write = async (file: string, data: Buffer) => {
+      written.push({ storage, file });
+      await storage.writeSmall(file, data);
     };
     const commitShard = plan.layout.indexed ? undefined : output.shards[0]?.file;
     for (const s of output.shards) if (s.file !== commitShard) await complete(s.file);
-    for (const file of aligned.otherFiles) await storage.writeSmall(file, await aligned.storage.readSmall(file));
+    for (const file of aligned.otherFiles) await write(file, await aligned.storage.readSmall(file));
     const report = buildReport(k, spec, plan, reports, aligned, base);
-    await storage.writeSmall(REPORT_FILE, Buffer.from(`${JSON.stringify(report, null, 2)}\n`));
+    await write(REPORT_FILE, Buffer.from(`${JSON.stringify(report, null, 2)}\n`));
     if (commitShard) {
       await complete(commitShard);
     } else {
@@ -41,21 +65,9 @@ export async function finalize(
         metadata: { ...plan.layout.indexMetadata, total_size: plan.layout.totalSize },
         weight_map: plan.layout.weightMap,
       };
-      await storage.writeSmall(INDEX_FILE, Buffer.from(`${JSON.stringify(index, null, 2)}\n`));
+      await write(INDEX_FILE, Buffer.from(`${JSON.stringify(index, null, 2)}\n`));
     }
     result.push(report);
   }
   return result;
-}
-
-/** Aborts every upload the job opened; never touches the inputs. */
-export async function abortUploads(plan: JobPlan, outputs: readonly Storage[], uploads: UploadIds): Promise<void> {
-  await Promise.all(
-    plan.outputs.flatMap((o, k) =>
-      o.shards.map((s) => {
-        const id = uploads[k]?.[s.file];
-        return id ? (outputs[k] as Storage).abortMultipart(s.file, id).catch(() => undefined) : undefined;
-      }),
-    ),
-  );
 }

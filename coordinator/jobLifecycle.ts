@@ -6,7 +6,10 @@
 //   opening ──▶ serving ──▶ finalizing ──▶ lingering ──▶ ended (exit 0)
 //      │           │            │
 //      │           ├────────────┴──▶ aborting ──▶ ended (exit 1: uploads aborted, journal removed)
-//      └───────────┴──▶ suspending ──▶ ended (exit 1: journal and uploads kept for a restart)
+//      └───────────┴────────────┴──▶ suspending ──▶ ended (exit 1: journal and uploads kept for a restart)
+//
+// Suspending: SIGTERM to a coordinator (opening, serving), or storage unreachable for longer than
+// --storage-timeout (any of the three: nothing can be aborted or removed then, and a rerun resumes).
 
 export type JobPhase = "opening" | "serving" | "finalizing" | "lingering" | "aborting" | "suspending" | "ended";
 
@@ -21,8 +24,9 @@ export type SignalEffect = "abort" | "suspend" | "endLinger" | "ignore";
 const TRANSITIONS: Readonly<Record<JobPhase, readonly JobPhase[]>> = {
   opening: ["serving", "aborting", "suspending"],
   serving: ["finalizing", "aborting", "suspending"],
-  // A failed commit aborts; a signal does not interrupt it (half a commit is worse than either outcome).
-  finalizing: ["lingering", "aborting"],
+  // A failed commit aborts (a storage outage suspends); a signal does not interrupt it (half a commit is worse
+  // than either outcome).
+  finalizing: ["lingering", "aborting", "suspending"],
   lingering: ["ended"],
   aborting: ["ended"],
   suspending: ["ended"],

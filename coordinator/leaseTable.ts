@@ -25,6 +25,8 @@ export interface AttemptFailure {
   attempt: number;
   error: string;
   requeued: boolean;
+  /** The worker gave up on unreachable storage: the unit went back without spending the attempt. */
+  transient?: boolean;
 }
 
 /** Random lease ids (12 bytes, hex) cut from one larger random draw: one getrandom call per 512 leases. */
@@ -51,7 +53,9 @@ export interface LeaseTableOptions {
 
 export class LeaseTable {
   private readonly entries = new Map<number, Entry>();
-  private readonly queue: number[] = [];
+  /** Pending units in lease order from `head` on; entries no longer pending (done by replay) are skipped. */
+  private queue: number[] = [];
+  private head = 0;
   private readonly byLease = new Map<string, number>();
   private readonly count: Record<UnitState, number> = { pending: 0, leased: 0, done: 0, failed: 0 };
   private readonly now: () => number;
@@ -73,13 +77,11 @@ export class LeaseTable {
     this.count.pending = unitIds.length;
   }
 
-  /** Journal replay: a unit finished by an earlier coordinator of this job. */
+  /** Journal replay: a unit finished by an earlier coordinator of this job (its queue entry is skipped). */
   markDone(unitId: number): void {
     const e = this.entries.get(unitId);
     if (!e || e.state !== "pending") return;
     this.setState(e, "done");
-    const i = this.queue.indexOf(unitId);
-    if (i >= 0) this.queue.splice(i, 1);
   }
 
   /** Journal replay: attempts an earlier coordinator of this job already spent on a pending unit. */
@@ -91,9 +93,23 @@ export class LeaseTable {
   /** The next pending unit; expired leases are requeued by expire(), which the caller runs first. */
   lease(): Grant | undefined {
     if (this.failure) return undefined;
-    const unitId = this.queue.shift();
-    if (unitId === undefined) return undefined;
-    const e = this.entries.get(unitId) as Entry;
+    let unitId: number | undefined;
+    let e: Entry | undefined;
+    while (this.head < this.queue.length) {
+      const id = this.queue[this.head++] as number;
+      const entry = this.entries.get(id) as Entry;
+      if (entry.state === "pending") {
+        unitId = id;
+        e = entry;
+        break;
+      }
+    }
+    // Drop the taken part of the queue now and then: O(1) per lease, a bounded array.
+    if (this.head > 1024 && this.head * 2 > this.queue.length) {
+      this.queue = this.queue.slice(this.head);
+      this.head = 0;
+    }
+    if (unitId === undefined || !e) return undefined;
     this.setState(e, "leased");
     e.attempts++;
     e.leaseId = newLeaseId();
@@ -125,12 +141,21 @@ export class LeaseTable {
     return true;
   }
 
-  /** undefined (and nothing changes) when the lease is stale. */
-  fail(leaseId: string, error: string, retryable: boolean): AttemptFailure | undefined {
+  /**
+   * undefined (and nothing changes) when the lease is stale. A transient failure (storage unreachable) hands the
+   * unit back without spending the attempt: an outage is not the unit's fault.
+   */
+  fail(leaseId: string, error: string, retryable: boolean, transient = false): AttemptFailure | undefined {
     const e = this.current(leaseId);
     if (!e) return undefined;
     const unitId = this.byLease.get(leaseId) as number;
     this.release(leaseId, e);
+    if (transient) {
+      e.attempts = Math.max(0, e.attempts - 1);
+      this.setState(e, "pending");
+      this.queue.push(unitId);
+      return { unitId, attempt: e.attempts, error, requeued: true, transient: true };
+    }
     return this.retryOrFail(unitId, e, error, retryable);
   }
 

@@ -1,26 +1,30 @@
 // Turns a journal into what a restarted coordinator resumes from, after checking that it belongs to
 // this job: the same spec, and inputs unchanged since the journal was started.
 import { UsageError } from "../core/errors.js";
-import type { UnitReport } from "../core/leaseService.js";
 import type { JobPlan } from "../core/plan.js";
-import type { JournalRecord, JournalStart } from "./journal.js";
+import type { JournalContents } from "./journal.js";
+import type { PackedReport } from "./packReport.js";
+import { unpackReport } from "./unpackReport.js";
 
 export interface Resume {
   uploads: Array<Record<string, string>>;
-  /** Reports of finished units, by unit id. */
-  reports: Map<number, UnitReport>;
+  /** Reports of finished units, by unit id: packed, each checked against the plan (the journal's own copies). */
+  reports: ReadonlyMap<number, PackedReport>;
   /** Failed attempts of units not finished, by unit id. */
   attempts: Map<number, number>;
+  /** Bytes the finished units read and wrote. */
+  bytes: { read: number; written: number };
 }
 
 export function replayJournal(
   where: string,
-  records: JournalRecord[],
+  contents: JournalContents,
   plan: JobPlan,
   identity: { jobId: string; specHash: string },
 ): Resume {
-  const start = records[0] as JournalStart;
-  if (start.version !== 1) throw new UsageError(`${where}: journal version ${start.version} is not supported`);
+  const { start } = contents;
+  if (start.version !== 1 && start.version !== 2)
+    throw new UsageError(`${where}: journal version ${start.version} is not supported`);
   if (start.specHash !== identity.specHash) {
     throw new UsageError(
       `${where}: belongs to a different job (started ${start.createdAt} with another spec); remove it to start over`,
@@ -37,13 +41,13 @@ export function replayJournal(
       }
     }
   }
-  const units = new Set(plan.units.map((u) => u.id));
-  const reports = new Map<number, UnitReport>();
-  const attempts = new Map<number, number>();
-  for (const r of records) {
-    if (r.type === "unit" && units.has(r.report.unitId)) reports.set(r.report.unitId, r.report);
-    if (r.type === "retry") attempts.set(r.unitId, Math.max(attempts.get(r.unitId) ?? 0, r.attempt));
+  const bytes = { read: 0, written: 0 };
+  for (const packed of contents.units.values()) {
+    // Throws for a report that does not fit this plan, before anything is owned.
+    const r = unpackReport(packed, plan, where);
+    bytes.read += r.bytes.aligned + r.bytes.base;
+    bytes.written += r.bytes.written;
   }
-  for (const id of reports.keys()) attempts.delete(id);
-  return { uploads: start.uploads, reports, attempts };
+  const attempts = new Map([...contents.attempts].filter(([unitId]) => plan.units[unitId] !== undefined));
+  return { uploads: start.uploads, reports: contents.units, attempts, bytes };
 }

@@ -85,12 +85,13 @@ export async function serveGrpc(coordinator: Coordinator, options: GrpcServeOpti
       });
       return { accepted, state: state(), ...(next ? { next: leaseReplyToWire(next) } : {}) };
     },
-    Fail: async (r: { leaseId: string; error: string; retryable: boolean }, worker) => ({
+    Fail: async (r: { leaseId: string; error: string; retryable: boolean; transient: boolean }, worker) => ({
       accepted: await coordinator.fail({
         workerId: worker,
         leaseId: r.leaseId,
         error: r.error,
         retryable: r.retryable,
+        transient: r.transient,
       }),
       state: state(),
     }),

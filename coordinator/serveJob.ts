@@ -3,16 +3,17 @@
 // (finalize) or abort it, or suspend on SIGTERM. `llm-expo coordinator` runs this for a cluster; `llm-expo
 // run` for its local worker processes.
 import { INDEX_FILE, SINGLE_FILE } from "../checkpoint/types.js";
-import { JobError, UsageError } from "../core/errors.js";
+import { JobError, StorageUnavailableError, UsageError } from "../core/errors.js";
 import type { Logger } from "../core/logger.js";
-import type { ExpoReport } from "../core/report.js";
+import { type ExpoReport, REPORT_FILE } from "../core/report.js";
 import { TOOL } from "../core/tool.js";
 import type { MetricsServer } from "../metrics/serveMetrics.js";
 import type { PreparedJob } from "../plan/prepareJob.js";
 import { openStorage } from "../storage/openStorage.js";
 import type { StorageSettings } from "../storage/s3Settings.js";
+import { abortUploads } from "./abortUploads.js";
 import { Coordinator } from "./coordinator.js";
-import { abortUploads, finalize } from "./finalize.js";
+import { finalize } from "./finalize.js";
 import { jobIdentity } from "./jobIdentity.js";
 import { JobLifecycle, type JobSignal, type SigtermPolicy, signalEffect } from "./jobLifecycle.js";
 import { JOURNAL_NAME, Journal } from "./journal.js";
@@ -26,6 +27,8 @@ export interface ServeOptions {
   metrics?: { host: string; port: number };
   /** Folder or S3 prefix of the journal; default <first output>/.expo */
   journal?: string;
+  /** Compact the journal after this many records or flushes (default 1024; tests make it small). */
+  journalCompactAfter?: number;
   storage: StorageSettings;
   leaseTtlMs: number;
   maxAttempts: number;
@@ -45,13 +48,14 @@ export interface ServeOptions {
   drainWorkers?: () => Promise<void>;
 }
 
-/** Thrown when SIGTERM suspended the job: journal and uploads are kept for a restart. */
+/** Thrown when SIGTERM or a storage outage suspended the job: journal and uploads are kept for a restart. */
 export class SuspendedError extends JobError {}
 
 /** Why the serving phase ended. */
 type Stop = { kind: "abort"; reason: string } | { kind: "suspend"; reason: string };
 
 const SUSPEND_REASON = "coordinator stopped by SIGTERM (the job resumes when it is started again)";
+const OUTAGE_SUFFIX = "; the journal and the uploads are kept: start the job again to resume it";
 
 export async function serveJob(job: PreparedJob, options: ServeOptions): Promise<ExpoReport[]> {
   const { spec, plan } = job;
@@ -61,20 +65,56 @@ export async function serveJob(job: PreparedJob, options: ServeOptions): Promise
     options.journal ?? `${(job.outputs[0] ?? { location: "." }).location}/.expo`,
     options.storage,
   );
-  const journal = new Journal(journalStorage.appendLog(JOURNAL_NAME));
+  const journal = new Journal(journalStorage.appendLog(JOURNAL_NAME), {
+    ...(options.journalCompactAfter === undefined
+      ? {}
+      : { compactAfterRecords: options.journalCompactAfter, compactAfterFlushes: options.journalCompactAfter }),
+  });
   // Before anything is owned: a journal of another job (or of changed inputs) is refused with everything kept.
-  const records = await journal.read();
-  const resume = records?.length ? replayJournal(journal.where, records, plan, identity) : undefined;
+  const contents = await journal.read();
+  const resume = contents ? replayJournal(journal.where, contents, plan, identity) : undefined;
+  // A committed output is refused unless --overwrite, or unless this job's journal is still there: then this job
+  // made the commit, and a coordinator lost before it removed its journal left the rest to finish.
+  const committed = job.committed.findIndex((c) => c);
+  if (committed >= 0 && !resume && !spec.overwrite) {
+    throw new UsageError(`${spec.outs[committed]}: already holds a checkpoint (use --overwrite to replace it)`);
+  }
+  if (resume && job.committed.length > 0 && job.committed.every((c) => c)) {
+    // Every output holds its commit point and the journal is this job's: an earlier coordinator made the
+    // commit and was lost while removing the journal (which may be partly gone, so its units cannot be
+    // trusted to be complete). What is left to do is that removal and the strays; the reports are written.
+    log.info(`job ${identity.jobId} was committed by an earlier coordinator; removing its journal`, {
+      jobId: identity.jobId,
+    });
+    try {
+      await journal.remove();
+      await abortUploads(plan, job.outputs, []);
+      return await Promise.all(
+        job.outputs.map(async (o) => JSON.parse((await o.readSmall(REPORT_FILE)).toString("utf8")) as ExpoReport),
+      );
+    } finally {
+      await Promise.all([
+        job.aligned.storage.close(),
+        job.base.storage.close(),
+        journalStorage.close(),
+        ...job.outputs.map((o) => o.close()),
+      ]);
+    }
+  }
   const lifecycle = new JobLifecycle((from, to) => log.debug("job phase", { from, to }));
   const coordinator = new Coordinator(spec, plan, job.outputs, {
     jobId: identity.jobId,
     leaseTtlMs: options.leaseTtlMs,
     maxAttempts: options.maxAttempts,
     journal,
+    // In this process only the journal writes to storage while units are served.
+    journalStalled: () => options.storage.retry.inOutage,
   });
   options.onCoordinator?.(coordinator);
   coordinator.on("attemptFailed", (f) =>
-    log.warn(`unit ${f.unitId} attempt ${f.attempt} failed: ${f.error}`, { requeued: f.requeued }),
+    f.transient
+      ? log.warn(`unit ${f.unitId} handed back, no attempt spent (storage unreachable): ${f.error}`)
+      : log.warn(`unit ${f.unitId} attempt ${f.attempt} failed: ${f.error}`, { requeued: f.requeued }),
   );
   coordinator.on("unit", (r) => log.debug("unit done", { unitId: r.unitId }));
   coordinator.on("stale", (s) => log.debug("report for a lease no longer current ignored", { ...s }));
@@ -127,7 +167,7 @@ export async function serveJob(job: PreparedJob, options: ServeOptions): Promise
       await coordinator.start();
       await journal.append({
         type: "start",
-        version: 1,
+        version: 2,
         jobId: identity.jobId,
         specHash: identity.specHash,
         tool: TOOL,
@@ -147,7 +187,7 @@ export async function serveJob(job: PreparedJob, options: ServeOptions): Promise
         import("../metrics/serveMetrics.js"),
       ]);
       metrics = await serveMetrics(
-        coordinatorMetrics(coordinator, job.aligned),
+        coordinatorMetrics(coordinator, job.aligned, options.storage.retry),
         options.metrics.host,
         options.metrics.port,
       );
@@ -162,13 +202,22 @@ export async function serveJob(job: PreparedJob, options: ServeOptions): Promise
       coordinator.cancel(outcome.reason);
       throw stopError(outcome);
     }
-    if (outcome.error !== undefined) throw new JobError(outcome.error);
+    if (outcome.error !== undefined) {
+      const cause = coordinator.journalFailure;
+      throw cause instanceof StorageUnavailableError ? cause : new JobError(outcome.error);
+    }
 
     lifecycle.to("finalizing");
     reports = await finalize(job, coordinator.reports, coordinator.uploadIds());
     coordinator.setOutcome("done");
     await journal.remove();
-  } catch (e) {
+    // Uploads an earlier attempt left open under the shards' names (the job's own are complete now).
+    await abortUploads(plan, job.outputs, []);
+  } catch (caught) {
+    // Storage out for longer than --storage-timeout: nothing can be aborted or removed there now, and nothing
+    // needs to be: like SIGTERM, the job is suspended with its journal and uploads, and a rerun resumes it.
+    const e =
+      caught instanceof StorageUnavailableError ? new SuspendedError(`${caught.message}${OUTAGE_SUFFIX}`) : caught;
     const message = e instanceof Error ? e.message : String(e);
     coordinator.setOutcome("failed", message);
     if (e instanceof SuspendedError) {
@@ -193,11 +242,14 @@ export async function serveJob(job: PreparedJob, options: ServeOptions): Promise
   lifecycle.to("lingering");
   try {
     await options.drainWorkers?.();
+    let timer: NodeJS.Timeout | undefined;
     await new Promise<void>((resolve) => {
       endLinger = resolve;
-      if (options.lingerMs > 0) setTimeout(resolve, options.lingerMs);
+      if (options.lingerMs > 0) timer = setTimeout(resolve, options.lingerMs);
       else resolve();
     });
+    // Ended by a signal: the timer must not keep the process alive for the rest of the linger.
+    clearTimeout(timer);
   } finally {
     await shutdown();
   }

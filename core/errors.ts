@@ -14,6 +14,15 @@ export class ObjectChangedError extends Error {
   override readonly name = "ObjectChangedError";
 }
 
+/**
+ * Storage stayed unreachable (connection refused or reset, DNS, timeouts, 5xx, throttling) for longer than
+ * --storage-timeout. Not a fault of the job's data: a worker hands the unit back without spending an attempt,
+ * a coordinator keeps its journal and uploads so that the job resumes when started again.
+ */
+export class StorageUnavailableError extends Error {
+  override readonly name = "StorageUnavailableError";
+}
+
 /** A unit failure a retry cannot fix (the job's non-finite policy). */
 export class PermanentUnitError extends Error {
   override readonly name = "PermanentUnitError";

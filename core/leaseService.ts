@@ -92,6 +92,11 @@ export interface FailRequest {
   error: string;
   /** false when a retry cannot help (the non-finite policy, a changed input): the job fails at once. */
   retryable: boolean;
+  /**
+   * The worker gave up on storage that stayed unreachable (--storage-timeout): the unit goes back to the queue
+   * without spending an attempt. Absent (older workers) counts as false.
+   */
+  transient?: boolean;
 }
 
 export interface LeaseService {

@@ -2,8 +2,9 @@ import type { JobContext, PartReport } from "../core/leaseService.js";
 import type { WorkUnit } from "../core/plan.js";
 import { sha256 as nativeSha256 } from "../kernel/sha256.js";
 import type { Storage } from "../storage/types.js";
+import { settleAll } from "./settleAll.js";
 
-/** Writes the unit's part to every output (part 1 prefixed with that output's header). */
+/** Writes the unit's part to every output (part 1 prefixed with that output's header); every write settled. */
 export async function uploadUnit(
   unit: WorkUnit,
   job: JobContext,
@@ -11,7 +12,7 @@ export async function uploadUnit(
   outs: Buffer[],
 ): Promise<PartReport[]> {
   const length = unit.dataEnd - unit.dataStart;
-  return Promise.all(
+  return settleAll(
     job.outputs.map(async (output, k) => {
       const shard = output.shards[unit.shard];
       if (!shard) throw new Error(`${output.location}: no upload for shard ${unit.shard}`);

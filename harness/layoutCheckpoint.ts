@@ -76,12 +76,22 @@ export function shardEvenly(tensors: LayoutTensor[], count: number): Array<{ fil
 
 /** Llama-3-70B: 80 layers, hidden 8192, GQA with 8 KV heads, intermediate 28672, vocab 128256, bf16. */
 export function llama70bTensors(): LayoutTensor[] {
-  const h = 8192;
-  const kv = 1024;
-  const inter = 28672;
-  const vocab = 128256;
+  return llamaTensors({ layers: 80, hidden: 8192, kv: 1024, intermediate: 28672, vocab: 128256 });
+}
+
+/**
+ * Llama-3.1-405B (and Tulu-3-405B, its SFT/DPO descendants): 126 layers, hidden 16384, GQA with 8 KV heads,
+ * intermediate 53248, vocab 128256, bf16: ~811 GB.
+ */
+export function llama405bTensors(): LayoutTensor[] {
+  return llamaTensors({ layers: 126, hidden: 16384, kv: 1024, intermediate: 53248, vocab: 128256 });
+}
+
+/** A Llama-3 checkpoint's tensors, in the order its shards hold them. */
+function llamaTensors(s: { layers: number; hidden: number; kv: number; intermediate: number; vocab: number }) {
+  const { hidden: h, kv, intermediate: inter, vocab } = s;
   const t: LayoutTensor[] = [{ name: "model.embed_tokens.weight", dtype: "BF16", shape: [vocab, h] }];
-  for (let i = 0; i < 80; i++) {
+  for (let i = 0; i < s.layers; i++) {
     const p = `model.layers.${i}`;
     t.push(
       { name: `${p}.input_layernorm.weight`, dtype: "BF16", shape: [h] },
@@ -99,5 +109,62 @@ export function llama70bTensors(): LayoutTensor[] {
     { name: "model.norm.weight", dtype: "BF16", shape: [h] },
     { name: "lm_head.weight", dtype: "BF16", shape: [vocab, h] },
   );
+  return t;
+}
+
+/**
+ * DeepSeek-V3 as published (FP8 weights with F32 block scales, BF16 norms, embeddings and router): 61 layers
+ * (3 dense, 58 MoE with 256 routed experts and one shared expert) plus the multi-token-prediction layer 61,
+ * hidden 7168, MLA attention, vocab 129280: ~92k tensors, ~690 GB. Tensors in name order, as its shards hold them.
+ */
+export function deepseekV3Tensors(): LayoutTensor[] {
+  const h = 7168;
+  const t: LayoutTensor[] = [];
+  /** An FP8 matrix and its inverse scales, one per 128 × 128 block. */
+  const fp8 = (name: string, rows: number, cols: number) => {
+    t.push(
+      { name: `${name}.weight`, dtype: "F8_E4M3", shape: [rows, cols] },
+      { name: `${name}.weight_scale_inv`, dtype: "F32", shape: [Math.ceil(rows / 128), Math.ceil(cols / 128)] },
+    );
+  };
+  const bf16 = (name: string, shape: number[]) => t.push({ name, dtype: "BF16", shape });
+  const mlp = (p: string, inter: number) => {
+    fp8(`${p}.down_proj`, h, inter);
+    fp8(`${p}.gate_proj`, inter, h);
+    fp8(`${p}.up_proj`, inter, h);
+  };
+  bf16("model.embed_tokens.weight", [129280, h]);
+  for (let i = 0; i <= 61; i++) {
+    const p = `model.layers.${i}`;
+    if (i === 61) {
+      bf16(`${p}.eh_proj.weight`, [h, 2 * h]);
+      bf16(`${p}.embed_tokens.weight`, [129280, h]);
+      bf16(`${p}.enorm.weight`, [h]);
+      bf16(`${p}.hnorm.weight`, [h]);
+    }
+    bf16(`${p}.input_layernorm.weight`, [h]);
+    if (i < 3) {
+      mlp(`${p}.mlp`, 18432);
+    } else {
+      for (let e = 0; e < 256; e++) mlp(`${p}.mlp.experts.${e}`, 2048);
+      t.push({ name: `${p}.mlp.gate.e_score_correction_bias`, dtype: "F32", shape: [256] });
+      bf16(`${p}.mlp.gate.weight`, [256, h]);
+      mlp(`${p}.mlp.shared_experts`, 2048);
+    }
+    bf16(`${p}.post_attention_layernorm.weight`, [h]);
+    if (i === 61) {
+      bf16(`${p}.shared_head.head.weight`, [129280, h]);
+      bf16(`${p}.shared_head.norm.weight`, [h]);
+    }
+    bf16(`${p}.self_attn.kv_a_layernorm.weight`, [512]);
+    fp8(`${p}.self_attn.kv_a_proj_with_mqa`, 576, h);
+    fp8(`${p}.self_attn.kv_b_proj`, 128 * 256, 512);
+    fp8(`${p}.self_attn.o_proj`, h, 128 * 128);
+    bf16(`${p}.self_attn.q_a_layernorm.weight`, [1536]);
+    fp8(`${p}.self_attn.q_a_proj`, 1536, h);
+    fp8(`${p}.self_attn.q_b_proj`, 128 * 192, 1536);
+  }
+  bf16("lm_head.weight", [129280, h]);
+  bf16("model.norm.weight", [h]);
   return t;
 }

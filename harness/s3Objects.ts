@@ -32,7 +32,17 @@ export async function listKeys(client: S3Client, bucket: string, prefix: string)
   return (r.Contents ?? []).map((o) => o.Key as string).sort();
 }
 
-export async function openUploads(client: S3Client, bucket: string): Promise<string[]> {
-  const r = await client.send(new ListMultipartUploadsCommand({ Bucket: bucket }));
-  return (r.Uploads ?? []).map((u) => `${u.Key} ${u.UploadId}`);
+/**
+ * Multipart uploads open in the bucket, as "key uploadId", or only those of `keys`. Give the keys after a MinIO
+ * restart: MinIO then lists the uploads of an exact key, but no longer those of a whole bucket.
+ */
+export async function openUploads(client: S3Client, bucket: string, keys?: string[]): Promise<string[]> {
+  const list = async (prefix?: string) => {
+    const r = await client.send(new ListMultipartUploadsCommand({ Bucket: bucket, Prefix: prefix }));
+    return (r.Uploads ?? [])
+      .filter((u) => prefix === undefined || u.Key === prefix)
+      .map((u) => `${u.Key} ${u.UploadId}`);
+  };
+  if (keys === undefined) return list();
+  return (await Promise.all(keys.map((k) => list(k)))).flat();
 }

@@ -202,9 +202,13 @@ function buildUnit(id: number, shard: OutputShardLayout, partNumber: number, sta
       });
     }
   };
-  for (const t of shard.tensors) {
+  // Tensors are sorted by offset and tile the data section: start at the first one that ends after `start`
+  // (a scan of every tensor per unit is quadratic in shards of thousands of tensors).
+  for (let i = firstEndingAfter(shard.tensors, start); i < shard.tensors.length; i++) {
+    const t = shard.tensors[i] as PlacedTensor;
     const { info, decision } = t;
-    if (info.end <= start || info.begin >= end || info.begin === info.end) continue;
+    if (info.begin >= end) break;
+    if (info.end <= start || info.begin === info.end) continue;
     const item = ITEMSIZE[info.dtype] as number;
     const e0 = (Math.max(info.begin, start) - info.begin) / item;
     const e1 = (Math.min(info.end, end) - info.begin) / item;
@@ -243,4 +247,16 @@ function buildUnit(id: number, shard: OutputShardLayout, partNumber: number, sta
     inPlace,
     segments,
   };
+}
+
+/** Index of the first tensor whose data ends after `offset` (tensors sorted by offset). */
+function firstEndingAfter(tensors: readonly PlacedTensor[], offset: number): number {
+  let lo = 0;
+  let hi = tensors.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if ((tensors[mid] as PlacedTensor).info.end <= offset) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
 }

@@ -18,6 +18,12 @@ export interface PreparedJob {
   base: Checkpoint;
   outputs: Storage[];
   plan: JobPlan;
+  /**
+   * Per output: it holds a committed checkpoint. Refused unless --overwrite, by the coordinator once it has read
+   * its journal: a journal of this job over a committed output means the commit was made and only the
+   * journal's removal was cut short, which the coordinator finishes.
+   */
+  committed: boolean[];
 }
 
 export interface PrepareOptions {
@@ -31,7 +37,7 @@ export async function prepareJob(spec: JobSpec, options: PrepareOptions): Promis
   const aligned = await loadCheckpoint(openStorage(spec.aligned, options.storage), "aligned");
   const pairing = pairTensors(aligned, base);
   const outputs = spec.outs.map((o) => openStorage(o, options.storage));
-  await checkOutputs(spec, outputs, [base.storage, aligned.storage], options.forWriting);
+  const committed = await checkOutputs(spec, outputs, [base.storage, aligned.storage], options.forWriting);
   const limits = outputs.reduce<StorageLimits>(
     (l, o) => ({
       minPartSize: Math.max(l.minPartSize, o.limits.minPartSize),
@@ -41,10 +47,16 @@ export async function prepareJob(spec: JobSpec, options: PrepareOptions): Promis
     { minPartSize: 0, maxPartSize: Number.MAX_SAFE_INTEGER, maxParts: Number.MAX_SAFE_INTEGER },
   );
   const plan = planJob({ spec, aligned, base, pairing, limits });
-  return { spec, aligned, base, outputs, plan };
+  return { spec, aligned, base, outputs, plan, committed };
 }
 
-async function checkOutputs(spec: JobSpec, outputs: Storage[], inputs: Storage[], forWriting: boolean): Promise<void> {
+/** Refuses outputs that overlap inputs or each other; returns which outputs hold a committed checkpoint. */
+async function checkOutputs(
+  spec: JobSpec,
+  outputs: Storage[],
+  inputs: Storage[],
+  forWriting: boolean,
+): Promise<boolean[]> {
   if (spec.outs.length !== spec.alphas.length) {
     throw new UsageError(
       `${spec.alphas.length} alpha value(s) but ${spec.outs.length} output location(s): give one --out per --alpha`,
@@ -62,13 +74,12 @@ async function checkOutputs(spec: JobSpec, outputs: Storage[], inputs: Storage[]
     }
     if (real.indexOf(out) !== k) throw new UsageError(`${spec.outs[k]}: the same output location is given twice`);
   }
-  if (!forWriting) return;
+  const committed = outputs.map(() => false);
+  if (!forWriting) return committed;
   for (const [k, o] of outputs.entries()) {
     await o.checkWritable();
     if (!(await o.exists())) continue;
-    const committed = (await o.stat(INDEX_FILE)) ?? (await o.stat(SINGLE_FILE));
-    if (committed && !spec.overwrite) {
-      throw new UsageError(`${spec.outs[k]}: already holds a checkpoint (use --overwrite to replace it)`);
-    }
+    committed[k] = ((await o.stat(INDEX_FILE)) ?? (await o.stat(SINGLE_FILE))) !== undefined;
   }
+  return committed;
 }

@@ -1,18 +1,23 @@
-// An append-only log as one local file, opened once with O_APPEND and fdatasync'ed per append: an open per
-// append cost more than the append's own writing.
-import { type FileHandle, mkdir, open, readFile, rm, rmdir } from "node:fs/promises";
+// An append-only log as one local file, opened once and fdatasync'ed per append (an open per append cost more
+// than the append's own writing). Appends are positional, at the end as this log knows it, so an append tried
+// again after a failure writes the same bytes over whatever part of them landed instead of after it. A rewrite
+// (compaction) goes to a temp file that is fsync'ed and renamed over the log.
+import { constants } from "node:fs";
+import { type FileHandle, mkdir, open, readFile, rename, rm, rmdir } from "node:fs/promises";
 import { dirname } from "node:path";
 import { UsageError } from "../core/errors.js";
 import type { AppendLog } from "./types.js";
 
 export class FileAppendLog implements AppendLog {
   private fh?: FileHandle;
+  /** Bytes of the log that earlier appends made durable: where the next one goes. */
+  private size = 0;
 
   constructor(readonly where: string) {}
 
-  async read(): Promise<string | undefined> {
+  async read(): Promise<Buffer[] | undefined> {
     try {
-      return await readFile(this.where, "utf8");
+      return [await readFile(this.where)];
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code;
       if (code === "ENOENT") return undefined;
@@ -21,12 +26,35 @@ export class FileAppendLog implements AppendLog {
   }
 
   async append(text: string): Promise<void> {
-    if (!this.fh) {
-      await mkdir(dirname(this.where), { recursive: true });
-      this.fh = await open(this.where, "a");
+    const fh = await this.handle();
+    const data = Buffer.from(text);
+    let done = 0;
+    while (done < data.length) {
+      const { bytesWritten } = await fh.write(data, done, data.length - done, this.size + done);
+      done += bytesWritten;
     }
-    await this.fh.writeFile(text);
-    await this.fh.datasync();
+    await fh.datasync();
+    this.size += data.length;
+  }
+
+  async rewrite(text: string): Promise<void> {
+    await mkdir(dirname(this.where), { recursive: true });
+    const temp = `${this.where}.compacting`;
+    const fh = await open(temp, "w");
+    try {
+      await fh.writeFile(text);
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+    await this.close();
+    await rename(temp, this.where);
+    const dir = await open(dirname(this.where), constants.O_RDONLY);
+    try {
+      await dir.sync();
+    } finally {
+      await dir.close();
+    }
   }
 
   async close(): Promise<void> {
@@ -37,7 +65,41 @@ export class FileAppendLog implements AppendLog {
   async remove(): Promise<void> {
     await this.close();
     await rm(this.where, { force: true });
+    await rm(`${this.where}.compacting`, { force: true });
     // Only when empty: an output's temporary files may share the folder.
     await rmdir(dirname(this.where)).catch(() => undefined);
   }
+
+  private async handle(): Promise<FileHandle> {
+    if (!this.fh) {
+      await mkdir(dirname(this.where), { recursive: true });
+      const fh = await open(this.where, constants.O_RDWR | constants.O_CREAT);
+      this.size = await completeLines(fh);
+      this.fh = fh;
+    }
+    return this.fh;
+  }
+}
+
+/**
+ * The length of the file's complete lines. A line torn by a crash mid-append is cut off, so that what is
+ * appended next starts on a line of its own (a reader drops a torn last line, but not one in the middle).
+ */
+async function completeLines(fh: FileHandle): Promise<number> {
+  let end = (await fh.stat()).size;
+  const chunk = Buffer.alloc(64 * 1024);
+  for (let at = end; at > 0; ) {
+    const from = Math.max(0, at - chunk.length);
+    const { bytesRead } = await fh.read(chunk, 0, at - from, from);
+    const newline = chunk.subarray(0, bytesRead).lastIndexOf(0x0a);
+    if (newline >= 0) {
+      end = from + newline + 1;
+      break;
+    }
+    at = from;
+    if (at === 0) end = 0;
+  }
+  const size = (await fh.stat()).size;
+  if (end < size) await fh.truncate(end);
+  return end;
 }

@@ -160,10 +160,18 @@ export class LocalStorage implements Storage {
     return { partNumber, etag: `${offset}-${position - offset}` };
   }
 
-  async completeMultipart(name: string, uploadId: string, _parts: WrittenPart[]): Promise<void> {
+  async completeMultipart(name: string, uploadId: string, parts: WrittenPart[]): Promise<void> {
     const temp = this.tempPath(uploadId, name);
     await this.closeWriter(temp);
-    const fh = await open(temp, constants.O_RDWR);
+    let fh: FileHandle;
+    try {
+      fh = await open(temp, constants.O_RDWR);
+    } catch (e) {
+      // Renamed into place already (by a coordinator that died before recording its commit) when the file
+      // there has the size these parts make.
+      if ((e as NodeJS.ErrnoException).code === "ENOENT" && (await this.completedAs(name, parts))) return;
+      throw e;
+    }
     try {
       await fh.sync();
     } finally {
@@ -178,6 +186,20 @@ export class LocalStorage implements Storage {
     await this.closeWriter(temp);
     await rm(temp, { force: true });
     await rmdir(join(this.location, TEMP_DIR)).catch(() => undefined);
+  }
+
+  async listUploads(name: string): Promise<string[]> {
+    let entries: string[];
+    try {
+      entries = await readdir(join(this.location, TEMP_DIR));
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === "ENOENT") return [];
+      throw e;
+    }
+    return entries.flatMap((f) => {
+      const m = /^upload-([0-9a-f]{16})-(.+)$/.exec(f);
+      return m && m[2] === name ? [m[1] as string] : [];
+    });
   }
 
   async delete(name: string): Promise<void> {
@@ -236,6 +258,19 @@ export class LocalStorage implements Storage {
     await Promise.all(handles.map((p) => p.then((h) => h.close()).catch(() => undefined)));
     await rmdir(join(this.location, TEMP_DIR)).catch(() => undefined);
     if (this.created) await rmdir(this.location).catch(() => undefined);
+  }
+
+  /** The parts' etags are `offset-length` (writePart): the completed file ends where the last part ends. */
+  private async completedAs(name: string, parts: WrittenPart[]): Promise<boolean> {
+    const end = Math.max(
+      0,
+      ...parts.map((p) => {
+        const [offset, length] = p.etag.split("-").map(Number);
+        return (offset ?? 0) + (length ?? 0);
+      }),
+    );
+    const s = await stat(this.path(name)).catch(() => undefined);
+    return s?.isFile() === true && s.size === end;
   }
 
   private async makeTempDir(): Promise<void> {

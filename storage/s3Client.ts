@@ -28,9 +28,10 @@ export async function s3Client(settings: S3Settings): Promise<S3Client> {
       region: settings.region,
       requestChecksumCalculation: "WHEN_REQUIRED",
       responseChecksumValidation: "WHEN_REQUIRED",
-      // Standard retry mode retries throttling (503 SlowDown) and connection errors with backoff.
-      retryMode: "standard",
-      maxAttempts: 6,
+      // One try per call: storage/storageRetry.ts retries (throttling, 5xx, connection errors) for every backend
+      // alike, for as long as --storage-timeout, and tracks the outage; a second layer of retries here would
+      // multiply the attempts and hide the outage from it.
+      maxAttempts: 1,
       requestHandler: new NodeHttpHandler({
         httpAgent: new HttpAgent(agent),
         httpsAgent: new HttpsAgent(agent),

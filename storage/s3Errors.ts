@@ -44,6 +44,11 @@ export function describeS3Error(e: unknown, operation: string, where: string): E
     case name === "NoSuchKey" || status === 404:
       return new UsageError(`${where}: not found (${detail})`);
     default:
-      return Object.assign(new Error(`${where}: ${detail}: ${err.message ?? String(e)}`), { code: err.code });
+      // What isRetryable() needs to tell an outage from an answer.
+      return Object.assign(new Error(`${where}: ${detail}: ${err.message ?? String(e)}`), {
+        code: err.code,
+        status,
+        errorName: name,
+      });
   }
 }

@@ -1,5 +1,6 @@
-// How S3 locations are reached. Resolved once at the edge (flags and the standard AWS variables) and passed to
-// openStorage, and to worker processes as flags.
+// How S3 locations are reached and how long storage may be unreachable. Resolved once at the edge (flags and the
+// standard AWS variables) and passed to openStorage, and to worker processes as flags.
+import type { StorageRetry } from "./storageRetry.js";
 
 export interface S3Settings {
   /** S3-compatible endpoint URL; undefined: AWS S3 for the region. */
@@ -14,6 +15,8 @@ export interface S3Settings {
 
 export interface StorageSettings {
   s3: S3Settings;
+  /** The process's retry policy and outage tracker (one per process: every location shares it). */
+  retry: StorageRetry;
 }
 
 /** Path-style addressing by default for endpoints named by IP or localhost: virtual hosts cannot reach them. */

@@ -3,7 +3,6 @@
 // mixing two versions; outputs are multipart uploads completed by the coordinator.
 import { createHash } from "node:crypto";
 import type { Readable } from "node:stream";
-import { setTimeout as sleep } from "node:timers/promises";
 import type { S3Client } from "@aws-sdk/client-s3";
 import { ObjectAppendLog } from "./objectAppendLog.js";
 import { s3Client } from "./s3Client.js";
@@ -12,9 +11,6 @@ import type { S3Settings } from "./s3Settings.js";
 import type { AppendLog, ObjectInfo, Storage, StorageLimits, WrittenPart } from "./types.js";
 
 export const S3_LIMITS: StorageLimits = { minPartSize: 5 * 1024 * 1024, maxPartSize: 5 * 1024 ** 3, maxParts: 10_000 };
-
-/** Attempts for a ranged read whose body stream breaks after the SDK handed it over. */
-const READ_ATTEMPTS = 5;
 
 type Sdk = typeof import("@aws-sdk/client-s3");
 
@@ -96,33 +92,32 @@ export class S3Storage implements Storage {
 
   async readRange(name: string, offset: number, length: number, into: Buffer, intoOffset: number): Promise<void> {
     if (length === 0) return;
-    for (let attempt = 1; ; attempt++) {
-      try {
-        const r = await this.call("GetObject", name, (c) =>
-          c.client.send(
-            new c.sdk.GetObjectCommand({
-              Bucket: this.bucket,
-              Key: this.key(name),
-              Range: `bytes=${offset}-${offset + length - 1}`,
-              IfMatch: this.pinned.get(name),
-            }),
-          ),
-        );
-        await readInto(r.Body as Readable, into, intoOffset, length, `${this.location}/${name}`);
-        return;
-      } catch (e) {
-        // The SDK retries failed requests; a body stream that breaks afterwards is retried here.
-        if (attempt >= READ_ATTEMPTS || !isStreamError(e)) throw e;
-        await sleep(100 * 2 ** attempt);
-      }
-    }
+    const r = await this.call("GetObject", name, (c) =>
+      c.client.send(
+        new c.sdk.GetObjectCommand({
+          Bucket: this.bucket,
+          Key: this.key(name),
+          Range: `bytes=${offset}-${offset + length - 1}`,
+          IfMatch: this.pinned.get(name),
+        }),
+      ),
+    );
+    // A body that breaks after the response started is retried like a failed request (storage/storageRetry.ts).
+    await readInto(r.Body as Readable, into, intoOffset, length, `${this.location}/${name}`);
   }
 
   async readSmall(name: string): Promise<Buffer> {
     const r = await this.call("GetObject", name, (c) =>
       c.client.send(new c.sdk.GetObjectCommand({ Bucket: this.bucket, Key: this.key(name) })),
     );
-    return Buffer.from(await (r.Body as { transformToByteArray(): Promise<Uint8Array> }).transformToByteArray());
+    // Straight into one buffer of the announced size: a journal snapshot of tens of MiB is not copied twice.
+    if (r.ContentLength !== undefined) {
+      const into = Buffer.allocUnsafe(r.ContentLength);
+      await readInto(r.Body as Readable, into, 0, r.ContentLength, `${this.location}/${name}`);
+      return into;
+    }
+    const bytes = await (r.Body as { transformToByteArray(): Promise<Uint8Array> }).transformToByteArray();
+    return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   }
 
   async writeSmall(name: string, data: Buffer): Promise<void> {
@@ -177,8 +172,9 @@ export class S3Storage implements Storage {
 
   async completeMultipart(name: string, uploadId: string, parts: WrittenPart[]): Promise<void> {
     const sorted = [...parts].sort((a, b) => a.partNumber - b.partNumber);
-    await this.call("CompleteMultipartUpload", name, (c) =>
-      c.client.send(
+    const c = await this.connect();
+    try {
+      await c.client.send(
         new c.sdk.CompleteMultipartUploadCommand({
           Bucket: this.bucket,
           Key: this.key(name),
@@ -191,16 +187,48 @@ export class S3Storage implements Storage {
             })),
           },
         }),
-      ),
-    );
+      );
+    } catch (e) {
+      // No such upload any more: completed already (a try whose reply was lost, a coordinator that died
+      // before recording its commit) when the object there is the one these parts make.
+      if (!isNoSuchUpload(e) || !(await this.completedAs(name, sorted))) {
+        throw describeS3Error(e, "CompleteMultipartUpload", `${this.location}/${name}`);
+      }
+    }
   }
 
   async abortMultipart(name: string, uploadId: string): Promise<void> {
-    await this.call("AbortMultipartUpload", name, (c) =>
-      c.client.send(
+    const c = await this.connect();
+    try {
+      await c.client.send(
         new c.sdk.AbortMultipartUploadCommand({ Bucket: this.bucket, Key: this.key(name), UploadId: uploadId }),
-      ),
-    );
+      );
+    } catch (e) {
+      // Aborted or completed already: nothing left to abort.
+      if (!isNoSuchUpload(e)) throw describeS3Error(e, "AbortMultipartUpload", `${this.location}/${name}`);
+    }
+  }
+
+  async listUploads(name: string): Promise<string[]> {
+    const ids: string[] = [];
+    let keyMarker: string | undefined;
+    let uploadIdMarker: string | undefined;
+    for (;;) {
+      const r = await this.call("ListMultipartUploads", name, (c) =>
+        c.client.send(
+          new c.sdk.ListMultipartUploadsCommand({
+            Bucket: this.bucket,
+            Prefix: this.key(name),
+            KeyMarker: keyMarker,
+            UploadIdMarker: uploadIdMarker,
+          }),
+        ),
+      );
+      for (const u of r.Uploads ?? []) if (u.Key === this.key(name) && u.UploadId) ids.push(u.UploadId);
+      if (!r.IsTruncated) return ids;
+      keyMarker = r.NextKeyMarker;
+      uploadIdMarker = r.NextUploadIdMarker;
+    }
   }
 
   async delete(name: string): Promise<void> {
@@ -239,6 +267,28 @@ export class S3Storage implements Storage {
     return this.clientPromise;
   }
 
+  /**
+   * Whether `name` is the object these parts complete to: its ETag is the multipart ETag they make (MD5 of
+   * the parts' MD5s, "-" and the part count) where the parts' ETags are MD5s, as on AWS S3, MinIO and Ceph;
+   * otherwise (stores with other ETags) that an object of that name exists.
+   */
+  private async completedAs(name: string, parts: WrittenPart[]): Promise<boolean> {
+    const c = await this.connect();
+    let etag: string | undefined;
+    try {
+      etag = (await c.client.send(new c.sdk.HeadObjectCommand({ Bucket: this.bucket, Key: this.key(name) }))).ETag;
+    } catch (e) {
+      if (isNotFound(e)) return false;
+      throw describeS3Error(e, "HeadObject", `${this.location}/${name}`);
+    }
+    const md5s = parts.map((p) => /^"?([0-9a-f]{32})"?$/i.exec(p.etag)?.[1]);
+    if (md5s.some((m) => m === undefined)) return etag !== undefined;
+    const digest = createHash("md5")
+      .update(Buffer.concat(md5s.map((m) => Buffer.from(m as string, "hex"))))
+      .digest("hex");
+    return etag?.replace(/"/g, "") === `${digest}-${parts.length}`;
+  }
+
   private key(name: string): string {
     return `${this.dirPrefix()}${name}`;
   }
@@ -263,17 +313,26 @@ export class S3Storage implements Storage {
 
 async function readInto(body: Readable, into: Buffer, at: number, length: number, where: string): Promise<void> {
   let done = 0;
-  for await (const chunk of body as AsyncIterable<Buffer>) {
-    if (done + chunk.length > length) throw new Error(`${where}: server sent more bytes than the requested range`);
-    chunk.copy(into, at + done);
-    done += chunk.length;
+  try {
+    for await (const chunk of body as AsyncIterable<Buffer>) {
+      if (done + chunk.length > length) throw new Error(`${where}: server sent more bytes than the requested range`);
+      chunk.copy(into, at + done);
+      done += chunk.length;
+    }
+  } catch (e) {
+    const err = e as { message?: string; code?: string };
+    if (err.message?.startsWith(where)) throw e;
+    // The connection broke mid-body: name the object, keep what tells an outage (the code) and mark it as such.
+    throw Object.assign(new Error(`${where}: GetObject body: ${err.message ?? String(e)}`), {
+      code: err.code,
+      stream: true,
+    });
   }
   if (done !== length)
     throw Object.assign(new Error(`${where}: short read (${done} of ${length} bytes)`), { stream: true });
 }
 
-function isStreamError(e: unknown): boolean {
-  const err = e as { code?: string; stream?: boolean; $metadata?: unknown; name?: string };
-  if (err.stream) return true;
-  return ["ECONNRESET", "EPIPE", "ETIMEDOUT", "ECONNREFUSED"].includes(err.code ?? "") || err.name === "AbortError";
+function isNoSuchUpload(e: unknown): boolean {
+  const err = e as { name?: string; Code?: string };
+  return err.name === "NoSuchUpload" || err.Code === "NoSuchUpload";
 }

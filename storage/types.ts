@@ -31,10 +31,22 @@ export interface StorageLimits {
 export interface AppendLog {
   /** Where it lives, for messages. */
   readonly where: string;
-  /** Everything appended so far, in order; undefined when there is no log. */
-  read(): Promise<string | undefined>;
-  /** Resolves once the text is durable. */
+  /**
+   * Everything appended so far, in order (UTF-8), as pieces that each end on a line (or, the last, on a line
+   * torn by a crash); undefined when there is no log. Bytes, not a string, and pieces, not one buffer: a
+   * 100k-unit journal is parsed line by line without a second, decoded or concatenated copy of it all.
+   */
+  read(): Promise<Buffer[] | undefined>;
+  /**
+   * Resolves once the text is durable. Trying the same append again after a failure leaves the log as one
+   * success would (a retry after a lost reply does not duplicate or tear it).
+   */
   append(text: string): Promise<void>;
+  /**
+   * Replaces everything appended so far with `text` (a compacted equivalent), atomically: a reader sees the
+   * old log or the new one, never a mix; later appends follow it.
+   */
+  rewrite(text: string): Promise<void>;
   /** Deletes the log (and a folder that only it needed). */
   remove(): Promise<void>;
   /** Releases handles; the log stays. */
@@ -74,9 +86,18 @@ export interface Storage {
     chunks: Buffer[],
     sha256?: string,
   ): Promise<WrittenPart>;
-  /** Makes the object visible under its name, durably. */
+  /**
+   * Makes the object visible under its name, durably. Done again once it is done (a retry after a lost reply,
+   * a restarted coordinator finishing its commit), it succeeds when the object there is the one these parts
+   * make.
+   */
   completeMultipart(name: string, uploadId: string, parts: WrittenPart[]): Promise<void>;
   abortMultipart(name: string, uploadId: string): Promise<void>;
+  /**
+   * Upload ids of the multipart uploads open for `name`, whoever opened them. Asked per name: MinIO lists the
+   * uploads of an exact key, but not those under a prefix (nor, after a restart, those of a whole bucket).
+   */
+  listUploads(name: string): Promise<string[]>;
   delete(name: string): Promise<void>;
   /** Removes the location itself once nothing is left in it (a local folder; S3 prefixes are not objects). */
   removeIfEmpty(): Promise<void>;

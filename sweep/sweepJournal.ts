@@ -24,9 +24,9 @@ export class SweepJournal {
 
   /** Every record, in order; undefined when there is none. A torn last line (a crash mid-append) is dropped. */
   async read(): Promise<SweepRecord[] | undefined> {
-    const text = await this.log.read();
-    if (text === undefined) return undefined;
-    const lines = text.split("\n");
+    const pieces = await this.log.read();
+    if (pieces === undefined) return undefined;
+    const lines = Buffer.concat(pieces).toString("utf8").split("\n");
     const records: SweepRecord[] = [];
     for (const [i, line] of lines.entries()) {
       if (line === "") continue;

@@ -119,12 +119,13 @@ export class CoordinatorClient implements LeaseService {
     return { accepted: reply.accepted, next };
   }
 
-  async fail({ leaseId, error, retryable, workerId }: FailRequest): Promise<boolean> {
+  async fail({ leaseId, error, retryable, transient, workerId }: FailRequest): Promise<boolean> {
     const reply = await this.call<{ accepted: boolean; state: number }>("Fail", {
       leaseId,
       workerId,
       error,
       retryable,
+      transient: transient === true,
     });
     return this.noteState(reply)?.accepted ?? false;
   }

@@ -1,5 +1,5 @@
 // One leased unit: heartbeats while it runs, then its report (Complete) or its failure (Fail).
-import { ObjectChangedError, PermanentUnitError, UsageError } from "../core/errors.js";
+import { ObjectChangedError, PermanentUnitError, StorageUnavailableError, UsageError } from "../core/errors.js";
 import type { JobContext, LeaseReply, LeaseService, UnitReport } from "../core/leaseService.js";
 import type { WorkUnit } from "../core/plan.js";
 import type { Arithmetic } from "../engine/computeUnit.js";
@@ -48,8 +48,10 @@ export async function runLease(
   } catch (e) {
     const message = e instanceof Error ? e.message : String(e);
     const permanent = e instanceof PermanentUnitError || e instanceof ObjectChangedError || e instanceof UsageError;
+    // Storage that stayed unreachable past --storage-timeout is an outage, not the unit's fault.
+    const transient = e instanceof StorageUnavailableError;
     observer?.failed(unit, message);
-    await service.fail({ workerId, leaseId, error: message, retryable: !permanent });
+    await service.fail({ workerId, leaseId, error: message, retryable: !permanent, transient });
     return undefined;
   } finally {
     clearInterval(heartbeat);

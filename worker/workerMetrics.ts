@@ -2,13 +2,16 @@
 import { Counter, Gauge, Registry } from "prom-client";
 import type { UnitReport } from "../core/leaseService.js";
 import { registerProcessMetrics } from "../metrics/processMetrics.js";
+import { storageMetrics } from "../metrics/storageMetrics.js";
 import { unitMetrics } from "../metrics/unitMetrics.js";
+import type { StorageRetry } from "../storage/storageRetry.js";
 import type { WorkerObserver } from "./runWorker.js";
 
-export function workerMetrics(): { registry: Registry; observer: WorkerObserver } {
+export function workerMetrics(storage: StorageRetry): { registry: Registry; observer: WorkerObserver } {
   const registry = new Registry();
   registry.setDefaultLabels({ role: "worker" });
   registerProcessMetrics(registry);
+  storageMetrics(registry, storage);
   const units = unitMetrics(registry);
   const inFlight = new Gauge({
     name: "expo_units",

@@ -28,7 +28,10 @@ const builder = (y: Argv<GlobalOptions>) =>
     .option("tls-client-ca", {
       type: "string",
       describe: "require client certificates signed by this CA (PEM)",
-    });
+    })
+    // For the test suite only: compact the journal after this many records or flushes (default 1024), so that a
+    // test job of a few dozen units compacts, and a kill can land while it does.
+    .option("journal-compact-after", { type: "number", hidden: true });
 
 export const coordinatorCommand: CommandModule<GlobalOptions, OptionsOf<typeof builder>> = {
   command: "coordinator",
@@ -48,9 +51,12 @@ export const coordinatorCommand: CommandModule<GlobalOptions, OptionsOf<typeof b
     };
     if (!tls && argv.tlsClientCa) throw new UsageError("--tls-client-ca needs --tls-cert and --tls-key");
     if (!(argv.linger >= 0)) throw new UsageError(`--linger ${argv.linger}: must be a number of seconds >= 0`);
+    const compactAfter = argv.journalCompactAfter;
+    if (compactAfter !== undefined && !(Number.isInteger(compactAfter) && compactAfter >= 1))
+      throw new UsageError(`--journal-compact-after ${compactAfter}: must be a whole number >= 1`);
     const spec = await resolveJobSpec(argv);
     const lease = leaseSettings(argv);
-    const storage = storageSettings(argv);
+    const storage = storageSettings(argv, log);
     const job = await prepareJob(spec, { storage, forWriting: true });
     log.info(`planned ${job.plan.units.length} units over ${job.plan.shards.length} shard(s)`, {
       units: job.plan.units.length,
@@ -62,6 +68,7 @@ export const coordinatorCommand: CommandModule<GlobalOptions, OptionsOf<typeof b
       metrics: argv.metricsPort === undefined ? undefined : { host: argv.metricsHost, port: argv.metricsPort },
       storage,
       lingerMs: argv.linger * 1000,
+      ...(compactAfter === undefined ? {} : { journalCompactAfter: compactAfter }),
       onSigterm: "suspend",
       log,
       onServing: (_, ports) =>

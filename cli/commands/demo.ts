@@ -32,7 +32,7 @@ export const demoCommand: CommandModule<GlobalOptions, OptionsOf<typeof builder>
   builder,
   handler: async (argv) => {
     const log = loggerFor(argv);
-    const storage = storageSettings(argv);
+    const storage = storageSettings(argv, log);
     const temporary = argv.dir === undefined;
     const dir = argv.dir?.replace(/\/+$/, "") ?? (await mkdtemp(join(tmpdir(), "llm-expo-demo-")));
     try {

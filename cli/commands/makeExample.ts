@@ -2,7 +2,7 @@ import type { Argv, CommandModule } from "yargs";
 import { UsageError } from "../../core/errors.js";
 import { makeExamplePair } from "../../example/makeExamplePair.js";
 import type { OptionsOf } from "../argsOf.js";
-import { type GlobalOptions, storageSettings } from "../globalOptions.js";
+import { type GlobalOptions, loggerFor, storageSettings } from "../globalOptions.js";
 import { formatBytes, parseSize } from "../parseSize.js";
 
 const builder = (y: Argv<GlobalOptions>) =>
@@ -23,7 +23,12 @@ export const makeExampleCommand: CommandModule<GlobalOptions, OptionsOf<typeof b
       throw new UsageError(`--size: ${(e as Error).message}`);
     }
     if (!Number.isInteger(argv.seed)) throw new UsageError(`--seed ${argv.seed}: must be a whole number`);
-    const pair = await makeExamplePair({ dir: argv.dir, size, seed: argv.seed, storage: storageSettings(argv) });
+    const pair = await makeExamplePair({
+      dir: argv.dir,
+      size,
+      seed: argv.seed,
+      storage: storageSettings(argv, loggerFor(argv)),
+    });
     if (argv.json) {
       process.stdout.write(`${JSON.stringify(pair)}\n`);
     } else {

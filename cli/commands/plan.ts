@@ -4,7 +4,7 @@ import { unitBufferBytes } from "../../engine/unitBuffers.js";
 import { prepareJob } from "../../plan/prepareJob.js";
 import type { OptionsOf } from "../argsOf.js";
 import { executionOptions, memoryBudget, positive } from "../executionOptions.js";
-import { type GlobalOptions, storageSettings } from "../globalOptions.js";
+import { type GlobalOptions, loggerFor, storageSettings } from "../globalOptions.js";
 import { jobOptions, resolveJobSpec } from "../jobOptions.js";
 import { formatBytes } from "../parseSize.js";
 import { localUnitsInFlight } from "../runLocally.js";
@@ -17,7 +17,7 @@ export const planCommand: CommandModule<GlobalOptions, OptionsOf<typeof builder>
   builder,
   handler: async (argv) => {
     const spec = await resolveJobSpec(argv);
-    const job = await prepareJob(spec, { storage: storageSettings(argv), forWriting: false });
+    const job = await prepareJob(spec, { storage: storageSettings(argv, loggerFor(argv)), forWriting: false });
     const { plan, aligned, base } = job;
     await Promise.all([aligned.storage.close(), base.storage.close()]);
     const k = plan.outputs.length;

@@ -25,7 +25,7 @@ export const runCommand: CommandModule<GlobalOptions, OptionsOf<typeof builder>>
     // Fails here, before anything is written, when --device cuda cannot be honoured.
     const device = selectDevice(argv.device);
     const lease = leaseSettings(argv);
-    const storage = storageSettings(argv);
+    const storage = storageSettings(argv, log);
     const job = await prepareJob(spec, { storage, forWriting: true });
     const { plan } = job;
     // Refused here, before the plan is announced, when not even one unit fits the budget.

@@ -7,7 +7,7 @@ import { shiftByLayer, type TensorKind } from "../../inspect/shiftByLayer.js";
 import { openStorage } from "../../storage/openStorage.js";
 import type { OptionsOf } from "../argsOf.js";
 import { positive } from "../executionOptions.js";
-import { type GlobalOptions, storageSettings } from "../globalOptions.js";
+import { type GlobalOptions, loggerFor, storageSettings } from "../globalOptions.js";
 import { jobOptions, resolveJobSpec } from "../jobOptions.js";
 
 const builder = (y: Argv<GlobalOptions>) =>
@@ -25,7 +25,7 @@ export const statsCommand: CommandModule<GlobalOptions, OptionsOf<typeof builder
   builder,
   handler: async (argv) => {
     const spec = await resolveJobSpec(argv, false);
-    const storage = storageSettings(argv);
+    const storage = storageSettings(argv, loggerFor(argv));
     // Refused before the (long) pass over the checkpoints when the plot cannot be written there.
     const plotTo = argv.plot === undefined ? undefined : openStorage(dirname(argv.plot), storage);
     try {

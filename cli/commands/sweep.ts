@@ -80,7 +80,7 @@ export const sweepCommand: CommandModule<GlobalOptions, OptionsOf<typeof builder
     const device = selectDevice(argv.device);
     const budget = memoryBudget(argv.memoryBudget);
     const lease = leaseSettings(argv);
-    const storage = storageSettings(argv);
+    const storage = storageSettings(argv, log);
 
     // Everything is checked before anything is written: inputs and candidates, the evaluator, the report
     // location, the journal of an earlier run.

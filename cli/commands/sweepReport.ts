@@ -41,7 +41,7 @@ export const sweepReportCommand: CommandModule<GlobalOptions, OptionsOf<typeof b
     if (!(argv.waitTimeout >= 0) || !(argv.poll > 0))
       throw new UsageError("--wait-timeout must be seconds >= 0 and --poll seconds > 0");
     const lingerFor = lingerSeconds(argv.linger);
-    const storage = storageSettings(argv);
+    const storage = storageSettings(argv, log);
     const candidates = sweepCandidates(spec, storage);
     const reportStorage = openStorage(report, storage);
     const results = openStorage(`${report}/${RESULTS_FOLDER}`, storage);

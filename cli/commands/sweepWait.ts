@@ -41,7 +41,7 @@ export const sweepWaitCommand: CommandModule<GlobalOptions, OptionsOf<typeof bui
     const spec = await resolveJobSpec(argv);
     const report = requireReport(argv.report).replace(/\/+$/, "");
     if (!(argv.timeout > 0) || !(argv.poll > 0)) throw new UsageError("--timeout and --poll must be seconds > 0");
-    const storage = storageSettings(argv);
+    const storage = storageSettings(argv, log);
     const candidates = sweepCandidates(spec, storage);
     const candidate = candidates[argv.index];
     if (!Number.isInteger(argv.index) || candidate === undefined)

@@ -2,7 +2,7 @@ import type { Argv, CommandModule } from "yargs";
 import { JobError, UsageError } from "../../core/errors.js";
 import { verifyOutput } from "../../inspect/verifyOutput.js";
 import type { OptionsOf } from "../argsOf.js";
-import { type GlobalOptions, storageSettings } from "../globalOptions.js";
+import { type GlobalOptions, loggerFor, storageSettings } from "../globalOptions.js";
 import { formatBytes } from "../parseSize.js";
 
 const builder = (y: Argv<GlobalOptions>) =>
@@ -29,7 +29,7 @@ export const verifyCommand: CommandModule<GlobalOptions, OptionsOf<typeof builde
       concurrency: 1,
       // Outputs are the same bits on either device; the CPU is always there.
       device: "cpu",
-      storage: storageSettings(argv),
+      storage: storageSettings(argv, loggerFor(argv)),
     });
     if (argv.json) {
       process.stdout.write(`${JSON.stringify(result)}\n`);

@@ -65,7 +65,7 @@ export const workerCommand: CommandModule<GlobalOptions, OptionsOf<typeof builde
     const faults = argv.injectFaults === undefined ? undefined : parseFaultSpec(argv.injectFaults);
     if (faults) log.warn(`FAULT INJECTION ACTIVE (--inject-faults ${argv.injectFaults}): test use only`, { faults });
     // Keep-alive sockets for every unit in flight: an aligned read, base reads and a part upload each.
-    const storage = storageSettings(argv, process.env, Math.max(64, concurrency * 6));
+    const storage = storageSettings(argv, log, process.env, Math.max(64, concurrency * 6));
     const clientPair = readKeyPair(argv.tlsCert, argv.tlsKey);
     const useTls = Boolean(argv.tls || argv.tlsCa || clientPair);
     const client = new CoordinatorClient({
@@ -83,7 +83,7 @@ export const workerCommand: CommandModule<GlobalOptions, OptionsOf<typeof builde
           }
         : {}),
     });
-    const metrics = workerMetrics();
+    const metrics = workerMetrics(storage.retry);
     let server: MetricsServer | undefined;
     if (argv.metricsPort !== undefined)
       server = await serveMetrics(metrics.registry, argv.metricsHost, argv.metricsPort);

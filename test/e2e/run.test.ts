@@ -7,12 +7,12 @@ import { createHash } from "node:crypto";
 import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { before, describe, it } from "node:test";
-import { setTimeout as sleep } from "node:timers/promises";
 import type { Arith, FloatDtype } from "../../core/dtypes.js";
 import { oracleExtrapolate } from "../support/oracle.js";
 import { readAllTensors, readHeaderPlain } from "../support/readTensor.js";
 import { CLI, jobArgs, runCli } from "../support/runCli.js";
 import { tempDir } from "../support/tempDir.js";
+import { waitUntil } from "../support/waitUntil.js";
 import { folderDigest, writeCheckpoint } from "../support/writeCheckpoint.js";
 
 const FLOATS = new Set(["BF16", "F16", "F32", "F64"]);
@@ -306,7 +306,7 @@ describe("llm-expo end to end", () => {
     child.stderr.on("data", (d) => {
       stderr += d;
     });
-    while (!existsSync(join(out, ".expo")) && child.exitCode === null) await sleep(5);
+    await waitUntil(() => existsSync(join(out, ".expo")) || child.exitCode !== null, "the job's uploads opened");
     child.kill("SIGINT");
     const code = await new Promise((resolve) => child.on("close", resolve));
     assert.equal(code, 1, stderr);

@@ -8,6 +8,8 @@ export interface FaultProxy {
   endpoint: string;
   faults: { slowDown: number; reset: number; cut: number };
   requests: number;
+  /** Changes the chance of a fault from now on (0: none); the budget still bounds the total. */
+  setRate(rate: number): void;
   close(): Promise<void>;
 }
 
@@ -31,17 +33,21 @@ export async function startFaultProxy(options: FaultOptions): Promise<FaultProxy
     state ^= state << 5;
     return (state >>> 0) / 2 ** 32;
   };
+  let rate = options.rate;
   const proxy: FaultProxy = {
     endpoint: "",
     faults: { slowDown: 0, reset: 0, cut: 0 },
     requests: 0,
+    setRate: (r) => {
+      rate = r;
+    },
     close: async () => {},
   };
   const budgetLeft = () => options.budget - proxy.faults.slowDown - proxy.faults.reset - proxy.faults.cut;
   const server: Server = createServer(async (req: IncomingMessage, res: ServerResponse) => {
     proxy.requests++;
     await options.onRequest?.(req);
-    const fault = budgetLeft() > 0 && random() < options.rate ? Math.floor(random() * 3) : -1;
+    const fault = budgetLeft() > 0 && random() < rate ? Math.floor(random() * 3) : -1;
     if (fault === 0) {
       proxy.faults.slowDown++;
       req.resume();

@@ -67,7 +67,7 @@ export class CliProcess {
 /** `llm-expo coordinator` on 127.0.0.1 (port 0 unless given), once it listens. */
 export async function startCoordinator(
   jobArgs: string[],
-  options: { port?: number; metrics?: boolean; env?: NodeJS.ProcessEnv; extra?: string[] } = {},
+  options: { port?: number; metrics?: boolean; env?: NodeJS.ProcessEnv; extra?: string[]; readyMs?: number } = {},
 ): Promise<{ proc: CliProcess; grpcPort: number; metricsPort?: number }> {
   const proc = new CliProcess(
     [
@@ -80,7 +80,11 @@ export async function startCoordinator(
     ],
     options.env,
   );
-  const line = await proc.waitFor((l) => l.msg === "coordinator listening", 30_000, "coordinator listening line");
+  const line = await proc.waitFor(
+    (l) => l.msg === "coordinator listening",
+    options.readyMs ?? 60_000,
+    "coordinator listening line",
+  );
   return {
     proc,
     grpcPort: line.grpcPort as number,

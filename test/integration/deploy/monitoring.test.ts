@@ -9,7 +9,6 @@ import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { setTimeout as sleep } from "node:timers/promises";
 import { parse } from "yaml";
 import { CHART, REPO, renderChart } from "../../support/helmChart.js";
 import { CliProcess, startCoordinator, startWorker } from "../../support/processes.js";
@@ -18,6 +17,7 @@ import { runCli } from "../../support/runCli.js";
 import { EVALUATE } from "../../support/sweepSupport.js";
 import { tempDir } from "../../support/tempDir.js";
 import { writeTinyPair } from "../../support/tinyLlama.js";
+import { waitUntil } from "../../support/waitUntil.js";
 
 const missing = PROMTOOL ? false : "promtool not installed (.ci/run installs it)";
 if (missing && process.env.LLM_EXPO_REQUIRE_TOOLS) throw new Error(`${missing} but LLM_EXPO_REQUIRE_TOOLS is set`);
@@ -100,7 +100,8 @@ describe("Prometheus rules and Grafana dashboard", { skip: missing }, () => {
     const c = await startCoordinator([...job, "--unit-size", "256KiB"], {
       env,
       metrics: true,
-      extra: ["--linger", "5"],
+      // Lingers until the final values are scraped (SIGTERM ends it).
+      extra: ["--linger", "120"],
     });
     processes.push(c.proc);
     const scrape = async (port: number | undefined) => {
@@ -117,14 +118,18 @@ describe("Prometheus rules and Grafana dashboard", { skip: missing }, () => {
     processes.push(w);
     const ready = await w.waitFor((l) => l.msg === "worker ready");
     await scrape(ready.metricsPort as number);
-    await sleep(500);
+    await w.waitFor((l) => l.msg === "unit done", 60_000, "a unit done");
     await scrape(c.metricsPort);
     assert.equal((await w.exited).code, 0, w.stderr);
     // The coordinator lingers after committing: its final values, job state "done" included.
-    for (let i = 0; i < 100; i++) {
-      if (/^expo_job_state\{state="done",role="coordinator"\} 1$/m.test(await scrape(c.metricsPort))) break;
-      await sleep(100);
-    }
+    await waitUntil(
+      async () => /^expo_job_state\{state="done",role="coordinator"\} 1$/m.test(await scrape(c.metricsPort)),
+      "the job state done",
+    );
+    // SIGTERM ends the linger, not a commit in progress: wait for the linger.
+    await c.proc.waitFor((l) => l.msg === "job phase" && l.to === "lingering", 60_000, "the linger");
+    c.proc.kill("SIGTERM");
+    assert.equal((await c.proc.exited).code, 0, c.proc.stderr);
     // A sweep, scraped once its report is written (it lingers; SIGTERM ends the linger).
     const pair = await writeTinyPair(join(root, "tiny"));
     const sweep = new CliProcess([

@@ -4,15 +4,15 @@
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { existsSync, readFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
-import { setTimeout as sleep } from "node:timers/promises";
 import type { CliProcess } from "../../support/processes.js";
 import { startCoordinator, startWorker } from "../../support/processes.js";
 import { freePort, PROMETHEUS, PROMTOOL, Prometheus } from "../../support/prometheus.js";
 import { runCli } from "../../support/runCli.js";
 import { tempDir } from "../../support/tempDir.js";
+import { waitUntil } from "../../support/waitUntil.js";
 
 const missing = !PROMETHEUS || !PROMTOOL ? "prometheus/promtool not installed (.ci/run installs them)" : false;
 // .ci/run installs them and sets LLM_EXPO_REQUIRE_TOOLS: there, a missing tool is a failure, not a skip.
@@ -44,18 +44,19 @@ describe("Prometheus scraping coordinator and workers", { skip: missing }, () =>
     const c = await startCoordinator([...job, "--unit-size", "256KiB"], {
       env,
       metrics: true,
-      extra: ["--linger", "6"],
+      // Lingers until the test has read the final values (SIGTERM ends it).
+      extra: ["--linger", "120"],
     });
     processes.push(c.proc);
     // Prometheus first, so it scrapes the workers from their first second.
     const ports = [await freePort(), await freePort()];
     const targets = [c.metricsPort, ...ports].map((p) => `127.0.0.1:${p}`);
     prometheus = await Prometheus.start(targets);
-    for (let i = 0; i < 100; i++) {
-      const up = await prometheus.query(`up{instance="${targets[0]}"}`);
-      if (up[0]?.value === 1) break;
-      await sleep(100);
-    }
+    const p = prometheus;
+    await waitUntil(
+      async () => (await p.query(`up{instance="${targets[0]}"}`))[0]?.value === 1,
+      "Prometheus scraping the coordinator",
+    );
     const workers = ports.map((port) => {
       const w = startWorker(
         c.grpcPort,
@@ -84,7 +85,7 @@ describe("Prometheus scraping coordinator and workers", { skip: missing }, () =>
     }
 
     for (const w of workers) assert.equal((await w.exited).code, 0, w.stderr);
-    for (let i = 0; i < 100 && !existsSync(join(out, "model.safetensors.index.json")); i++) await sleep(100);
+    await c.proc.waitFor((l) => l.msg === "job phase" && l.to === "lingering", 60_000, "the commit");
     const report = JSON.parse(readFileSync(join(out, "expo-report.json"), "utf8")) as Report;
     const written = report.output.shards.flatMap((s) => s.parts).reduce((n, p) => n + p.size, 0);
     const m = report.statistics.model;
@@ -93,10 +94,10 @@ describe("Prometheus scraping coordinator and workers", { skip: missing }, () =>
     // The coordinator lingers after committing: Prometheus catches up with the final values.
     const value = async (expr: string) => (await prometheus?.query(expr))?.[0]?.value;
     let bytes: number | undefined;
-    for (let i = 0; i < 80 && bytes !== written; i++) {
-      bytes = await value('expo_bytes_written_total{role="coordinator"}');
-      if (bytes !== written) await sleep(100);
-    }
+    await waitUntil(
+      async () => (bytes = await value('expo_bytes_written_total{role="coordinator"}')) === written,
+      "Prometheus scraping the final bytes",
+    ).catch(() => undefined);
     assert.equal(bytes, written, `expo_bytes_written_total; prometheus log:\n${prometheus.log()}`);
     const close = (got: number | undefined, want: number, what: string) =>
       assert.ok(got !== undefined && Math.abs(got - want) <= 1e-12 * Math.abs(want), `${what}: ${got} vs ${want}`);
@@ -112,6 +113,7 @@ describe("Prometheus scraping coordinator and workers", { skip: missing }, () =>
     assert.ok(up.every((s) => s.value === 1));
     const workerBytes = await value('sum(max_over_time(expo_bytes_written_total{role="worker"}[5m]))');
     assert.ok(workerBytes !== undefined && workerBytes > 0 && workerBytes <= written);
+    c.proc.kill("SIGTERM");
     assert.equal((await c.proc.exited).code, 0, c.proc.stderr);
   });
 });

@@ -12,7 +12,8 @@ import { type S3Server, startMinio, startS3rver } from "../../../harness/s3Serve
 import { startFaultProxy } from "../../support/faultProxy.js";
 import { startCoordinator, startWorker } from "../../support/processes.js";
 import { jobArgs, runCli } from "../../support/runCli.js";
-import { tempDir } from "../../support/tempDir.js";
+import { assertSameAsLocal, dataSection } from "../../support/s3Output.js";
+import { s3Reference } from "../../support/s3Reference.js";
 
 const BUCKETS = ["models", "outputs"];
 const UNIT = ["--unit-size", "5MiB"];
@@ -21,26 +22,6 @@ const servers: Array<[string, () => Promise<S3Server | undefined>]> = [
   ["s3rver", () => startS3rver(BUCKETS)],
   ["MinIO", () => startMinio(BUCKETS)],
 ];
-
-/** Every file of a local output except the report (which names locations and times) equals the S3 copy. */
-async function assertSameAsLocal(client: S3Client, localDir: string, bucket: string, prefix: string) {
-  const files = readdirSync(localDir).filter((f) => f !== "expo-report.json");
-  assert.ok(files.some((f) => f.endsWith(".safetensors")));
-  for (const f of files) {
-    const remote = await getObject(client, bucket, `${prefix}/${f}`);
-    const local = readFileSync(join(localDir, f));
-    if (f.endsWith(".safetensors")) {
-      // Headers name the input locations; the data must be identical.
-      assert.ok(dataSection(local).equals(dataSection(remote)), `${f}: data identical to the local run`);
-    } else {
-      assert.ok(local.equals(remote), `${f} identical`);
-    }
-  }
-}
-
-function dataSection(shard: Buffer): Buffer {
-  return shard.subarray(8 + Number(shard.readBigUInt64LE(0)));
-}
 
 function oneLineError(stderr: string): string {
   const lines = stderr.trim().split("\n");
@@ -66,24 +47,8 @@ for (const [name, start] of servers) {
       if (!server) return;
       env = server.env;
       client = testClient(env);
-      root = await tempDir();
-      for (const target of [root, "s3://models/pair"]) {
-        const r = await runCli(["make-example", target, "--size", "12MiB", "--seed", "5"], env);
-        assert.equal(r.code, 0, r.stderr);
-      }
-      const local = await runCli([
-        "run",
-        "--base",
-        join(root, "sft"),
-        "--aligned",
-        join(root, "dpo"),
-        "--alpha",
-        "0.3",
-        "--out",
-        join(root, "expo"),
-        ...UNIT,
-      ]);
-      assert.equal(local.code, 0, local.stderr);
+      // The pair in root/sft and root/dpo, the local run in root/expo.
+      root = dirname(await s3Reference(env, { s3Prefix: "s3://models/pair", size: "12MiB", seed: 5, jobArgs: UNIT }));
     });
 
     after(async () => {
@@ -338,7 +303,7 @@ for (const [name, start] of servers) {
       await assertSameAsLocal(client, join(root, "expo"), "outputs", "faulty");
     });
 
-    it("an input object replaced mid-job fails the job naming it: no index, uploads aborted", async (t) => {
+    it("an input object replaced mid-job fails the job naming it: nothing left at the output, uploads aborted", async (t) => {
       if (skip(t)) return;
       if (name !== "MinIO") return t.skip("s3rver does not implement If-Match");
       const made = await runCli(["make-example", "s3://models/victim", "--size", "12MiB", "--seed", "9"], env);
@@ -372,10 +337,8 @@ for (const [name, start] of servers) {
         await proxy.close();
       }
       assert.ok(replaced);
-      assert.deepEqual(
-        (await listKeys(client, "outputs", "victim/")).filter((k) => k.endsWith("index.json")),
-        [],
-      );
+      // A failed job leaves nothing at the output: no index, no shard, no journal object, no upload open.
+      assert.deepEqual(await listKeys(client, "outputs", "victim/"), []);
       assert.deepEqual(await openUploads(client, "outputs"), []);
     });
   });

@@ -4,10 +4,11 @@ import assert from "node:assert/strict";
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, it } from "node:test";
-import { storageFlags, storageSettings } from "../../../cli/globalOptions.js";
+import { storageSettings } from "../../../cli/globalOptions.js";
 import { DEFAULT_UNIT_SIZE, resolveJobSpec } from "../../../cli/jobOptions.js";
 import { leaseSettings } from "../../../cli/leaseOptions.js";
 import { UsageError } from "../../../core/errors.js";
+import { silentLogger } from "../../../core/logger.js";
 import { tempDir } from "../../support/tempDir.js";
 
 const usage = (pattern: RegExp) => (e: unknown) => e instanceof UsageError && pattern.test(e.message);
@@ -180,38 +181,32 @@ describe("lease options", () => {
   });
 });
 
-describe("S3 options", () => {
-  const none = { s3Endpoint: undefined, s3PathStyle: undefined, s3PartChecksums: undefined };
+describe("storage options", () => {
+  const none = { s3Endpoint: undefined, s3PathStyle: undefined, s3PartChecksums: undefined, storageTimeout: 300 };
 
   it("takes the endpoint from the flag, else AWS_ENDPOINT_URL_S3, else AWS_ENDPOINT_URL; path-style for IP hosts", () => {
     const env = { AWS_ENDPOINT_URL: "http://10.0.0.1:9000", AWS_ENDPOINT_URL_S3: "http://127.0.0.1:9000" };
-    assert.equal(storageSettings(none, env).s3.endpoint, "http://127.0.0.1:9000");
+    assert.equal(storageSettings(none, silentLogger, env).s3.endpoint, "http://127.0.0.1:9000");
     assert.equal(
-      storageSettings(none, { AWS_ENDPOINT_URL: "http://10.0.0.1:9000" }).s3.endpoint,
+      storageSettings(none, silentLogger, { AWS_ENDPOINT_URL: "http://10.0.0.1:9000" }).s3.endpoint,
       "http://10.0.0.1:9000",
     );
-    const flagged = storageSettings({ ...none, s3Endpoint: "https://s3.example.com" }, env);
+    const flagged = storageSettings({ ...none, s3Endpoint: "https://s3.example.com" }, silentLogger, env);
     assert.equal(flagged.s3.endpoint, "https://s3.example.com");
     assert.equal(flagged.s3.forcePathStyle, false, "a named host gets virtual-host addressing");
-    assert.equal(storageSettings(none, env).s3.forcePathStyle, true, "an IP host cannot");
-    assert.equal(storageSettings({ ...none, s3PathStyle: false }, env).s3.forcePathStyle, false, "unless told");
-    assert.equal(storageSettings(none, {}).s3.endpoint, undefined);
-    assert.equal(storageSettings(none, { AWS_REGION: "eu-west-1" }).s3.region, "eu-west-1");
-    assert.equal(storageSettings(none, {}).s3.region, "us-east-1");
+    assert.equal(storageSettings(none, silentLogger, env).s3.forcePathStyle, true, "an IP host cannot");
+    assert.equal(
+      storageSettings({ ...none, s3PathStyle: false }, silentLogger, env).s3.forcePathStyle,
+      false,
+      "unless told",
+    );
+    assert.equal(storageSettings(none, silentLogger, {}).s3.endpoint, undefined);
+    assert.equal(storageSettings(none, silentLogger, { AWS_REGION: "eu-west-1" }).s3.region, "eu-west-1");
+    assert.equal(storageSettings(none, silentLogger, {}).s3.region, "us-east-1");
   });
 
-  it("hands worker processes the same settings as flags", () => {
-    const settings = storageSettings(
-      { s3Endpoint: "http://localhost:9000", s3PathStyle: undefined, s3PartChecksums: false },
-      {},
-    );
-    const flags = storageFlags(settings);
-    assert.deepEqual(flags, ["--s3-endpoint", "http://localhost:9000", "--s3-path-style", "--no-s3-part-checksums"]);
-    const parsed = {
-      s3Endpoint: flags[1],
-      s3PathStyle: flags.includes("--s3-path-style"),
-      s3PartChecksums: !flags.includes("--no-s3-part-checksums"),
-    };
-    assert.deepEqual(storageSettings(parsed, {}), settings);
+  it("refuses a storage timeout that is not a positive number of seconds", () => {
+    for (const storageTimeout of [0, -1, Number.NaN])
+      assert.throws(() => storageSettings({ ...none, storageTimeout }, silentLogger, {}), usage(/--storage-timeout/));
   });
 });

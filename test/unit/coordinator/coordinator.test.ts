@@ -133,4 +133,45 @@ describe("coordinator", () => {
     c.close();
     await Promise.all(j.outputs.map((o) => o.close()));
   });
+
+  it("leases nothing while its journal is stalled by a storage outage; a transient failure spends no attempt", async () => {
+    const j = await job();
+    let stalled = false;
+    const journaled: string[] = [];
+    const c = new Coordinator(j.spec, j.plan, j.outputs, {
+      jobId: "t3",
+      leaseTtlMs: 60_000,
+      maxAttempts: 1,
+      journal: {
+        append: async (...records) => {
+          journaled.push(...records.map((r) => r.type));
+        },
+      },
+      journalStalled: () => stalled,
+    });
+    await c.start();
+    const held = await c.lease("w");
+    assert.equal(held.kind, "unit");
+    stalled = true;
+    assert.deepEqual(await c.lease("w"), { kind: "wait", retryMs: 250 }, "no lease while the journal is stalled");
+    stalled = false;
+    if (held.kind !== "unit") return;
+    assert.ok(
+      await c.fail({
+        workerId: "w",
+        leaseId: held.leaseId,
+        error: "storage unreachable",
+        retryable: true,
+        transient: true,
+      }),
+    );
+    assert.deepEqual(journaled, ["retry"], "journaled, so an outage the coordinator shares is found");
+    // --max-attempts 1: had the failure spent the attempt, the job would have failed.
+    const again = await c.lease("w");
+    assert.equal(again.kind, "unit");
+    if (again.kind === "unit") assert.equal(again.attempt, 1);
+    assert.equal(c.status().state, "running");
+    c.close();
+    await Promise.all(j.outputs.map((o) => o.close()));
+  });
 });

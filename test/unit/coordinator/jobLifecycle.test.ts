@@ -13,7 +13,7 @@ import {
 const PHASES: JobPhase[] = ["opening", "serving", "finalizing", "lingering", "aborting", "suspending", "ended"];
 
 describe("job lifecycle", () => {
-  it("moves only forward: open, serve, commit, linger, end; or abort or suspend before the commit is done", () => {
+  it("moves only forward: open, serve, commit, linger, end; or abort or suspend (a storage outage, even while committing) before the commit is done", () => {
     const allowed = PHASES.flatMap((from) =>
       PHASES.filter((to) => canTransition(from, to)).map((to) => `${from}→${to}`),
     );
@@ -21,6 +21,7 @@ describe("job lifecycle", () => {
       "aborting→ended",
       "finalizing→aborting",
       "finalizing→lingering",
+      "finalizing→suspending",
       "lingering→ended",
       "opening→aborting",
       "opening→serving",

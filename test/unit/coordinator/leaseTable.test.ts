@@ -86,4 +86,39 @@ describe("lease table", () => {
     assert.equal(t.lease(), undefined);
     assert.deepEqual(t.counts(), { pending: 0, leased: 2, done: 1, failed: 0 });
   });
+
+  it("a transient failure (storage unreachable) hands the unit back without spending the attempt", () => {
+    const { t } = table(1, 1);
+    for (let i = 0; i < 5; i++) {
+      const g = t.lease();
+      assert.equal(g?.attempt, 1, "still the first attempt");
+      assert.deepEqual(t.fail(g?.leaseId as string, "storage unreachable", true, true), {
+        unitId: 0,
+        attempt: 0,
+        error: "storage unreachable",
+        requeued: true,
+        transient: true,
+      });
+    }
+    assert.equal(t.failure, undefined, "with --max-attempts 1, five outages did not fail the job");
+    assert.equal(t.retries, 0, "not counted as retries");
+    const last = t.lease();
+    assert.ok(t.complete(last?.leaseId as string));
+    assert.ok(t.finished);
+  });
+
+  it("a replayed queue of 100k units leases in O(1) per unit", () => {
+    const n = 100_000;
+    const t = new LeaseTable(
+      Array.from({ length: n }, (_, i) => i),
+      { ttlMs: 60_000, maxAttempts: 3 },
+    );
+    for (let i = 0; i < n; i += 2) t.markDone(i);
+    let leased = 0;
+    for (let g = t.lease(); g; g = t.lease()) {
+      assert.equal(g.unitId % 2, 1, "done units are skipped");
+      leased++;
+    }
+    assert.equal(leased, n / 2);
+  });
 });
