@@ -9,7 +9,7 @@ import { benchLeaseThroughput } from "./leaseThroughput.js";
 import { benchLocalWorkers, formatLocalWorkers } from "./localWorkers.js";
 import { runMeasured } from "./runCommand.js";
 import { benchRunVsFloor } from "./runVsFloor.js";
-import { benchS3VsRaw } from "./s3VsRaw.js";
+import { benchS3VsRaw, formatS3VsRaw } from "./s3VsRaw.js";
 
 const GiB = 1024 ** 3;
 
@@ -70,11 +70,7 @@ try {
 
   console.log("\n== S3 run vs raw transfer, MinIO on loopback, ~2 GiB pair ==");
   const s3 = await benchS3VsRaw();
-  if (!s3) console.log("skipped: MinIO not built (.ci/run builds it; or set MINIO_BIN)");
-  else
-    console.log(
-      `raw ${s3.rawSeconds.toFixed(2)} s  run ${s3.runSeconds.toFixed(2)} s  run/raw throughput ${s3.ratio.toFixed(2)} (target >= 0.8)  [raw ${s3.raw.map((x) => x.toFixed(2))}; run ${s3.run.map((x) => x.toFixed(2))}]`,
-    );
+  console.log(s3 ? formatS3VsRaw(s3) : "skipped: MinIO not built (.ci/run builds it; or set MINIO_BIN)");
 } finally {
   await rm(root, { recursive: true, force: true });
 }

@@ -1,91 +1,87 @@
-// An S3 run against the same-run raw transfer of the same bytes with the same SDK settings: GET
-// both inputs in unit-sized ranges, PUT the aligned bytes as a multipart object, two units in
-// flight (as `run` does by default). MinIO on loopback. Target: run throughput >= 0.8 x raw.
-import PQueue from "p-queue";
-import { type S3Server, s3StorageSettings, startMinio } from "../harness/s3Servers.js";
-import { S3Storage } from "../storage/s3Storage.js";
+// An S3 run against the same-run raw transfer of the same bytes with the same SDK settings
+// (bench/s3RawChild.ts), MinIO on loopback, each in a process of its own. Two figures: throughput
+// (target: run >= 0.8 x raw) and CPU seconds per GiB moved, read + written (target: run <= 1.2 x raw).
+// The run's CPU is everything its process spends after planning: coordinator, worker, kernel and hashing.
+import { startMinio } from "../harness/s3Servers.js";
 import { runMeasured } from "./runCommand.js";
+import { runJsonChild } from "./runJsonChild.js";
 
-const UNIT = 64 * 1024 * 1024;
+interface Side {
+  seconds: number;
+  cpuSeconds: number;
+  bytesMoved: number;
+}
 
-export async function benchS3VsRaw(rounds = 2) {
+export interface S3VsRaw {
+  raw: Side[];
+  run: Side[];
+  /** Best raw seconds / best run seconds. */
+  throughputRatio: number;
+  /** Best run CPU s/GiB / best raw CPU s/GiB. */
+  cpuRatio: number;
+}
+
+const GiB = 1024 ** 3;
+
+export async function benchS3VsRaw(rounds = 3, size = "1GiB"): Promise<S3VsRaw | undefined> {
   const server = await startMinio(["models", "outputs"]);
   if (!server) return undefined;
-  Object.assign(process.env, server.env);
+  const env = server.env;
+  Object.assign(process.env, env);
   try {
-    await runMeasured(["make-example", "s3://models/pair", "--size", "1GiB", "--seed", "2"]);
-    const raw: number[] = [];
-    const run: number[] = [];
+    await runMeasured(["make-example", "s3://models/pair", "--size", size, "--seed", "2"]);
+    const raw: Side[] = [];
+    const run: Side[] = [];
     for (let i = 0; i < rounds; i++) {
-      raw.push(await rawTransfer(server, "s3://models/pair/sft", "s3://models/pair/dpo", `s3://outputs/raw-${i}`));
-      run.push(
-        (
-          await runMeasured([
-            "run",
-            "--base",
-            "s3://models/pair/sft",
-            "--aligned",
-            "s3://models/pair/dpo",
-            "--alpha",
-            "0.3",
-            "--out",
-            `s3://outputs/run-${i}`,
-          ])
-        ).seconds,
+      raw.push(
+        await runJsonChild<Side>(
+          "s3RawChild.js",
+          [server.endpoint, "s3://models/pair/sft", "s3://models/pair/dpo", `s3://outputs/raw-${i}`],
+          env,
+        ),
       );
+      const r = await runJsonChild<{ seconds: number; cpuSeconds: number; bytesRead: number; bytesWritten: number }>(
+        "../cli/main.js",
+        [
+          "run",
+          "--base",
+          "s3://models/pair/sft",
+          "--aligned",
+          "s3://models/pair/dpo",
+          "--alpha",
+          "0.3",
+          "--out",
+          `s3://outputs/run-${i}`,
+          "--json",
+        ],
+        env,
+      );
+      run.push({ seconds: r.seconds, cpuSeconds: r.cpuSeconds, bytesMoved: r.bytesRead + r.bytesWritten });
     }
-    const best = (xs: number[]) => Math.min(...xs);
-    return { rawSeconds: best(raw), runSeconds: best(run), ratio: best(raw) / best(run), raw, run };
+    const perGiB = (s: Side) => s.cpuSeconds / (s.bytesMoved / GiB);
+    const least = (xs: number[]) => Math.min(...xs);
+    return {
+      raw,
+      run,
+      throughputRatio: least(raw.map((s) => s.seconds)) / least(run.map((s) => s.seconds)),
+      cpuRatio: least(run.map(perGiB)) / least(raw.map(perGiB)),
+    };
   } finally {
     await server.stop();
   }
 }
 
-async function rawTransfer(server: S3Server, baseLoc: string, alignedLoc: string, outLoc: string): Promise<number> {
-  const { s3 } = s3StorageSettings(server);
-  const base = new S3Storage(baseLoc, s3);
-  const aligned = new S3Storage(alignedLoc, s3);
-  const out = new S3Storage(outLoc, s3);
-  const started = performance.now();
-  const files = async (s: S3Storage) => {
-    const names = (await s.list()).filter((n) => n.endsWith(".safetensors"));
-    return Promise.all(names.map(async (n) => ({ name: n, size: (await s.stat(n))?.size ?? 0 })));
-  };
-  const [baseFiles, alignedFiles] = await Promise.all([files(base), files(aligned)]);
-  const buffers: Array<{ a: Buffer; b: Buffer }> = [0, 1].map(() => ({
-    a: Buffer.allocUnsafeSlow(UNIT),
-    b: Buffer.allocUnsafeSlow(UNIT),
-  }));
-  const queue = new PQueue({ concurrency: 2 });
-  const baseRanges = baseFiles.flatMap((f) => ranges(f.size).map((r) => ({ file: f.name, ...r })));
-  for (const f of alignedFiles) {
-    const id = await out.createMultipart(f.name, f.size);
-    const parts = await Promise.all(
-      ranges(f.size).map((r, i) =>
-        queue.add(async () => {
-          const buf = buffers.pop() as { a: Buffer; b: Buffer };
-          try {
-            const br = baseRanges.shift();
-            await Promise.all([
-              aligned.readRange(f.name, r.offset, r.length, buf.a, 0),
-              br ? base.readRange(br.file, br.offset, br.length, buf.b, 0) : undefined,
-            ]);
-            return await out.writePart(f.name, id, i + 1, r.offset, [buf.a.subarray(0, r.length)]);
-          } finally {
-            buffers.push(buf);
-          }
-        }),
-      ),
-    );
-    await out.completeMultipart(f.name, id, parts as Awaited<ReturnType<S3Storage["writePart"]>>[]);
-  }
-  // Base bytes beyond the aligned ones (different sharding) are read too.
-  for (const br of baseRanges) await base.readRange(br.file, br.offset, br.length, (buffers[0] as { b: Buffer }).b, 0);
-  return (performance.now() - started) / 1000;
+export function formatS3VsRaw(r: S3VsRaw): string {
+  const side = (s: Side) => `${s.seconds.toFixed(2)} s, ${(s.cpuSeconds / (s.bytesMoved / GiB)).toFixed(3)} cpu s/GiB`;
+  return [
+    ...r.raw.map((s, i) => `raw #${i + 1}: ${side(s)}`),
+    ...r.run.map((s, i) => `run #${i + 1}: ${side(s)}`),
+    `run/raw throughput ${r.throughputRatio.toFixed(2)} (target >= 0.8); run/raw cpu per GiB ${r.cpuRatio.toFixed(2)} (target <= 1.2)`,
+  ].join("\n");
 }
 
-function ranges(size: number): Array<{ offset: number; length: number }> {
-  const out: Array<{ offset: number; length: number }> = [];
-  for (let offset = 0; offset < size; offset += UNIT) out.push({ offset, length: Math.min(UNIT, size - offset) });
-  return out;
+if (process.argv[1] && import.meta.url.endsWith(process.argv[1].split("/").pop() as string)) {
+  const [rounds, size] = process.argv.slice(2);
+  const r = await benchS3VsRaw(Number(rounds ?? 3), size ?? "1GiB");
+  console.log(r ? formatS3VsRaw(r) : "skipped: MinIO not built (.ci/run builds it; or set MINIO_BIN)");
 }

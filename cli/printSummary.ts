@@ -1,15 +1,26 @@
 import type { ExpoReport } from "../core/report.js";
 import { formatBytes } from "./parseSize.js";
 
+/** What a job moved and what it cost this process. */
+export interface JobTotals {
+  seconds: number;
+  bytesRead: number;
+  bytesWritten: number;
+  /** This process's user + system CPU seconds over the job (with `run`, the in-process worker's too). */
+  cpuSeconds: number;
+}
+
 /** What `run` and `coordinator` print on stdout once the output is committed. */
-export function printSummary(reports: ExpoReport[], seconds: number, bytesRead: number, json: boolean): void {
+export function printSummary(reports: ExpoReport[], totals: JobTotals, json: boolean): void {
+  const moved = totals.bytesRead + totals.bytesWritten;
+  const cpuSecondsPerGiB = moved > 0 ? totals.cpuSeconds / (moved / 1024 ** 3) : 0;
   if (json) {
     const summary = reports.map((r) => ({
       output: r.output.location,
       alpha: r.parameters.alpha,
       model: r.statistics.model,
     }));
-    process.stdout.write(`${JSON.stringify({ seconds, bytesRead, outputs: summary })}\n`);
+    process.stdout.write(`${JSON.stringify({ ...totals, cpuSecondsPerGiB, outputs: summary })}\n`);
     return;
   }
   for (const r of reports) {
@@ -20,6 +31,7 @@ export function printSummary(reports: ExpoReport[], seconds: number, bytesRead: 
     );
   }
   process.stdout.write(
-    `read ${formatBytes(bytesRead)} in ${seconds.toFixed(2)} s (${formatBytes(bytesRead / Math.max(seconds, 1e-6))}/s)\n`,
+    `read ${formatBytes(totals.bytesRead)} in ${totals.seconds.toFixed(2)} s (${formatBytes(totals.bytesRead / Math.max(totals.seconds, 1e-6))}/s), ` +
+      `wrote ${formatBytes(totals.bytesWritten)}; cpu ${totals.cpuSeconds.toFixed(2)} s (${cpuSecondsPerGiB.toFixed(2)} s per GiB moved)\n`,
   );
 }

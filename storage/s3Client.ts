@@ -32,6 +32,17 @@ export async function s3Client(settings: S3Settings): Promise<S3Client> {
       // alike, for as long as --storage-timeout, and tracks the outage; a second layer of retries here would
       // multiply the attempts and hide the outage from it.
       maxAttempts: 1,
+      // Failures reach the caller as errors (described in storage/s3Errors.ts); the SDK's own log stays silent
+      // but for its warnings. Not the one on every failed streaming upload (a part sent as several chunks): it
+      // says the SDK cannot retry it, and storage/storageRetry.ts retries the whole write with a fresh stream.
+      logger: {
+        debug: () => {},
+        info: () => {},
+        error: () => {},
+        warn: (...content: unknown[]) => {
+          if (!String(content[0]).includes("non-retryable streaming request")) console.warn(...content);
+        },
+      },
       requestHandler: new NodeHttpHandler({
         httpAgent: new HttpAgent(agent),
         httpsAgent: new HttpsAgent(agent),

@@ -57,7 +57,7 @@ export interface Storage {
   /** Canonical location (absolute path or s3:// URL), used in messages and provenance. */
   readonly location: string;
   readonly limits: StorageLimits;
-  /** Whether writePart wants the part's SHA-256 (sent as the part checksum). */
+  /** Whether writePart wants the part's SHA-256 (sent as the part checksum and as the signed payload hash). */
   readonly wantsPartSha256: boolean;
   /** Whether the location exists (folder / bucket+prefix reachable). */
   exists(): Promise<boolean>;

@@ -4,6 +4,7 @@ import { UsageError } from "../../core/errors.js";
 import { prepareJob } from "../../plan/prepareJob.js";
 import type { OptionsOf } from "../argsOf.js";
 import { parseAddress, readFile, readKeyPair, readToken, TOKEN_ENV, tokenOptions } from "../connectionOptions.js";
+import { cpuSecondsSince } from "../cpuSecondsSince.js";
 import { type GlobalOptions, loggerFor, storageSettings } from "../globalOptions.js";
 import { jobOptions, resolveJobSpec } from "../jobOptions.js";
 import { leaseOptions, leaseSettings } from "../leaseOptions.js";
@@ -62,6 +63,7 @@ export const coordinatorCommand: CommandModule<GlobalOptions, OptionsOf<typeof b
       units: job.plan.units.length,
     });
     const started = performance.now();
+    const cpu = process.cpuUsage();
     const reports = await serveJob(job, {
       ...lease,
       grpc: { listen: argv.listen, token, tls },
@@ -76,8 +78,12 @@ export const coordinatorCommand: CommandModule<GlobalOptions, OptionsOf<typeof b
     });
     printSummary(
       reports,
-      (performance.now() - started) / 1000,
-      job.plan.bytes.alignedRead + job.plan.bytes.baseRead,
+      {
+        seconds: (performance.now() - started) / 1000,
+        bytesRead: job.plan.bytes.alignedRead + job.plan.bytes.baseRead,
+        bytesWritten: job.plan.bytes.writtenPerOutput * job.plan.outputs.length,
+        cpuSeconds: cpuSecondsSince(cpu),
+      },
       Boolean(argv.json),
     );
   },

@@ -2,6 +2,7 @@ import type { Argv, CommandModule } from "yargs";
 import { selectDevice } from "../../kernel/selectDevice.js";
 import { prepareJob } from "../../plan/prepareJob.js";
 import type { OptionsOf } from "../argsOf.js";
+import { cpuSecondsSince } from "../cpuSecondsSince.js";
 import { executionOptions, memoryBudget, positive } from "../executionOptions.js";
 import { type GlobalOptions, loggerFor, storageSettings } from "../globalOptions.js";
 import { jobOptions, resolveJobSpec } from "../jobOptions.js";
@@ -40,6 +41,7 @@ export const runCommand: CommandModule<GlobalOptions, OptionsOf<typeof builder>>
       },
     );
     const started = performance.now();
+    const cpu = process.cpuUsage();
     const reports = await runLocally(job, {
       ...lease,
       workers,
@@ -51,7 +53,15 @@ export const runCommand: CommandModule<GlobalOptions, OptionsOf<typeof builder>>
       ...(argv.metricsPort === undefined ? {} : { metricsPort: argv.metricsPort }),
       progress: true,
     });
-    const seconds = (performance.now() - started) / 1000;
-    printSummary(reports, seconds, plan.bytes.alignedRead + plan.bytes.baseRead, Boolean(argv.json));
+    printSummary(
+      reports,
+      {
+        seconds: (performance.now() - started) / 1000,
+        bytesRead: plan.bytes.alignedRead + plan.bytes.baseRead,
+        bytesWritten: plan.bytes.writtenPerOutput * plan.outputs.length,
+        cpuSeconds: cpuSecondsSince(cpu),
+      },
+      Boolean(argv.json),
+    );
   },
 };

@@ -10,6 +10,7 @@ import { runWorker } from "../../worker/runWorker.js";
 import { workerMetrics } from "../../worker/workerMetrics.js";
 import type { OptionsOf } from "../argsOf.js";
 import { parseAddress, readFile, readKeyPair, readToken, tokenOptions } from "../connectionOptions.js";
+import { cpuSecondsSince } from "../cpuSecondsSince.js";
 import { positive } from "../executionOptions.js";
 import { type GlobalOptions, loggerFor, storageSettings } from "../globalOptions.js";
 import { formatBytes, parseSize } from "../parseSize.js";
@@ -97,6 +98,9 @@ export const workerCommand: CommandModule<GlobalOptions, OptionsOf<typeof builde
     process.on("SIGINT", onSignal);
     const workerId = argv.workerId ?? `${hostname()}-${process.pid}`;
     try {
+      // What this worker costs: its CPU per GiB it moved (read + written), logged when the job is done.
+      const cpu = process.cpuUsage();
+      let moved = 0;
       const outcome = await runWorker(client, {
         workerId,
         device,
@@ -112,6 +116,7 @@ export const workerCommand: CommandModule<GlobalOptions, OptionsOf<typeof builde
           },
           finished: (report, accepted) => {
             metrics.observer.finished(report, accepted);
+            moved += report.bytes.aligned + report.bytes.base + report.bytes.written;
             log.debug(accepted ? "unit done" : "unit done, but re-leased meanwhile: report ignored", {
               unitId: report.unitId,
               seconds: report.seconds,
@@ -139,7 +144,13 @@ export const workerCommand: CommandModule<GlobalOptions, OptionsOf<typeof builde
         process.exitCode = STOPPED_EXIT_CODE;
         return;
       }
-      log.info("job done", { workerId });
+      const cpuSeconds = cpuSecondsSince(cpu);
+      log.info("job done", {
+        workerId,
+        bytesMoved: moved,
+        cpuSeconds,
+        cpuSecondsPerGiB: moved > 0 ? cpuSeconds / (moved / 1024 ** 3) : 0,
+      });
     } finally {
       process.off("SIGTERM", onSignal);
       process.off("SIGINT", onSignal);

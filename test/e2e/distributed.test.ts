@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { existsSync, readdirSync, readFileSync, utimesSync, writeFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, statSync, utimesSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
@@ -128,6 +128,20 @@ describe("coordinator and workers as separate processes", () => {
     const report = JSON.parse(readFileSync(join(out, "expo-report.json"), "utf8"));
     const units = report.output.shards.reduce((n: number, s: { parts: unknown[] }) => n + s.parts.length, 0);
     assert.equal(done.size, units, "every unit was done by some worker");
+    // Each worker ends with what it cost: CPU seconds for the bytes it moved (read + written).
+    const ends = workers.map((w) => {
+      const end = w.lines.find((l) => l.msg === "job done");
+      return {
+        bytesMoved: Number(end?.bytesMoved),
+        cpuSeconds: Number(end?.cpuSeconds),
+        perGiB: Number(end?.cpuSecondsPerGiB),
+      };
+    });
+    const written = readdirSync(out)
+      .filter((f) => f.endsWith(".safetensors"))
+      .reduce((n, f) => n + statSync(join(out, f)).size, 0);
+    assert.ok(ends.reduce((n, e) => n + e.bytesMoved, 0) > written, JSON.stringify(ends));
+    for (const e of ends) if (e.bytesMoved > 0) assert.ok(e.cpuSeconds > 0 && e.perGiB > 0, JSON.stringify(e));
     assert.ok(!existsSync(join(out, ".expo")), "journal and temp files are gone");
     assert.ok(!c.proc.stderr.includes(TOKEN) && !workers.some((w) => w.stderr.includes(TOKEN)), "token never logged");
   });

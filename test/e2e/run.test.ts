@@ -261,6 +261,27 @@ describe("llm-expo end to end", () => {
     assert.match(bad.stdout, /^FAILED/m);
   });
 
+  it("run --json sums up what it moved and what it cost: the plan's bytes, the bytes on disk, its CPU seconds", async () => {
+    const out = join(root, "expo-summary");
+    const p = await runCli([...jobArgs("plan", sft, dpo, out), "--json"]);
+    assert.equal(p.code, 0, p.stderr);
+    const plan = JSON.parse(p.stdout);
+    const r = await runCli([...jobArgs("run", sft, dpo, out), "--json"]);
+    assert.equal(r.code, 0, r.stderr);
+    const summary = JSON.parse(r.stdout);
+    assert.equal(summary.bytesRead, plan.bytesRead.aligned + plan.bytesRead.base);
+    const shards = readdirSync(out).filter((f) => f.endsWith(".safetensors"));
+    assert.equal(
+      summary.bytesWritten,
+      shards.reduce((n, f) => n + readFileSync(join(out, f)).length, 0),
+    );
+    assert.ok(summary.cpuSeconds > 0, String(summary.cpuSeconds));
+    const gib = (summary.bytesRead + summary.bytesWritten) / 1024 ** 3;
+    assert.ok(Math.abs(summary.cpuSecondsPerGiB - summary.cpuSeconds / gib) < 1e-9 * summary.cpuSecondsPerGiB);
+    const human = await runCli([...jobArgs("run", sft, dpo, join(root, "expo-summary-text"))]);
+    assert.match(human.stdout, /wrote .+; cpu \d+\.\d\d s \(\d+\.\d\d s per GiB moved\)\n$/);
+  });
+
   it("plan and stats write nothing; stats agrees with the run's report", async () => {
     const out = join(root, "never-written");
     const p = await runCli([...jobArgs("plan", sft, dpo, out), "--unit-size", "200KiB", "--json"]);
