@@ -3,13 +3,17 @@
 // again (a restarted coordinator finishing a commit cut short completes shards that are complete already).
 // A commit that fails for good deletes what it wrote, so a failed job leaves nothing; one that fails because
 // storage stayed unreachable keeps it all for the restart that finishes the commit.
+import PQueue from "p-queue";
 import { INDEX_FILE } from "../checkpoint/types.js";
 import { StorageUnavailableError } from "../core/errors.js";
 import type { UnitReport } from "../core/leaseService.js";
 import { type ExpoReport, REPORT_FILE } from "../core/report.js";
+import { settleAll } from "../engine/settleAll.js";
 import type { PreparedJob } from "../plan/prepareJob.js";
 import { buildReport } from "../report/buildReport.js";
 import type { Storage } from "../storage/types.js";
+
+const COMMITS_IN_FLIGHT = 16;
 
 /** uploads[k][shard file]: the multipart upload id of output k's shard. */
 export type UploadIds = ReadonlyArray<Readonly<Record<string, string>>>;
@@ -54,10 +58,21 @@ async function commit(
       await storage.writeSmall(file, data);
     };
     const commitShard = plan.layout.indexed ? undefined : output.shards[0]?.file;
-    for (const s of output.shards) if (s.file !== commitShard) await complete(s.file);
-    for (const file of aligned.otherFiles) await write(file, await aligned.storage.readSmall(file));
+    // Within a step the files are committed side by side: each is made durable on its own (a flush, a rename,
+    // a folder sync; an S3 CompleteMultipartUpload), and concurrent flushes share the disk's journal commits.
+    await eachSettled(
+      output.shards.filter((s) => s.file !== commitShard),
+      (s) => complete(s.file),
+    );
     const report = buildReport(k, spec, plan, reports, aligned, base);
-    await write(REPORT_FILE, Buffer.from(`${JSON.stringify(report, null, 2)}\n`));
+    await eachSettled([...aligned.otherFiles, REPORT_FILE], async (file) =>
+      write(
+        file,
+        file === REPORT_FILE
+          ? Buffer.from(`${JSON.stringify(report, null, 2)}\n`)
+          : await aligned.storage.readSmall(file),
+      ),
+    );
     if (commitShard) {
       await complete(commitShard);
     } else {
@@ -70,4 +85,13 @@ async function commit(
     result.push(report);
   }
   return result;
+}
+
+/**
+ * `task` for every item, at most COMMITS_IN_FLIGHT at once (a 405B output has ~200 shards); all settle before
+ * the first failure is thrown, so the cleanup that follows sees every file that was written.
+ */
+async function eachSettled<T>(items: T[], task: (item: T) => Promise<void>): Promise<void> {
+  const queue = new PQueue({ concurrency: COMMITS_IN_FLIGHT });
+  await settleAll(items.map((item) => queue.add(() => task(item))));
 }

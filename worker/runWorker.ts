@@ -112,7 +112,7 @@ export async function runWorker(service: LeaseService, options: WorkerOptions): 
       else if (reply.kind === "failed") outcome = { kind: "failed", error: reply.error };
       // Nothing to lease until the units in flight finish: ask again after the wait, or as soon as a slot
       // of ours ends (its Complete may have finished the job).
-      else if (reply.kind === "wait") await Promise.race([sleep(reply.retryMs), stopped, ...running]);
+      else if (reply.kind === "wait") await sleepUnless(reply.retryMs, undefined, [stopped, ...running]);
       // A unit granted is in hand, even if the stop came while it was asked for: it drains with the rest.
       else startSlot(reply.leaseId, reply.unit);
     }
@@ -123,10 +123,8 @@ export async function runWorker(service: LeaseService, options: WorkerOptions): 
       return outcome ?? { kind: "done" };
     }
     // Asked to stop: finish what is in hand if it fits the drain time, release the rest.
-    const drained = await Promise.race([
-      Promise.all(running).then(() => true),
-      sleep(options.drainMs ?? 20_000, false),
-    ]);
+    const drained =
+      (await sleepUnless(options.drainMs ?? 20_000, false, [Promise.all(running).then(() => true)])) === true;
     if (drained) return { kind: "stopped", released: 0 };
     const held = [...slots].flatMap((s) => (s.current ? [s.current] : []));
     await Promise.all(
@@ -170,4 +168,17 @@ function bufferSizes(job: JobContext): BufferSizes {
     outputs: job.outputs.length,
     inPlace: job.inPlace,
   };
+}
+
+/**
+ * The first of `others` to settle, or `value` after `ms`: the timer is cleared once the race is decided, so that
+ * no sleep outlives it (a pending timer would keep the process alive after the job ended).
+ */
+async function sleepUnless(ms: number, value: unknown, others: Array<Promise<unknown>>): Promise<unknown> {
+  const wake = new AbortController();
+  try {
+    return await Promise.race([sleep(ms, value, { signal: wake.signal }), ...others]);
+  } finally {
+    wake.abort();
+  }
 }
