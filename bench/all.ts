@@ -6,12 +6,10 @@ import { formatBytes } from "../cli/parseSize.js";
 import { benchBinVsSafetensors } from "./binVsSafetensors.js";
 import { benchKernel } from "./kernel.js";
 import { benchLeaseThroughput } from "./leaseThroughput.js";
+import { benchLocalRunSizes } from "./localRunSizes.js";
 import { benchLocalWorkers, formatLocalWorkers } from "./localWorkers.js";
 import { runMeasured } from "./runCommand.js";
-import { benchRunVsFloor } from "./runVsFloor.js";
 import { benchS3VsRaw, formatS3VsRaw } from "./s3VsRaw.js";
-
-const GiB = 1024 ** 3;
 
 const root = await mkdtemp(join(process.env.BENCH_DIR ?? tmpdir(), "llm-expo-bench-"));
 try {
@@ -21,43 +19,17 @@ try {
   console.log("\n== kernel vs memcpy (single thread) ==");
   await benchKernel();
 
-  console.log("\n== run vs I/O floor, ~2 GiB pair (1 GiB per model) ==");
+  console.log("\n== run vs I/O floor and peak RSS with 1 and 4 workers, by size per model ==");
+  await benchLocalRunSizes(root, 5, ["256MiB", "1.1GiB", "2GiB"]);
+
   const pair2 = join(root, "pair-2g");
   await runMeasured(["make-example", pair2, "--size", "1GiB", "--seed", "2"]);
-  const r = await benchRunVsFloor(pair2);
-  console.log(
-    `floor ${r.floorSeconds.toFixed(2)} s  run ${r.runSeconds.toFixed(2)} s  run/floor ${r.ratio.toFixed(2)} (target <= 1.3)  [floor ${r.floor.map((x) => x.toFixed(2))}; run ${r.run.map((x) => x.toFixed(2))}]`,
-  );
-
   console.log("\n== run on pytorch_model-*.bin vs the same pair as safetensors, ~2 GiB pair ==");
   const b = await benchBinVsSafetensors(pair2);
   console.log(
     `safetensors ${b.safetensorsSeconds.toFixed(2)} s  .bin ${b.binSeconds.toFixed(2)} s  bin/safetensors ${b.ratio.toFixed(2)} (target <= 1.3)  [safetensors ${b.safetensors.map((x) => x.toFixed(2))}; bin ${b.bin.map((x) => x.toFixed(2))}]`,
   );
   await rm(pair2, { recursive: true, force: true });
-
-  console.log("\n== peak RSS of run, default settings ==");
-  for (const [label, size] of [
-    ["0.5 GiB pair", 0.25 * GiB],
-    ["4 GiB pair", 2 * GiB],
-  ] as const) {
-    const dir = join(root, `rss-${size}`);
-    await runMeasured(["make-example", dir, "--size", String(size), "--seed", "3"]);
-    const m = await runMeasured([
-      "run",
-      "--base",
-      join(dir, "sft"),
-      "--aligned",
-      join(dir, "dpo"),
-      "--alpha",
-      "0.3",
-      "--out",
-      join(dir, "expo"),
-      "--json",
-    ]);
-    console.log(`${label}: peak RSS ${formatBytes(m.peakRss)} (target <= 600 MiB), ${m.seconds.toFixed(2)} s`);
-    await rm(dir, { recursive: true, force: true });
-  }
 
   console.log("\n== distributed: planning a 70B-shaped job, lease round trips over gRPC ==");
   await benchLeaseThroughput();

@@ -5,7 +5,7 @@
 import { rm } from "node:fs/promises";
 import { join } from "node:path";
 import { formatBytes } from "../cli/parseSize.js";
-import { runMeasured } from "./runCommand.js";
+import { runMeasured, runPair } from "./runCommand.js";
 import { benchRunVsFloor } from "./runVsFloor.js";
 
 export async function benchLocalRunSizes(root: string, rounds: number, sizes: string[]): Promise<string[]> {
@@ -18,19 +18,7 @@ export async function benchLocalRunSizes(root: string, rounds: number, sizes: st
     for (const workers of [1, 4]) {
       const out = join(dir, "expo-rss");
       await rm(out, { recursive: true, force: true });
-      const m = await runMeasured([
-        "run",
-        "--base",
-        join(dir, "sft"),
-        "--aligned",
-        join(dir, "dpo"),
-        "--alpha",
-        "0.3",
-        "--out",
-        out,
-        "--workers",
-        String(workers),
-      ]);
+      const m = await runPair(dir, out, ["--workers", String(workers)]);
       rss.push(`--workers ${workers}: peak RSS ${formatBytes(m.peakRss)}, ${m.seconds.toFixed(2)} s`);
       await rm(out, { recursive: true, force: true });
     }

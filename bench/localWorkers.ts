@@ -4,7 +4,7 @@
 // (bench/ioFloor.ts, as a process) runs in the same rounds for scale.
 import { rm } from "node:fs/promises";
 import { join } from "node:path";
-import { runMeasured, runProgram } from "./runCommand.js";
+import { runMeasured, runPair, runProgram } from "./runCommand.js";
 
 export interface LocalWorkersResult {
   one: number[];
@@ -21,22 +21,7 @@ export async function benchLocalWorkers(dir: string, concurrency = 2, rounds = 3
   const out = join(dir, "expo");
   const run = async (workers: number) => {
     await rm(out, { recursive: true, force: true });
-    const m = await runMeasured([
-      "run",
-      "--base",
-      base,
-      "--aligned",
-      aligned,
-      "--alpha",
-      "0.3",
-      "--out",
-      out,
-      "--workers",
-      String(workers),
-      "--concurrency",
-      String(concurrency),
-      "--json",
-    ]);
+    const m = await runPair(dir, out, ["--workers", String(workers), "--concurrency", String(concurrency), "--json"]);
     await rm(out, { recursive: true, force: true });
     return m.seconds;
   };

@@ -16,6 +16,22 @@ export function runMeasured(args: string[]): Promise<Measured> {
   return measure([CLI, ...args]);
 }
 
+/** `run` on a make-example pair in `dir` (its sft and dpo folders) at α 0.3 into `out`, with `extra` flags. */
+export function runPair(dir: string, out: string, extra: string[] = []): Promise<Measured> {
+  return runMeasured([
+    "run",
+    "--base",
+    join(dir, "sft"),
+    "--aligned",
+    join(dir, "dpo"),
+    "--alpha",
+    "0.3",
+    "--out",
+    out,
+    ...extra,
+  ]);
+}
+
 /** Runs the CLI of another build (its dist/cli/main.js) in a child process: builds compared in one session. */
 export function runBuild(cli: string, args: string[]): Promise<Measured> {
   return measure([cli, ...args]);

@@ -3,7 +3,7 @@
 // Target: run <= 1.3x the floor.
 import { rm } from "node:fs/promises";
 import { join } from "node:path";
-import { runMeasured, runProgram } from "./runCommand.js";
+import { runPair, runProgram } from "./runCommand.js";
 
 export async function benchRunVsFloor(dir: string, rounds = 5) {
   const base = join(dir, "sft");
@@ -15,10 +15,7 @@ export async function benchRunVsFloor(dir: string, rounds = 5) {
     await rm(join(dir, "floor"), { recursive: true, force: true });
     const out = join(dir, "expo");
     await rm(out, { recursive: true, force: true });
-    run.push(
-      (await runMeasured(["run", "--base", base, "--aligned", aligned, "--alpha", "0.3", "--out", out, "--json"]))
-        .seconds,
-    );
+    run.push((await runPair(dir, out, ["--json"])).seconds);
     await rm(out, { recursive: true, force: true });
   }
   const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
