@@ -4,7 +4,7 @@
 // A commit that fails for good deletes what it wrote, so a failed job leaves nothing; one that fails because
 // storage stayed unreachable keeps it all for the restart that finishes the commit.
 import { INDEX_FILE } from "../checkpoint/types.js";
-import { StorageUnavailableError } from "../core/errors.js";
+import { LeaseLostError, StorageUnavailableError } from "../core/errors.js";
 import type { UnitReport } from "../core/leaseService.js";
 import { type ExpoReport, REPORT_FILE } from "../core/report.js";
 import type { PreparedJob } from "../plan/prepareJob.js";
@@ -23,7 +23,8 @@ export async function finalize(
   try {
     return await commit(job, reports, uploads, written);
   } catch (e) {
-    if (!(e instanceof StorageUnavailableError))
+    // Kept for the restart (an outage), or for the coordinator that took the output over (a lost lease).
+    if (!(e instanceof StorageUnavailableError || e instanceof LeaseLostError))
       await Promise.all(written.map(({ storage, file }) => storage.delete(file).catch(() => undefined)));
     throw e;
   }

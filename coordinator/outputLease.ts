@@ -59,6 +59,9 @@ export interface OutputLeaseOptions {
   pollMs?: number;
 }
 
+/** Default lease TTL: a coordinator killed with -9 is replaced after at most this (plus a poll). */
+export const DEFAULT_OUTPUT_LEASE_TTL_MS = 30_000;
+
 const TRANSITIONS: Readonly<Record<LeaseState, readonly LeaseState[]>> = {
   idle: ["waiting"],
   waiting: ["held", "idle"],
@@ -115,7 +118,7 @@ export class OutputLease {
 
   /**
    * Takes the lease: at once when nobody holds it, else once its holder releases it or lets it expire.
-   * `wait: false` refuses (UsageError, nothing written) instead of waiting; `signal` ends a wait (UsageError too).
+   * `wait: false` refuses (UsageError, nothing written) instead of waiting; `signal` ends a wait (an Error).
    */
   async acquire(wait: boolean, signal?: AbortSignal): Promise<void> {
     this.to("waiting");
@@ -146,7 +149,7 @@ export class OutputLease {
           lastLog = this.now();
         }
         await sleep(this.options.pollMs ?? Math.min(1000, highest.ttlMs / 4), signal);
-        if (signal?.aborted) throw new UsageError(`stopped while waiting for the output lease on ${this.where}`);
+        if (signal?.aborted) throw new Error(`stopped while waiting for the output lease on ${this.where}`);
       }
     } catch (e) {
       this.to("idle");
