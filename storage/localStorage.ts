@@ -338,8 +338,9 @@ async function removeEmptyUpTo(dir: string, top: string): Promise<void> {
   for (let d = dir; d.startsWith(top); d = dirname(d)) {
     try {
       await rmdir(d);
-    } catch {
-      return;
+    } catch (e) {
+      // Gone already (another storage over a folder inside removed it) is fine; not empty ends the climb.
+      if ((e as NodeJS.ErrnoException).code !== "ENOENT") return;
     }
   }
 }
