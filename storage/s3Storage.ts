@@ -127,7 +127,7 @@ export class S3Storage implements Storage {
   }
 
   /**
-   * PutObject with If-None-Match: * (AWS S3 since 2024, MinIO, Ceph RGW ≥ 18): 412 when the key exists, 409 when
+   * PutObject with If-None-Match: * (AWS S3 since 2024, MinIO): 412 when the key exists, 409 when
    * another conditional write to it is in flight (that one wins or fails on its own; either way not this one).
    */
   async createExclusive(name: string, data: Buffer): Promise<boolean> {

@@ -105,9 +105,6 @@ describe("chaos: processes, coordinator and storage killed while a job runs", ()
         "600",
         "--journal-compact-after",
         "8",
-        // A restarted coordinator waits out the lease of the one killed with -9: short, to keep faults coming.
-        "--output-lease-ttl",
-        "2",
       ];
       let port = 0;
       let coordinator: CliProcess | undefined;

@@ -8,7 +8,8 @@ import { after, before, describe, it, type TestContext } from "node:test";
 import { fileURLToPath } from "node:url";
 import type { S3Client } from "@aws-sdk/client-s3";
 import { getObject, listKeys, openUploads, putObject, testClient } from "../../../harness/s3Objects.js";
-import { type S3Server, startMinio, startS3rver } from "../../../harness/s3Servers.js";
+import { type S3Server, s3StorageSettings, startMinio, startS3rver } from "../../../harness/s3Servers.js";
+import { openStorage } from "../../../storage/openStorage.js";
 import { startFaultProxy } from "../../support/faultProxy.js";
 import { startCoordinator, startWorker } from "../../support/processes.js";
 import { jobArgs, runCli } from "../../support/runCli.js";
@@ -55,6 +56,30 @@ for (const [name, start] of servers) {
       client?.destroy();
       await server?.stop();
     });
+
+    it(
+      name === "MinIO"
+        ? "creates an object only if absent (If-None-Match: *), so the output lease is exclusive"
+        : "ignores If-None-Match: a run says its output lease cannot keep two coordinators apart",
+      async (t) => {
+        if (skip(t) || !server) return;
+        const storage = openStorage("s3://outputs/exclusive", s3StorageSettings(server));
+        assert.equal(await storage.createExclusive("a.json", Buffer.from("first")), true);
+        const again = await storage.createExclusive("a.json", Buffer.from("second"));
+        if (name === "MinIO") {
+          assert.equal(again, false);
+          assert.equal((await getObject(client, "outputs", "exclusive/a.json")).toString(), "first");
+          return;
+        }
+        assert.equal(again, true, "s3rver overwrote it: it does not honour If-None-Match");
+        const r = await runCli(
+          [...jobArgs("run", "s3://models/pair/sft", "s3://models/pair/dpo", "s3://outputs/no-inm"), ...UNIT],
+          env,
+        );
+        assert.equal(r.code, 0, r.stderr);
+        assert.match(r.stderr, /ignores If-None-Match .*the output lease cannot stop a second coordinator/);
+      },
+    );
 
     it("make-example writes the same bytes to S3 as to a folder", async (t) => {
       if (skip(t)) return;
