@@ -179,6 +179,8 @@ export class OutputLease {
       const { highest } = await this.observe();
       this.to("released");
       if (highest?.owner === this.owner) await this.options.storage.delete(leaseName(highest.epoch));
+      // A folder that only the lease (and its renewals' temporaries) kept there goes with it.
+      await this.options.storage.removeIfEmpty();
     });
   }
 

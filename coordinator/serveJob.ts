@@ -288,6 +288,8 @@ export async function serveJob(job: PreparedJob, options: ServeOptions): Promise
     await journal.remove();
     // Uploads an earlier attempt left open under the shards' names (the job's own are complete now).
     await abortUploads(plan, outputs, []);
+    // Nothing is written after the commit: the output is free for the next coordinator while this one lingers.
+    await releaseLease();
   } catch (caught) {
     // Storage out for longer than --storage-timeout: nothing can be aborted or removed there now, and nothing
     // needs to be: like SIGTERM, the job is suspended with its journal and uploads, and a rerun resumes it.
@@ -337,19 +339,22 @@ export async function serveJob(job: PreparedJob, options: ServeOptions): Promise
   }
   return reports;
 
+  async function releaseLease(): Promise<void> {
+    await outputLease.release().catch((e: unknown) => {
+      outputLease.stop();
+      log.warn(
+        `the output lease on ${outputLease.where} could not be released (${e instanceof Error ? e.message : String(e)}): another coordinator takes the job over once it expires`,
+      );
+    });
+  }
+
   /** `release`: give the output lease up (not when it was lost: it is another coordinator's now). */
   async function shutdown(release: boolean): Promise<void> {
     process.off("SIGINT", onSignal);
     process.off("SIGTERM", onSignal);
     coordinator.close();
     await Promise.all([grpc?.shutdown(), metrics?.close(), journal.close()]);
-    if (release)
-      await outputLease.release().catch((e: unknown) => {
-        outputLease.stop();
-        log.warn(
-          `the output lease on ${outputLease.where} could not be released (${e instanceof Error ? e.message : String(e)}): another coordinator takes the job over once it expires`,
-        );
-      });
+    if (release) await releaseLease();
     else outputLease.stop();
     await closeStorages();
     lifecycle.to("ended");
