@@ -126,9 +126,17 @@ export class LocalStorage implements Storage {
    * when `name` exists (atomically, on local file systems and NFS alike), and a reader never sees it half written.
    */
   async createExclusive(name: string, data: Buffer): Promise<boolean> {
-    this.createdRoot ??= await mkdir(this.location, { recursive: true });
     const temp = this.path(`.${name}.${randomBytes(8).toString("hex")}.tmp`);
-    const fh = await open(temp, "wx");
+    let fh: FileHandle | undefined;
+    // The folder can vanish between mkdir and open: another process that released its lease removed it empty.
+    for (let attempt = 0; !fh; attempt++) {
+      try {
+        this.createdRoot ??= await mkdir(this.location, { recursive: true });
+        fh = await open(temp, "wx");
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== "ENOENT" || attempt >= 5) throw e;
+      }
+    }
     try {
       await fh.writeFile(data);
       await fh.sync();
