@@ -12,7 +12,8 @@
 // (its random owner id inside, so an epoch number reused after every lease was released cannot fool it), and
 // that its last successful renewal started less than 0.8 TTL ago by its own clock: a watcher cannot have seen
 // that renewal expire yet. Past that, it takes the next epoch before writing again, which fails if anyone
-// else took it. What this cannot rule out is a pause (SIGSTOP, a VM freeze) of more than a TTL between a check
+// else took it; and if its previous epoch's object is gone once it has (another owner came, finished and
+// released meanwhile), it deletes what it created and stops. What this cannot rule out is a pause (SIGSTOP, a VM freeze) of more than a TTL between a check
 // and the write it guards: object stores have no fencing tokens across keys. That write lands stale, and the
 // owner stops at its next check.
 //
@@ -191,6 +192,7 @@ export class OutputLease {
 
   /** Creates `epoch` exclusively; true when it is ours now. */
   private async take(epoch: number): Promise<boolean> {
+    const retaking = this.current === "held";
     const record: LeaseRecord = {
       epoch,
       owner: this.owner,
@@ -225,8 +227,9 @@ export class OutputLease {
     } else {
       this.options.log.debug("output lease taken again", { epoch });
     }
-    // Older epochs are this owner's to clean up: their holders stop at their next check.
-    for (const e of await this.epochs()) if (e < epoch) await storage.delete(leaseName(e)).catch(() => undefined);
+    // Older epochs are this owner's to clean up (their holders stop at their next check); when taking the next
+    // epoch of its own, verify() still needs the previous one and cleans up after.
+    if (!retaking) await this.removeBelow(epoch);
     return true;
   }
 
@@ -242,14 +245,28 @@ export class OutputLease {
   }
 
   private async verify(): Promise<void> {
+    const fresh = this.now() - this.renewedAt < FRESH * this.ttl();
     await this.ensureOwner();
-    if (this.now() - this.renewedAt < FRESH * this.ttl()) return;
+    if (fresh) return;
     // Renewals have not landed for a while (storage out, the process paused): a watcher may be about to
     // take the lease. Taking the next epoch first settles who goes on.
     const record = this.record as LeaseRecord;
     if (!(await this.take(record.epoch + 1))) {
       this.lose((await this.read(record.epoch + 1)) ?? record);
     }
+    // Created, but our old epoch is gone: someone took the output over and released it while this process was
+    // paused after its check above. Undo the create and stop.
+    if ((await this.read(record.epoch))?.owner !== this.owner) {
+      await this.options.storage.delete(leaseName(record.epoch + 1));
+      await this.options.storage.removeIfEmpty();
+      this.lose(undefined);
+    }
+    await this.removeBelow(record.epoch + 1);
+  }
+
+  private async removeBelow(epoch: number): Promise<void> {
+    const storage = this.options.storage;
+    for (const e of await this.epochs()) if (e < epoch) await storage.delete(leaseName(e)).catch(() => undefined);
   }
 
   /** Throws LeaseLostError unless the highest epoch is still our object. */

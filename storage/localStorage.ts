@@ -131,7 +131,8 @@ export class LocalStorage implements Storage {
     // The folder can vanish between mkdir and open: another process that released its lease removed it empty.
     for (let attempt = 0; !fh; attempt++) {
       try {
-        this.createdRoot ??= await mkdir(this.location, { recursive: true });
+        const made = await mkdir(this.location, { recursive: true });
+        this.createdRoot ??= made;
         fh = await open(temp, "wx");
       } catch (e) {
         if ((e as NodeJS.ErrnoException).code !== "ENOENT" || attempt >= 5) throw e;
