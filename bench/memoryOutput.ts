@@ -17,6 +17,7 @@ export function memoryOutput(location: string): Storage {
     readRange: unused,
     readSmall: unused,
     writeSmall: unused,
+    createExclusive: unused,
     createMultipart: async (name: string) => `upload-${name}-${++next}`,
     writePart: unused,
     completeMultipart: unused,

@@ -29,6 +29,7 @@ export interface LocalRunOptions {
   log: Logger;
   maxAttempts?: number;
   leaseTtlMs?: number;
+  outputLease?: { ttlMs: number; wait: boolean };
   journal?: string;
   metricsPort?: number;
   onCoordinator?: (c: Coordinator) => void;
@@ -64,6 +65,7 @@ export async function runLocally(job: PreparedJob, options: LocalRunOptions): Pr
     storage: options.storage,
     leaseTtlMs: options.leaseTtlMs ?? 60_000,
     maxAttempts: options.maxAttempts ?? 3,
+    ...(options.outputLease === undefined ? {} : { outputLease: options.outputLease }),
     ...(options.journal === undefined ? {} : { journal: options.journal }),
     ...(options.metricsPort === undefined ? {} : { metrics: { host: "127.0.0.1", port: options.metricsPort } }),
     lingerMs: 0,

@@ -5,7 +5,7 @@
 // storage stayed unreachable keeps it all for the restart that finishes the commit.
 import PQueue from "p-queue";
 import { INDEX_FILE } from "../checkpoint/types.js";
-import { StorageUnavailableError } from "../core/errors.js";
+import { LeaseLostError, StorageUnavailableError } from "../core/errors.js";
 import type { UnitReport } from "../core/leaseService.js";
 import { type ExpoReport, REPORT_FILE } from "../core/report.js";
 import { settleAll } from "../engine/settleAll.js";
@@ -27,7 +27,8 @@ export async function finalize(
   try {
     return await commit(job, reports, uploads, written);
   } catch (e) {
-    if (!(e instanceof StorageUnavailableError))
+    // Kept for the restart (an outage), or for the coordinator that took the output over (a lost lease).
+    if (!(e instanceof StorageUnavailableError || e instanceof LeaseLostError))
       await Promise.all(written.map(({ storage, file }) => storage.delete(file).catch(() => undefined)));
     throw e;
   }

@@ -8,7 +8,7 @@
 // spent on unfinished units) and compacts itself: once the records since the last snapshot outnumber the
 // snapshot's units (or 1024 flushes have piled up), the log is rewritten as one snapshot of that state, so a
 // replay reads one snapshot and a short tail however long the job ran.
-import { StorageUnavailableError, UsageError } from "../core/errors.js";
+import { LeaseLostError, StorageUnavailableError, UsageError } from "../core/errors.js";
 import type { UnitReport } from "../core/leaseService.js";
 import type { AppendLog } from "../storage/types.js";
 import { type PackedReport, packReport } from "./packReport.js";
@@ -185,8 +185,14 @@ export class Journal {
       (e: unknown) => {
         this.flushing = undefined;
         const message = `journal ${this.where}: ${e instanceof Error ? e.message : String(e)}`;
-        // An outage stays an outage: the coordinator keeps journal and uploads for a restart.
-        this.failed = e instanceof StorageUnavailableError ? new StorageUnavailableError(message) : new Error(message);
+        // An outage stays an outage: the coordinator keeps journal and uploads for a restart. A lost output lease
+        // stays one too: the coordinator stops without touching anything.
+        this.failed =
+          e instanceof LeaseLostError
+            ? e
+            : e instanceof StorageUnavailableError
+              ? new StorageUnavailableError(message)
+              : new Error(message);
         throw this.failed;
       },
     );

@@ -3,7 +3,7 @@
 // (finalize) or abort it, or suspend on SIGTERM. `llm-expo coordinator` runs this for a cluster; `llm-expo
 // run` for its local worker processes.
 import { INDEX_FILE, SINGLE_FILE } from "../checkpoint/types.js";
-import { JobError, StorageUnavailableError, UsageError } from "../core/errors.js";
+import { JobError, LeaseLostError, StorageUnavailableError, UsageError } from "../core/errors.js";
 import type { Logger } from "../core/logger.js";
 import { type ExpoReport, REPORT_FILE } from "../core/report.js";
 import { TOOL } from "../core/tool.js";
@@ -11,13 +11,16 @@ import type { MetricsServer } from "../metrics/serveMetrics.js";
 import type { PreparedJob } from "../plan/prepareJob.js";
 import { openStorage } from "../storage/openStorage.js";
 import type { StorageSettings } from "../storage/s3Settings.js";
+import type { Storage } from "../storage/types.js";
 import { abortUploads } from "./abortUploads.js";
 import { Coordinator } from "./coordinator.js";
+import { fencedStorage } from "./fencedStorage.js";
 import { finalize } from "./finalize.js";
 import { jobIdentity } from "./jobIdentity.js";
 import { JobLifecycle, type JobSignal, type SigtermPolicy, signalEffect } from "./jobLifecycle.js";
 import { JOURNAL_NAME, Journal } from "./journal.js";
-import { replayJournal } from "./replayJournal.js";
+import { DEFAULT_OUTPUT_LEASE_TTL_MS, describeHolder, OutputLease } from "./outputLease.js";
+import { type Resume, replayJournal } from "./replayJournal.js";
 import type { GrpcServeOptions, GrpcServer } from "./serveGrpc.js";
 
 export interface ServeOptions {
@@ -25,6 +28,11 @@ export interface ServeOptions {
   grpc?: GrpcServeOptions;
   /** /metrics on host:port (port 0: any free port); none when undefined. */
   metrics?: { host: string; port: number };
+  /**
+   * The output lease (outputLease.ts): its TTL, and whether a coordinator that finds it held waits for it
+   * (default) or refuses at once (--no-wait, exit 2). Default TTL DEFAULT_OUTPUT_LEASE_TTL_MS, waiting.
+   */
+  outputLease?: { ttlMs: number; wait: boolean };
   /** Folder or S3 prefix of the journal; default <first output>/.expo */
   journal?: string;
   /** Compact the journal after this many records or flushes (default 1024; tests make it small). */
@@ -52,7 +60,7 @@ export interface ServeOptions {
 export class SuspendedError extends JobError {}
 
 /** Why the serving phase ended. */
-type Stop = { kind: "abort"; reason: string } | { kind: "suspend"; reason: string };
+type Stop = { kind: "abort" | "suspend" | "superseded"; reason: string };
 
 const SUSPEND_REASON = "coordinator stopped by SIGTERM (the job resumes when it is started again)";
 const OUTAGE_SUFFIX = "; the journal and the uploads are kept: start the job again to resume it";
@@ -61,47 +69,141 @@ export async function serveJob(job: PreparedJob, options: ServeOptions): Promise
   const { spec, plan } = job;
   const log = options.log;
   const identity = jobIdentity(spec, plan.inputVersions);
-  const journalStorage = openStorage(
-    options.journal ?? `${(job.outputs[0] ?? { location: "." }).location}/.expo`,
-    options.storage,
-  );
-  const journal = new Journal(journalStorage.appendLog(JOURNAL_NAME), {
+  // The lease lives in the first output's .expo area (where the journal lives unless --journal moves it): every
+  // coordinator of a job writes there, whatever its journal.
+  const leaseStorage = openStorage(`${(job.outputs[0] ?? { location: "." }).location}/.expo`, options.storage);
+  const journalStorage = options.journal === undefined ? leaseStorage : openStorage(options.journal, options.storage);
+  const leaseOptions = options.outputLease ?? { ttlMs: DEFAULT_OUTPUT_LEASE_TTL_MS, wait: true };
+  const lifecycle = new JobLifecycle((from, to) => log.debug("job phase", { from, to }));
+  let grpc: GrpcServer | undefined;
+  let metrics: MetricsServer | undefined;
+  // A stop asked for by a signal, by the local workers' exit or by the lease's loss; the first one counts.
+  let stop: Stop | undefined;
+  let stopWaiter = (_: Stop) => {};
+  const stopRequested = new Promise<Stop>((resolve) => {
+    stopWaiter = resolve;
+  });
+  const requestStop = (s: Stop) => {
+    stop ??= s;
+    stopWaiter(stop);
+  };
+  const outputLease = new OutputLease({
+    storage: leaseStorage,
+    jobId: identity.jobId,
+    ttlMs: leaseOptions.ttlMs,
+    log,
+    // Found by a renewal: workers must go to the new owner (a gRPC outage sends them back to the Service).
+    onLost: (e) => {
+      grpc?.kill();
+      requestStop({ kind: "superseded", reason: e.message });
+    },
+  });
+  const waiting = new AbortController();
+  let endLinger = () => {};
+  const onSignal = (signal: JobSignal) => {
+    const effect = signalEffect(lifecycle.phase, signal, options.onSigterm);
+    if (lifecycle.phase === "acquiring") {
+      requestStop({
+        kind: "abort",
+        reason: `interrupted by ${signal} while waiting for the output lease: nothing written`,
+      });
+      waiting.abort();
+    } else if (effect === "abort") requestStop({ kind: "abort", reason: `interrupted by ${signal}: uploads aborted` });
+    else if (effect === "suspend") {
+      // Stop answering before the job is marked stopped: workers must see an outage and wait for the
+      // restart, not a reply saying the job failed.
+      grpc?.kill();
+      requestStop({ kind: "suspend", reason: SUSPEND_REASON });
+    } else if (effect === "endLinger") endLinger();
+    else
+      log.warn(
+        `${signal} ignored while ${lifecycle.phase === "finalizing" ? "committing the output" : lifecycle.phase}`,
+      );
+  };
+  process.on("SIGINT", onSignal);
+  process.on("SIGTERM", onSignal);
+  const closeStorages = async () => {
+    await Promise.all([job.aligned.storage.close(), job.base.storage.close(), ...job.outputs.map((o) => o.close())]);
+    // After the outputs: the lease's folder goes last, once nothing else is in it.
+    await journalStorage.close();
+    if (leaseStorage !== journalStorage) await leaseStorage.close();
+  };
+
+  // acquiring: one coordinator per output; another one's lease is waited for (or refused with --no-wait).
+  try {
+    await outputLease.acquire(leaseOptions.wait, waiting.signal);
+  } catch (e) {
+    process.off("SIGINT", onSignal);
+    process.off("SIGTERM", onSignal);
+    lifecycle.to("ended");
+    await closeStorages();
+    if (stop) throw new JobError(stop.reason);
+    throw e;
+  }
+  lifecycle.to("opening");
+  // Fencing: whatever this coordinator changes at the output or in its journal waits for the lease's check.
+  const fence = () => outputLease.check();
+  const outputs = job.outputs.map((o) => fencedStorage(o, fence));
+  const fencedJob: PreparedJob = { ...job, outputs };
+  const journal = new Journal(fencedStorage(journalStorage, fence).appendLog(JOURNAL_NAME), {
     ...(options.journalCompactAfter === undefined
       ? {}
       : { compactAfterRecords: options.journalCompactAfter, compactAfterFlushes: options.journalCompactAfter }),
   });
-  // Before anything is owned: a journal of another job (or of changed inputs) is refused with everything kept.
-  const contents = await journal.read();
-  const resume = contents ? replayJournal(journal.where, contents, plan, identity) : undefined;
-  // A committed output is refused unless --overwrite, or unless this job's journal is still there: then this job
-  // made the commit, and a coordinator lost before it removed its journal left the rest to finish.
-  const committed = job.committed.findIndex((c) => c);
-  if (committed >= 0 && !resume && !spec.overwrite) {
-    throw new UsageError(`${spec.outs[committed]}: already holds a checkpoint (use --overwrite to replace it)`);
-  }
-  if (resume && job.committed.length > 0 && job.committed.every((c) => c)) {
-    // Every output holds its commit point and the journal is this job's: an earlier coordinator made the
-    // commit and was lost while removing the journal (which may be partly gone, so its units cannot be
-    // trusted to be complete). What is left to do is that removal and the strays; the reports are written.
-    log.info(`job ${identity.jobId} was committed by an earlier coordinator; removing its journal`, {
-      jobId: identity.jobId,
-    });
-    try {
-      await journal.remove();
-      await abortUploads(plan, job.outputs, []);
-      return await Promise.all(
-        job.outputs.map(async (o) => JSON.parse((await o.readSmall(REPORT_FILE)).toString("utf8")) as ExpoReport),
+  /** Before the coordinator exists: the lease is released and everything closed. */
+  const endEarly = async () => {
+    process.off("SIGINT", onSignal);
+    process.off("SIGTERM", onSignal);
+    await journal.close();
+    await outputLease.release().catch(() => outputLease.stop());
+    lifecycle.to("ended");
+    await closeStorages();
+  };
+  let resume: Resume | undefined;
+  try {
+    // Before anything is owned: a journal of another job (or of changed inputs) is refused with everything kept.
+    const contents = await journal.read();
+    resume = contents ? replayJournal(journal.where, contents, plan, identity) : undefined;
+    // A coordinator that waited for the lease looks again: the one it waited for may have committed meanwhile.
+    const committedNow = outputLease.waitedFor ? await Promise.all(job.outputs.map(holdsCommit)) : job.committed;
+    if (
+      !resume &&
+      outputLease.waitedFor?.jobId === identity.jobId &&
+      committedNow.length > 0 &&
+      committedNow.every((c) => c)
+    ) {
+      // The same job (same spec, same inputs) was finished by the coordinator this one waited for.
+      log.info(
+        `job ${identity.jobId} was completed by the coordinator that held the output lease (${describeHolder(outputLease.waitedFor)}); nothing to do`,
+        { jobId: identity.jobId },
       );
-    } finally {
-      await Promise.all([
-        job.aligned.storage.close(),
-        job.base.storage.close(),
-        journalStorage.close(),
-        ...job.outputs.map((o) => o.close()),
-      ]);
+      const reports = await Promise.all(job.outputs.map(readReport));
+      await endEarly();
+      return reports;
     }
+    // A committed output is refused unless --overwrite, or unless this job's journal is still there: then this
+    // job made the commit, and a coordinator lost before it removed its journal left the rest to finish.
+    const committed = committedNow.findIndex((c) => c);
+    if (committed >= 0 && !resume && !spec.overwrite) {
+      throw new UsageError(`${spec.outs[committed]}: already holds a checkpoint (use --overwrite to replace it)`);
+    }
+    if (resume && committedNow.length > 0 && committedNow.every((c) => c)) {
+      // Every output holds its commit point and the journal is this job's: an earlier coordinator made the
+      // commit and was lost while removing the journal (which may be partly gone, so its units cannot be
+      // trusted to be complete). What is left to do is that removal and the strays; the reports are written.
+      log.info(`job ${identity.jobId} was committed by an earlier coordinator; removing its journal`, {
+        jobId: identity.jobId,
+      });
+      await journal.remove();
+      await abortUploads(plan, outputs, []);
+      const reports = await Promise.all(job.outputs.map(readReport));
+      await endEarly();
+      return reports;
+    }
+  } catch (e) {
+    await endEarly();
+    throw e;
   }
-  const lifecycle = new JobLifecycle((from, to) => log.debug("job phase", { from, to }));
   const coordinator = new Coordinator(spec, plan, job.outputs, {
     jobId: identity.jobId,
     leaseTtlMs: options.leaseTtlMs,
@@ -119,35 +221,6 @@ export async function serveJob(job: PreparedJob, options: ServeOptions): Promise
   coordinator.on("unit", (r) => log.debug("unit done", { unitId: r.unitId }));
   coordinator.on("stale", (s) => log.debug("report for a lease no longer current ignored", { ...s }));
 
-  let grpc: GrpcServer | undefined;
-  let metrics: MetricsServer | undefined;
-  // A stop asked for by a signal or by the local workers' exit; the first one counts.
-  let stop: Stop | undefined;
-  let stopWaiter = (_: Stop) => {};
-  const stopRequested = new Promise<Stop>((resolve) => {
-    stopWaiter = resolve;
-  });
-  const requestStop = (s: Stop) => {
-    stop ??= s;
-    stopWaiter(stop);
-  };
-  let endLinger = () => {};
-  const onSignal = (signal: JobSignal) => {
-    const effect = signalEffect(lifecycle.phase, signal, options.onSigterm);
-    if (effect === "abort") requestStop({ kind: "abort", reason: `interrupted by ${signal}: uploads aborted` });
-    else if (effect === "suspend") {
-      // Stop answering before the job is marked stopped: workers must see an outage and wait for the
-      // restart, not a reply saying the job failed.
-      grpc?.kill();
-      requestStop({ kind: "suspend", reason: SUSPEND_REASON });
-    } else if (effect === "endLinger") endLinger();
-    else
-      log.warn(
-        `${signal} ignored while ${lifecycle.phase === "finalizing" ? "committing the output" : lifecycle.phase}`,
-      );
-  };
-  process.on("SIGINT", onSignal);
-  process.on("SIGTERM", onSignal);
   void options.stopped?.then((reason) => requestStop({ kind: "abort", reason }));
 
   let reports: ExpoReport[];
@@ -162,7 +235,7 @@ export async function serveJob(job: PreparedJob, options: ServeOptions): Promise
     } else {
       if (spec.overwrite) {
         // The old commit point goes first, so the folder never looks complete while it is rewritten.
-        for (const o of job.outputs) for (const f of [INDEX_FILE, SINGLE_FILE]) await o.delete(f);
+        for (const o of outputs) for (const f of [INDEX_FILE, SINGLE_FILE]) await o.delete(f);
       }
       await coordinator.start();
       await journal.append({
@@ -204,15 +277,19 @@ export async function serveJob(job: PreparedJob, options: ServeOptions): Promise
     }
     if (outcome.error !== undefined) {
       const cause = coordinator.journalFailure;
-      throw cause instanceof StorageUnavailableError ? cause : new JobError(outcome.error);
+      throw cause instanceof StorageUnavailableError || cause instanceof LeaseLostError
+        ? cause
+        : new JobError(outcome.error);
     }
 
     lifecycle.to("finalizing");
-    reports = await finalize(job, coordinator.reports, coordinator.uploadIds());
+    reports = await finalize(fencedJob, coordinator.reports, coordinator.uploadIds());
     coordinator.setOutcome("done");
     await journal.remove();
     // Uploads an earlier attempt left open under the shards' names (the job's own are complete now).
-    await abortUploads(plan, job.outputs, []);
+    await abortUploads(plan, outputs, []);
+    // Nothing is written after the commit: the output is free for the next coordinator while this one lingers.
+    await releaseLease();
   } catch (caught) {
     // Storage out for longer than --storage-timeout: nothing can be aborted or removed there now, and nothing
     // needs to be: like SIGTERM, the job is suspended with its journal and uploads, and a rerun resumes it.
@@ -220,6 +297,13 @@ export async function serveJob(job: PreparedJob, options: ServeOptions): Promise
       caught instanceof StorageUnavailableError ? new SuspendedError(`${caught.message}${OUTAGE_SUFFIX}`) : caught;
     const message = e instanceof Error ? e.message : String(e);
     coordinator.setOutcome("failed", message);
+    if (e instanceof LeaseLostError) {
+      // Another coordinator owns the output now: its uploads, its journal. Nothing here is touched again.
+      lifecycle.to("superseded");
+      grpc?.kill();
+      await shutdown(false);
+      throw e;
+    }
     if (e instanceof SuspendedError) {
       lifecycle.to("suspending");
       grpc?.kill();
@@ -227,13 +311,13 @@ export async function serveJob(job: PreparedJob, options: ServeOptions): Promise
       lifecycle.to("aborting");
       await options.drainWorkers?.();
       const uploads = coordinator.uploadIds();
-      await abortUploads(plan, job.outputs, uploads);
+      await abortUploads(plan, outputs, uploads);
       await journal.remove().catch(() => undefined);
       if (grpc) await sleep(options.lingerMs);
       // A part upload that was in flight at the first abort can still land (S3): abort again.
-      await abortUploads(plan, job.outputs, uploads);
+      await abortUploads(plan, outputs, uploads);
     }
-    await shutdown();
+    await shutdown(true);
     // Refusals met before any data was written (e.g. no write permission when opening the uploads) stay usage errors.
     if (e instanceof JobError || e instanceof UsageError) throw e;
     throw new JobError(message);
@@ -251,27 +335,44 @@ export async function serveJob(job: PreparedJob, options: ServeOptions): Promise
     // Ended by a signal: the timer must not keep the process alive for the rest of the linger.
     clearTimeout(timer);
   } finally {
-    await shutdown();
+    await shutdown(true);
   }
   return reports;
 
-  async function shutdown(): Promise<void> {
+  async function releaseLease(): Promise<void> {
+    await outputLease.release().catch((e: unknown) => {
+      outputLease.stop();
+      log.warn(
+        `the output lease on ${outputLease.where} could not be released (${e instanceof Error ? e.message : String(e)}): another coordinator takes the job over once it expires`,
+      );
+    });
+  }
+
+  /** `release`: give the output lease up (not when it was lost: it is another coordinator's now). */
+  async function shutdown(release: boolean): Promise<void> {
     process.off("SIGINT", onSignal);
     process.off("SIGTERM", onSignal);
     coordinator.close();
     await Promise.all([grpc?.shutdown(), metrics?.close(), journal.close()]);
-    await Promise.all([
-      job.aligned.storage.close(),
-      job.base.storage.close(),
-      journalStorage.close(),
-      ...job.outputs.map((o) => o.close()),
-    ]);
+    if (release) await releaseLease();
+    else outputLease.stop();
+    await closeStorages();
     lifecycle.to("ended");
   }
 }
 
 function stopError(stop: Stop): Error {
+  if (stop.kind === "superseded") return new LeaseLostError(stop.reason);
   return stop.kind === "suspend" ? new SuspendedError(stop.reason) : new JobError(stop.reason);
+}
+
+/** Whether an output holds its commit point (the index, or the single file). */
+async function holdsCommit(output: Storage): Promise<boolean> {
+  return ((await output.stat(INDEX_FILE)) ?? (await output.stat(SINGLE_FILE))) !== undefined;
+}
+
+async function readReport(output: Storage): Promise<ExpoReport> {
+  return JSON.parse((await output.readSmall(REPORT_FILE)).toString("utf8")) as ExpoReport;
 }
 
 function sleep(ms: number): Promise<void> {

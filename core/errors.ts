@@ -23,6 +23,14 @@ export class StorageUnavailableError extends Error {
   override readonly name = "StorageUnavailableError";
 }
 
+/**
+ * This coordinator no longer holds its output's lease (coordinator/outputLease.ts): another one took the job
+ * over while this one was paused or cut off. It stops without touching the output, its uploads or the journal.
+ */
+export class LeaseLostError extends Error {
+  override readonly name = "LeaseLostError";
+}
+
 /** A unit failure a retry cannot fix (the job's non-finite policy). */
 export class PermanentUnitError extends Error {
   override readonly name = "PermanentUnitError";

@@ -7,6 +7,7 @@ import {
   access,
   constants,
   type FileHandle,
+  link,
   mkdir,
   open,
   readdir,
@@ -38,6 +39,8 @@ export class LocalStorage implements Storage {
   private readonly writers = new Map<string, Promise<FileHandle>>();
   /** Set when this instance created the folder: close() removes it again if nothing was committed. */
   private created = false;
+  /** The topmost folder createExclusive had to make (the location or one above it): close() removes it if empty. */
+  private createdRoot?: string;
 
   constructor(dir: string) {
     this.location = resolve(dir);
@@ -116,6 +119,41 @@ export class LocalStorage implements Storage {
     }
     await rename(temp, this.path(name));
     await this.syncDir();
+  }
+
+  /**
+   * Written and fsync'ed under a temporary name in the folder itself, then hard-linked to `name`: link() fails
+   * when `name` exists (atomically, on local file systems and NFS alike), and a reader never sees it half written.
+   */
+  async createExclusive(name: string, data: Buffer): Promise<boolean> {
+    const temp = this.path(`.${name}.${randomBytes(8).toString("hex")}.tmp`);
+    let fh: FileHandle | undefined;
+    // The folder can vanish between mkdir and open: another process that released its lease removed it empty.
+    for (let attempt = 0; !fh; attempt++) {
+      try {
+        const made = await mkdir(this.location, { recursive: true });
+        this.createdRoot ??= made;
+        fh = await open(temp, "wx");
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== "ENOENT" || attempt >= 5) throw e;
+      }
+    }
+    try {
+      await fh.writeFile(data);
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+    try {
+      await link(temp, this.path(name));
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === "EEXIST") return false;
+      throw e;
+    } finally {
+      await rm(temp, { force: true });
+    }
+    await this.syncDir();
+    return true;
   }
 
   async createMultipart(name: string, size: number): Promise<string> {
@@ -258,6 +296,7 @@ export class LocalStorage implements Storage {
     await Promise.all(handles.map((p) => p.then((h) => h.close()).catch(() => undefined)));
     await rmdir(join(this.location, TEMP_DIR)).catch(() => undefined);
     if (this.created) await rmdir(this.location).catch(() => undefined);
+    if (this.createdRoot !== undefined) await removeEmptyUpTo(this.location, this.createdRoot);
   }
 
   /** The parts' etags are `offset-length` (writePart): the completed file ends where the last part ends. */
@@ -299,6 +338,18 @@ export class LocalStorage implements Storage {
       await dir.sync();
     } finally {
       await dir.close();
+    }
+  }
+}
+
+/** Removes `dir` and the folders above it up to `top`, stopping at the first that is not empty. */
+async function removeEmptyUpTo(dir: string, top: string): Promise<void> {
+  for (let d = dir; d.startsWith(top); d = dirname(d)) {
+    try {
+      await rmdir(d);
+    } catch (e) {
+      // Gone already (another storage over a folder inside removed it) is fine; not empty ends the climb.
+      if ((e as NodeJS.ErrnoException).code !== "ENOENT") return;
     }
   }
 }

@@ -53,6 +53,10 @@ export class RetryingStorage implements Storage {
     return this.run("write_small", name, () => this.inner.writeSmall(name, data));
   }
 
+  createExclusive(name: string, data: Buffer): Promise<boolean> {
+    return this.run("write_small", name, () => this.inner.createExclusive(name, data));
+  }
+
   createMultipart(name: string, size: number): Promise<string> {
     return this.run("create_upload", name, () => this.inner.createMultipart(name, size));
   }

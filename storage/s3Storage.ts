@@ -126,6 +126,23 @@ export class S3Storage implements Storage {
     );
   }
 
+  /**
+   * PutObject with If-None-Match: * (AWS S3 since 2024, MinIO): 412 when the key exists, 409 when
+   * another conditional write to it is in flight (that one wins or fails on its own; either way not this one).
+   */
+  async createExclusive(name: string, data: Buffer): Promise<boolean> {
+    const c = await this.connect();
+    try {
+      await c.client.send(
+        new c.sdk.PutObjectCommand({ Bucket: this.bucket, Key: this.key(name), Body: data, IfNoneMatch: "*" }),
+      );
+      return true;
+    } catch (e) {
+      if (isConditionFailed(e)) return false;
+      throw describeS3Error(e, "PutObject", `${this.location}/${name}`);
+    }
+  }
+
   async createMultipart(name: string, _size: number): Promise<string> {
     const r = await this.call("CreateMultipartUpload", name, (c) =>
       c.client.send(
@@ -343,6 +360,18 @@ async function readInto(body: Readable, into: Buffer, at: number, length: number
   }
   if (done !== length)
     throw Object.assign(new Error(`${where}: short read (${done} of ${length} bytes)`), { stream: true });
+}
+
+function isConditionFailed(e: unknown): boolean {
+  const err = e as { name?: string; Code?: string; $metadata?: { httpStatusCode?: number } };
+  const status = err.$metadata?.httpStatusCode;
+  return (
+    err.name === "PreconditionFailed" ||
+    err.name === "ConditionalRequestConflict" ||
+    err.Code === "PreconditionFailed" ||
+    status === 412 ||
+    status === 409
+  );
 }
 
 function isNoSuchUpload(e: unknown): boolean {

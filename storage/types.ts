@@ -72,6 +72,13 @@ export interface Storage {
   readSmall(name: string): Promise<Buffer>;
   /** Writes a small object whole and durably. */
   writeSmall(name: string, data: Buffer): Promise<void>;
+  /**
+   * Writes a small object whole and durably only if no object of that name exists: true when this call created
+   * it, false when one was there (another writer's, or this writer's own whose reply was lost: read it to tell).
+   * A reader sees the whole object or none. Stores that ignore S3's If-None-Match answer true every time
+   * (coordinator/outputLease.ts probes for that).
+   */
+  createExclusive(name: string, data: Buffer): Promise<boolean>;
   /** Starts an output object written in parts; returns an upload id any process can write parts to. */
   createMultipart(name: string, size: number): Promise<string>;
   /**

@@ -111,14 +111,19 @@ describe("storage outages (MinIO killed mid-job)", () => {
       // The write that met the kill may have had its connection refused or cut: either names the journal object.
       assert.match(
         c.proc.lines.find((l) => l.msg.startsWith("storage unreachable"))?.msg ?? "",
-        /^storage unreachable, retrying for up to 300 s: s3:\/\/outputs\/short\/\.expo\/journal-\d{8}\.jsonl: PutObject /,
+        // Or the output lease's check that precedes each journal write.
+        /^storage unreachable, retrying for up to 300 s: s3:\/\/outputs\/short\/\.expo(\/journal-\d{8}\.jsonl: PutObject |: ListObjectsV2 |\/lease-\d{10}\.json: (GetObject|PutObject) )/,
       );
     } finally {
       await minio.restart();
     }
     await c.proc.waitFor((l) => l.msg === "job phase" && l.to === "lingering", 120_000, "the commit");
     const metrics = await (await fetch(`http://127.0.0.1:${c.metricsPort}/metrics`)).text();
-    assert.match(metrics, /^expo_storage_retries_total\{operation="journal_append",role="coordinator"\} [1-9]/m);
+    // The journal's writes, or the output lease's check before each of them (a listing, a read) or its renewal.
+    assert.match(
+      metrics,
+      /^expo_storage_retries_total\{operation="(journal_append|list|read_small|write_small)",role="coordinator"\} [1-9]/m,
+    );
     const outageSeconds = Number(/^expo_storage_outage_seconds_total\{role="coordinator"\} (\S+)$/m.exec(metrics)?.[1]);
     assert.ok(outageSeconds > 0, `outage seconds counted: ${outageSeconds}`);
     assert.match(metrics, /^expo_storage_outage\{role="coordinator"\} 0$/m);
@@ -154,7 +159,7 @@ describe("storage outages (MinIO killed mid-job)", () => {
       const last = first.proc.stderr.trim().split("\n").at(-1) ?? "";
       assert.match(
         last,
-        /^llm-expo: journal s3:\/\/outputs\/long\/\.expo\/journal-\*\.jsonl: storage unreachable for \d+ s \(--storage-timeout 3 s\): s3:\/\/outputs\/long\/\.expo\/journal-\d{8}\.jsonl: PutObject .+; the journal and the uploads are kept: start the job again to resume it$/,
+        /^llm-expo: journal s3:\/\/outputs\/long\/\.expo\/journal-\*\.jsonl: storage unreachable for \d+ s \(--storage-timeout 3 s\): s3:\/\/outputs\/long\/\.expo(\/journal-\d{8}\.jsonl: PutObject|: ListObjectsV2|\/lease-\d{10}\.json: (GetObject|PutObject)) .+; the journal and the uploads are kept: start the job again to resume it$/,
       );
       assert.ok(!/\n\s+at /.test(first.proc.stderr), "no stack trace");
     } finally {

@@ -76,6 +76,9 @@ export async function startCoordinator(
       "--listen",
       `127.0.0.1:${options.port ?? 0}`,
       ...(options.metrics ? ["--metrics-port", "0", "--metrics-host", "127.0.0.1"] : []),
+      // A coordinator restarted after a kill -9 waits out its predecessor's output lease: 2 s, not 30.
+      "--output-lease-ttl",
+      "2",
       ...(options.extra ?? []),
     ],
     options.env,

@@ -186,7 +186,7 @@ describe("Helm chart helm/llm-expo", { skip: missing }, () => {
             for (const item of v.secret.items) has(v.secret.secretName, item.key, `${job.metadata.name} volume`);
           }
           const env = container(job).env as Array<{ name: string; valueFrom?: Obj }>;
-          for (const e of env.filter((e) => e.valueFrom)) {
+          for (const e of env.filter((e) => e.valueFrom?.secretKeyRef)) {
             const ref = e.valueFrom?.secretKeyRef;
             has(ref.name, ref.key, `${job.metadata.name} env ${e.name}`);
           }
@@ -308,11 +308,20 @@ describe("Helm chart helm/llm-expo", { skip: missing }, () => {
         }
       });
 
-      it("makes the coordinator a restartable Job and the workers a work-queue Job with a pod failure policy", () => {
+      it("makes the coordinator a restartable Job that never overlaps its pods, and the workers a work-queue Job with a pod failure policy", () => {
         const c = coordinatorJob().spec;
         assert.equal(c.template.spec.restartPolicy, "OnFailure");
         assert.equal(c.completions, 1);
         assert.equal(c.backoffLimit, values.coordinator.backoffLimit);
+        // No second coordinator pod while the first still terminates; the output lease covers the rest.
+        assert.equal(c.podReplacementPolicy, "Failed");
+        assert.equal(
+          flag(container(coordinatorJob()).args, "output-lease-ttl"),
+          String(values.coordinator.outputLeaseTtl),
+        );
+        assert.deepEqual(container(coordinatorJob()).env.find((e: Obj) => e.name === "POD_NAME")?.valueFrom, {
+          fieldRef: { fieldPath: "metadata.name" },
+        });
         const w = workerJob().spec;
         // completions unset: the Job succeeds once one worker exits 0 (the job is done) and all pods ended.
         assert.equal(w.completions, undefined);

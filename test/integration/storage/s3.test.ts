@@ -83,6 +83,40 @@ for (const [name, start] of servers) {
       await storage.close();
     });
 
+    it(
+      name === "MinIO"
+        ? "creates an object only if absent (If-None-Match: *), so the output lease is exclusive"
+        : "ignores If-None-Match: a run says its output lease cannot keep two coordinators apart",
+      async (t) => {
+        if (skip(t) || !server) return;
+        const { PutObjectCommand } = await import("@aws-sdk/client-s3");
+        const put = (body: string) =>
+          client
+            .send(new PutObjectCommand({ Bucket: "outputs", Key: "exclusive/a.json", Body: body, IfNoneMatch: "*" }))
+            .then(
+              () => true,
+              (e: { $metadata?: { httpStatusCode?: number } }) => {
+                if (e.$metadata?.httpStatusCode === 412) return false;
+                throw e;
+              },
+            );
+        assert.equal(await put("first"), true);
+        const again = await put("second");
+        if (name === "MinIO") {
+          assert.equal(again, false);
+          assert.equal((await getObject(client, "outputs", "exclusive/a.json")).toString(), "first");
+          return;
+        }
+        assert.equal(again, true, "s3rver overwrote it: it does not honour If-None-Match");
+        const r = await runCli(
+          [...jobArgs("run", "s3://models/pair/sft", "s3://models/pair/dpo", "s3://outputs/no-inm"), ...UNIT],
+          env,
+        );
+        assert.equal(r.code, 0, r.stderr);
+        assert.match(r.stderr, /ignores If-None-Match .*the output lease cannot stop a second coordinator/);
+      },
+    );
+
     it("make-example writes the same bytes to S3 as to a folder", async (t) => {
       if (skip(t)) return;
       for (const model of ["sft", "dpo"]) {
@@ -170,7 +204,12 @@ for (const [name, start] of servers) {
         first.proc.kill("SIGKILL");
         await first.proc.exited;
         const journal = await listKeys(client, "outputs", "resumed/.expo/");
-        assert.ok(journal.length > 0 && journal.every((k) => /journal-\d{8}\.jsonl$/.test(k)), String(journal));
+        // The journal, and the output lease the killed coordinator could not release.
+        assert.ok(
+          journal.some((k) => /journal-\d{8}\.jsonl$/.test(k)) &&
+            journal.every((k) => /(journal-\d{8}\.jsonl|lease-\d{10}\.json)$/.test(k)),
+          String(journal),
+        );
         const second = await startCoordinator(job, { env: auth, port: first.grpcPort, extra: ["--linger", "1"] });
         const resumed = await second.proc.waitFor((l) => l.msg.startsWith("resuming job"));
         assert.ok((resumed.unitsDone as number) >= 1);

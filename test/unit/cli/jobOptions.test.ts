@@ -166,18 +166,34 @@ describe("job options", () => {
 });
 
 describe("lease options", () => {
+  const output = { outputLeaseTtl: 30, wait: true };
   it("turns seconds into milliseconds and refuses nonsense", () => {
-    assert.deepEqual(leaseSettings({ maxAttempts: 3, leaseTtl: 1.5, journal: undefined }), {
+    assert.deepEqual(leaseSettings({ maxAttempts: 3, leaseTtl: 1.5, journal: undefined, ...output }), {
       maxAttempts: 3,
       leaseTtlMs: 1500,
+      outputLease: { ttlMs: 30_000, wait: true },
     });
-    assert.deepEqual(leaseSettings({ maxAttempts: 1, leaseTtl: 60, journal: "s3://b/j" }), {
-      maxAttempts: 1,
-      leaseTtlMs: 60_000,
-      journal: "s3://b/j",
-    });
-    assert.throws(() => leaseSettings({ maxAttempts: 0, leaseTtl: 60, journal: undefined }), usage(/--max-attempts 0/));
-    assert.throws(() => leaseSettings({ maxAttempts: 2, leaseTtl: 0, journal: undefined }), usage(/--lease-ttl 0/));
+    assert.deepEqual(
+      leaseSettings({ maxAttempts: 1, leaseTtl: 60, journal: "s3://b/j", outputLeaseTtl: 2.5, wait: false }),
+      {
+        maxAttempts: 1,
+        leaseTtlMs: 60_000,
+        outputLease: { ttlMs: 2500, wait: false },
+        journal: "s3://b/j",
+      },
+    );
+    assert.throws(
+      () => leaseSettings({ maxAttempts: 0, leaseTtl: 60, journal: undefined, ...output }),
+      usage(/--max-attempts 0/),
+    );
+    assert.throws(
+      () => leaseSettings({ maxAttempts: 2, leaseTtl: 0, journal: undefined, ...output }),
+      usage(/--lease-ttl 0/),
+    );
+    assert.throws(
+      () => leaseSettings({ maxAttempts: 2, leaseTtl: 60, journal: undefined, outputLeaseTtl: 0, wait: true }),
+      usage(/--output-lease-ttl 0/),
+    );
   });
 });
 
