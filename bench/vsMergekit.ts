@@ -29,9 +29,14 @@ export function mergekitVenv(): string {
   return venv;
 }
 
-/** Reads every file of a folder once, so both tools start from a warm page cache. */
+/**
+ * Reads every file of a folder once, so both tools start from a warm page cache, and writes back what the
+ * previous run left dirty (mergekit does not flush its output: otherwise the next run's own flushes would wait
+ * behind the other tool's writeback). Neither is timed.
+ */
 async function warm(dir: string): Promise<void> {
   for (const f of await readdir(dir)) await readFile(join(dir, f));
+  spawnSync("sync");
 }
 
 export async function benchVsMergekit(gib = 1.1, rounds = 3) {
