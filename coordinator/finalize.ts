@@ -8,7 +8,7 @@ import { INDEX_FILE } from "../checkpoint/types.js";
 import { LeaseLostError, StorageUnavailableError } from "../core/errors.js";
 import type { UnitReport } from "../core/leaseService.js";
 import { type ExpoReport, REPORT_FILE } from "../core/report.js";
-import { settleAll } from "../engine/settleAll.js";
+import { settleAll } from "../core/settleAll.js";
 import type { PreparedJob } from "../plan/prepareJob.js";
 import { buildReport } from "../report/buildReport.js";
 import type { Storage } from "../storage/types.js";

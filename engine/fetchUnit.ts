@@ -1,6 +1,6 @@
 import type { WorkUnit } from "../core/plan.js";
+import { settleAll } from "../core/settleAll.js";
 import type { Storage } from "../storage/types.js";
-import { settleAll } from "./settleAll.js";
 import type { UnitBuffers } from "./unitBuffers.js";
 
 /** The unit's coalesced aligned and base reads, all in parallel (one aligned read where the layout is kept), all settled. */

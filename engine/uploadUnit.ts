@@ -1,8 +1,8 @@
 import type { JobContext, PartReport } from "../core/leaseService.js";
 import type { WorkUnit } from "../core/plan.js";
+import { settleAll } from "../core/settleAll.js";
 import { sha256 as nativeSha256 } from "../kernel/sha256.js";
 import type { Storage } from "../storage/types.js";
-import { settleAll } from "./settleAll.js";
 
 /** Writes the unit's part to every output (part 1 prefixed with that output's header); every write settled. */
 export async function uploadUnit(
