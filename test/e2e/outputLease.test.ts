@@ -13,7 +13,7 @@ import type { S3Client } from "@aws-sdk/client-s3";
 import { testClient } from "../../harness/s3Objects.js";
 import { type MinioServer, startMinio } from "../../harness/s3Servers.js";
 import { CliProcess, type LogLine } from "../support/processes.js";
-import { runCli } from "../support/runCli.js";
+import { jobArgs, runCli } from "../support/runCli.js";
 import { assertOnlyCheckpoint, assertSameAsLocal, openOutputUploads } from "../support/s3Output.js";
 import { s3Reference } from "../support/s3Reference.js";
 import { tempDir } from "../support/tempDir.js";
@@ -54,15 +54,7 @@ describe("one writer per output (folders)", () => {
   let reference: string;
   const running: CliProcess[] = [];
   const job = (out: string, ...extra: string[]) => [
-    "run",
-    "--base",
-    join(root, "sft"),
-    "--aligned",
-    join(root, "dpo"),
-    "--alpha",
-    "0.3",
-    "--out",
-    out,
+    ...jobArgs("run", join(root, "sft"), join(root, "dpo"), out),
     ...SLOW,
     ...extra,
   ];
@@ -172,15 +164,7 @@ describe("one writer per output (S3 on MinIO)", () => {
     return !minio;
   };
   const job = (out: string, ...extra: string[]) => [
-    "run",
-    "--base",
-    "s3://models/pair/sft",
-    "--aligned",
-    "s3://models/pair/dpo",
-    "--alpha",
-    "0.3",
-    "--out",
-    `s3://outputs/${out}`,
+    ...jobArgs("run", "s3://models/pair/sft", "s3://models/pair/dpo", `s3://outputs/${out}`),
     ...UNIT,
     ...extra,
   ];

@@ -2,7 +2,7 @@
 // the job over it run locally by one process: the reference an S3 job's output is checked against.
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { runCli } from "./runCli.js";
+import { jobArgs, runCli } from "./runCli.js";
 import { tempDir } from "./tempDir.js";
 
 /** Makes the pair at `s3Prefix` (sft/ and dpo/) and in a temp folder; returns the local run's output folder. */
@@ -16,18 +16,7 @@ export async function s3Reference(
     assert.equal(r.code, 0, r.stderr);
   }
   const out = join(root, "expo");
-  const r = await runCli([
-    "run",
-    "--base",
-    join(root, "sft"),
-    "--aligned",
-    join(root, "dpo"),
-    "--alpha",
-    "0.3",
-    "--out",
-    out,
-    ...pair.jobArgs,
-  ]);
+  const r = await runCli([...jobArgs("run", join(root, "sft"), join(root, "dpo"), out), ...pair.jobArgs]);
   assert.equal(r.code, 0, r.stderr);
   return out;
 }
