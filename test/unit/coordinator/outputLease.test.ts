@@ -2,7 +2,7 @@
 // taken over only once it stopped changing for its TTL, and fencing that tells a superseded owner it lost.
 // Expiry is driven by each lease's own clock (given here), never by sleeping.
 import assert from "node:assert/strict";
-import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import { type LeaseRecord, leaseName, OutputLease } from "../../../coordinator/outputLease.js";
@@ -138,6 +138,34 @@ describe("output lease", () => {
     assert.equal(a.epoch, 2);
     assert.deepEqual(leaseFiles(dir), [leaseName(2)]);
     await a.release();
+  });
+
+  it("a stale owner whose epoch vanished while it took the next one (taken over and released meanwhile) undoes its create and stops", async () => {
+    const dir = join(await tempDir(), ".expo");
+    const clock = manualClock();
+    // Another coordinator, between the stale owner's ownership check and its create of epoch 2: it took epoch 2,
+    // finished the job and released, removing every epoch. Played once, on the folder itself.
+    let meanwhile: (() => void) | undefined = () => rmSync(join(dir, leaseName(1)));
+    const storage = new (class extends LocalStorage {
+      override async createExclusive(name: string, data: Buffer): Promise<boolean> {
+        if (name === leaseName(2) && meanwhile) {
+          meanwhile();
+          meanwhile = undefined;
+        }
+        return super.createExclusive(name, data);
+      }
+    })(dir);
+    const a = new OutputLease({ storage, jobId: "job-a", ttlMs: 1000, pollMs: 5, log: silentLogger, now: clock.now });
+    await a.acquire(true);
+    a.stop();
+    clock.advance(900);
+    await assert.rejects(
+      a.check(),
+      (e: Error) => e instanceof LeaseLostError && /released by a later owner/.test(e.message),
+    );
+    assert.equal(a.state, "lost");
+    assert.equal(meanwhile, undefined, "the other coordinator acted inside the re-take");
+    assert.deepEqual(leaseFiles(dir), [], "the epoch it created is gone again");
   });
 
   it("an epoch number used again after every lease was released does not fool an old owner", async () => {
