@@ -3,7 +3,7 @@
 // planned with the S3 part limits, as the coordinator would plan them.
 import { pairTensors } from "../checkpoint/pairTensors.js";
 import type { Checkpoint } from "../checkpoint/types.js";
-import type { JobSpec } from "../core/jobSpec.js";
+import { type JobSpec, jobSpecWith } from "../core/jobSpec.js";
 import type { JobPlan } from "../core/plan.js";
 import {
   deepseekV3Tensors,
@@ -44,21 +44,13 @@ export function scaleJob(layout: ScaleLayout, unitSize: number): ScaleJob {
   const tensors = shape.tensors();
   const aligned = layoutCheckpoint("s3://bench/aligned", shardEvenly(tensors, shape.aligned));
   const base = layoutCheckpoint("s3://bench/base", shardEvenly(tensors, shape.base));
-  const spec: JobSpec = {
+  const spec = jobSpecWith({
     base: "s3://bench/base",
     aligned: "s3://bench/aligned",
     alphas: [0.3],
     outs: ["s3://bench/out"],
-    arith: "fp32",
     unitSize,
-    include: [],
-    exclude: [],
-    drop: [],
-    outDtype: null,
-    alphaRules: [],
-    onNonfinite: "error",
-    overwrite: false,
-  };
+  });
   const t0 = performance.now();
   const plan = planJob({ spec, aligned, base, pairing: pairTensors(aligned, base), limits: S3_LIMITS });
   return { layout, spec, aligned, base, plan, planSeconds: (performance.now() - t0) / 1000 };

@@ -3,12 +3,10 @@
 import { readFileSync } from "node:fs";
 import type { Argv } from "yargs";
 import { UsageError } from "../core/errors.js";
-import type { AlphaRule, JobSpec } from "../core/jobSpec.js";
+import { type AlphaRule, DEFAULT_UNIT_SIZE, type JobSpec } from "../core/jobSpec.js";
 import type { ArgsOf } from "./argsOf.js";
 import { checkSpecFields } from "./checkSpecFields.js";
 import { parseSize } from "./parseSize.js";
-
-export const DEFAULT_UNIT_SIZE = 64 * 1024 * 1024;
 
 export function jobOptions<T>(y: Argv<T>) {
   return y

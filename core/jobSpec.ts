@@ -9,6 +9,9 @@ export interface AlphaRule {
 
 export type NonfinitePolicy = "error" | "warn";
 
+/** Bytes of one work unit unless the job says otherwise (`--unit-size`). */
+export const DEFAULT_UNIT_SIZE = 64 * 1024 * 1024;
+
 /** A fully resolved job: what `run`, `plan`, `verify` and the coordinator execute. */
 export interface JobSpec {
   base: string;
@@ -30,4 +33,23 @@ export interface JobSpec {
   alphaRules: AlphaRule[];
   onNonfinite: NonfinitePolicy;
   overwrite: boolean;
+}
+
+/**
+ * A job from its inputs, alphas and outputs, every other field as the CLI leaves it when no flag is given (fp32,
+ * 64 MiB units, every float tensor extrapolated, dtypes kept, non-finite values an error, no overwrite).
+ */
+export function jobSpecWith(fields: Pick<JobSpec, "base" | "aligned" | "alphas" | "outs"> & Partial<JobSpec>): JobSpec {
+  return {
+    arith: "fp32",
+    unitSize: DEFAULT_UNIT_SIZE,
+    include: [],
+    exclude: [],
+    drop: [],
+    outDtype: null,
+    alphaRules: [],
+    onNonfinite: "error",
+    overwrite: false,
+    ...fields,
+  };
 }

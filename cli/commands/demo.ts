@@ -2,13 +2,13 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Argv, CommandModule } from "yargs";
+import { DEFAULT_UNIT_SIZE, jobSpecWith } from "../../core/jobSpec.js";
 import { makeExamplePair } from "../../example/makeExamplePair.js";
 import { verifyOutput } from "../../inspect/verifyOutput.js";
 import { selectDevice } from "../../kernel/selectDevice.js";
 import { prepareJob } from "../../plan/prepareJob.js";
 import type { OptionsOf } from "../argsOf.js";
 import { type GlobalOptions, loggerFor, storageSettings } from "../globalOptions.js";
-import { DEFAULT_UNIT_SIZE } from "../jobOptions.js";
 import { formatBytes, parseSize } from "../parseSize.js";
 import { runLocally } from "../runLocally.js";
 
@@ -40,21 +40,13 @@ export const demoCommand: CommandModule<GlobalOptions, OptionsOf<typeof builder>
       log.info(`example pair: ${pair.sft} and ${pair.dpo} (${formatBytes(pair.bytesPerModel)} each)`);
       const out = `${dir}/expo-${argv.alpha}`;
       const job = await prepareJob(
-        {
+        jobSpecWith({
           base: pair.sft,
           aligned: pair.dpo,
           alphas: [argv.alpha],
           outs: [out],
-          arith: "fp32",
           unitSize: DEFAULT_UNIT_SIZE / 4,
-          include: [],
-          exclude: [],
-          drop: [],
-          outDtype: null,
-          alphaRules: [],
-          onNonfinite: "error",
-          overwrite: false,
-        },
+        }),
         { storage, forWriting: true },
       );
       const started = performance.now();

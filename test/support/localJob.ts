@@ -1,24 +1,16 @@
 import { join } from "node:path";
-import type { JobSpec } from "../../core/jobSpec.js";
+import { jobSpecWith } from "../../core/jobSpec.js";
 import { type PreparedJob, prepareJob } from "../../plan/prepareJob.js";
 import { LOCAL_STORAGE } from "./storageSettings.js";
 
 /** A plain fp32 job over `root`/sft and `root`/dpo (one α, 0.3) into `out`, prepared for writing. */
 export function prepareLocalJob(root: string, out: string, unitSize: number): Promise<PreparedJob> {
-  const spec: JobSpec = {
+  const spec = jobSpecWith({
     base: join(root, "sft"),
     aligned: join(root, "dpo"),
     alphas: [0.3],
     outs: [out],
-    arith: "fp32",
     unitSize,
-    include: [],
-    exclude: [],
-    drop: [],
-    outDtype: null,
-    alphaRules: [],
-    onNonfinite: "error",
-    overwrite: false,
-  };
+  });
   return prepareJob(spec, { storage: LOCAL_STORAGE, forWriting: true });
 }

@@ -5,9 +5,10 @@ import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import { storageSettings } from "../../../cli/globalOptions.js";
-import { DEFAULT_UNIT_SIZE, resolveJobSpec } from "../../../cli/jobOptions.js";
+import { resolveJobSpec } from "../../../cli/jobOptions.js";
 import { leaseSettings } from "../../../cli/leaseOptions.js";
 import { UsageError } from "../../../core/errors.js";
+import { DEFAULT_UNIT_SIZE } from "../../../core/jobSpec.js";
 import { silentLogger } from "../../../core/logger.js";
 import { tempDir } from "../../support/tempDir.js";
 

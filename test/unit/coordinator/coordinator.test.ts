@@ -5,6 +5,7 @@ import { join } from "node:path";
 import { before, describe, it } from "node:test";
 import { Coordinator, type StaleReport } from "../../../coordinator/coordinator.js";
 import type { AttemptFailure } from "../../../coordinator/leaseTable.js";
+import { jobSpecWith } from "../../../core/jobSpec.js";
 import type { UnitReport } from "../../../core/leaseService.js";
 import type { WorkUnit } from "../../../core/plan.js";
 import { type PreparedJob, prepareJob } from "../../../plan/prepareJob.js";
@@ -25,21 +26,13 @@ describe("coordinator", () => {
   let n = 0;
   const job = (): Promise<PreparedJob> =>
     prepareJob(
-      {
+      jobSpecWith({
         base: join(root, "sft"),
         aligned: join(root, "dpo"),
         alphas: [0.3],
         outs: [join(root, `out-${++n}`)],
-        arith: "fp32",
         unitSize: 512,
-        include: [],
-        exclude: [],
-        drop: [],
-        outDtype: null,
-        alphaRules: [],
-        onNonfinite: "error",
-        overwrite: false,
-      },
+      }),
       { storage: LOCAL_STORAGE, forWriting: true },
     );
 

@@ -7,7 +7,7 @@ import fc from "fast-check";
 import { pairTensors } from "../../../checkpoint/pairTensors.js";
 import type { Checkpoint, TensorInfo } from "../../../checkpoint/types.js";
 import { ITEMSIZE } from "../../../core/dtypes.js";
-import type { JobSpec } from "../../../core/jobSpec.js";
+import { type JobSpec, jobSpecWith } from "../../../core/jobSpec.js";
 import type { JobPlan, RangeRead } from "../../../core/plan.js";
 import {
   type LayoutTensor,
@@ -23,22 +23,7 @@ const S3_LIMITS: StorageLimits = { minPartSize: 5 * MiB, maxPartSize: 5 * 1024 *
 const NO_LIMITS: StorageLimits = { minPartSize: 0, maxPartSize: Number.MAX_SAFE_INTEGER, maxParts: 1e6 };
 
 function spec(overrides: Partial<JobSpec> = {}): JobSpec {
-  return {
-    base: "/b",
-    aligned: "/a",
-    alphas: [0.3],
-    outs: ["/o"],
-    arith: "fp32",
-    unitSize: 64 * MiB,
-    include: [],
-    exclude: [],
-    drop: [],
-    outDtype: null,
-    alphaRules: [],
-    onNonfinite: "error",
-    overwrite: false,
-    ...overrides,
-  };
+  return jobSpecWith({ base: "/b", aligned: "/a", alphas: [0.3], outs: ["/o"], unitSize: 64 * MiB, ...overrides });
 }
 
 function plan(aligned: Checkpoint, base: Checkpoint, s: JobSpec, limits: StorageLimits): JobPlan {
