@@ -3,6 +3,7 @@
 // units in flight (as `run` does by default), with the SDK settings `run` uses. Prints one JSON line.
 // Arguments: endpoint base-location aligned-location output-location.
 import PQueue from "p-queue";
+import { cpuCost } from "../cli/cpuCost.js";
 import { S3Storage } from "../storage/s3Storage.js";
 import type { WrittenPart } from "../storage/types.js";
 
@@ -55,9 +56,8 @@ for (const br of baseRanges) {
   await base.readRange(br.file, br.offset, br.length, (buffers[0] as { b: Buffer }).b, 0);
   moved += br.length;
 }
-const used = process.cpuUsage(cpu);
 process.stdout.write(
-  `${JSON.stringify({ seconds: (performance.now() - started) / 1000, cpuSeconds: (used.user + used.system) / 1e6, bytesMoved: moved })}\n`,
+  `${JSON.stringify({ seconds: (performance.now() - started) / 1000, bytesMoved: moved, ...cpuCost(cpu, moved) })}\n`,
 );
 
 function ranges(size: number): Array<{ offset: number; length: number }> {

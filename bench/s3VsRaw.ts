@@ -2,15 +2,13 @@
 // (bench/s3RawChild.ts), MinIO on loopback, each in a process of its own. Two figures: throughput
 // (target: run >= 0.8 x raw) and CPU seconds per GiB moved, read + written (target: run <= 1.2 x raw).
 // The run's CPU is everything its process spends after planning: coordinator, worker, kernel and hashing.
+import type { CpuCost } from "../cli/cpuCost.js";
 import { startMinio } from "../harness/s3Servers.js";
 import { runMeasured } from "./runCommand.js";
 import { runJsonChild } from "./runJsonChild.js";
 
-interface Side {
-  seconds: number;
-  cpuSeconds: number;
-  bytesMoved: number;
-}
+/** What each side reports: its seconds and its CPU cost (cli/cpuCost.ts), `run --json` and the raw child alike. */
+type Side = { seconds: number } & CpuCost;
 
 export interface S3VsRaw {
   raw: Side[];
@@ -20,8 +18,6 @@ export interface S3VsRaw {
   /** Best run CPU s/GiB / best raw CPU s/GiB. */
   cpuRatio: number;
 }
-
-const GiB = 1024 ** 3;
 
 export async function benchS3VsRaw(rounds = 3, size = "1GiB"): Promise<S3VsRaw | undefined> {
   const server = await startMinio(["models", "outputs"]);
@@ -40,7 +36,7 @@ export async function benchS3VsRaw(rounds = 3, size = "1GiB"): Promise<S3VsRaw |
           env,
         ),
       );
-      const r = await runJsonChild<{ seconds: number; cpuSeconds: number; bytesRead: number; bytesWritten: number }>(
+      const r = await runJsonChild<Side>(
         "../cli/main.js",
         [
           "run",
@@ -56,15 +52,14 @@ export async function benchS3VsRaw(rounds = 3, size = "1GiB"): Promise<S3VsRaw |
         ],
         env,
       );
-      run.push({ seconds: r.seconds, cpuSeconds: r.cpuSeconds, bytesMoved: r.bytesRead + r.bytesWritten });
+      run.push(r);
     }
-    const perGiB = (s: Side) => s.cpuSeconds / (s.bytesMoved / GiB);
     const least = (xs: number[]) => Math.min(...xs);
     return {
       raw,
       run,
       throughputRatio: least(raw.map((s) => s.seconds)) / least(run.map((s) => s.seconds)),
-      cpuRatio: least(run.map(perGiB)) / least(raw.map(perGiB)),
+      cpuRatio: least(run.map((s) => s.cpuSecondsPerGiB)) / least(raw.map((s) => s.cpuSecondsPerGiB)),
     };
   } finally {
     await server.stop();
@@ -72,7 +67,7 @@ export async function benchS3VsRaw(rounds = 3, size = "1GiB"): Promise<S3VsRaw |
 }
 
 export function formatS3VsRaw(r: S3VsRaw): string {
-  const side = (s: Side) => `${s.seconds.toFixed(2)} s, ${(s.cpuSeconds / (s.bytesMoved / GiB)).toFixed(3)} cpu s/GiB`;
+  const side = (s: Side) => `${s.seconds.toFixed(2)} s, ${s.cpuSecondsPerGiB.toFixed(3)} cpu s/GiB`;
   return [
     ...r.raw.map((s, i) => `raw #${i + 1}: ${side(s)}`),
     ...r.run.map((s, i) => `run #${i + 1}: ${side(s)}`),

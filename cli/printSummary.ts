@@ -1,26 +1,32 @@
+import type { JobPlan } from "../core/plan.js";
 import type { ExpoReport } from "../core/report.js";
+import { cpuCost } from "./cpuCost.js";
 import { formatBytes } from "./parseSize.js";
 
-/** What a job moved and what it cost this process. */
-export interface JobTotals {
-  seconds: number;
-  bytesRead: number;
-  bytesWritten: number;
-  /** This process's user + system CPU seconds over the job (with `run`, the in-process worker's too). */
-  cpuSeconds: number;
+/** Readings taken when the job started to run (after planning). */
+export interface JobStart {
+  /** `performance.now()` */
+  time: number;
+  cpu: NodeJS.CpuUsage;
 }
 
-/** What `run` and `coordinator` print on stdout once the output is committed. */
-export function printSummary(reports: ExpoReport[], totals: JobTotals, json: boolean): void {
-  const moved = totals.bytesRead + totals.bytesWritten;
-  const cpuSecondsPerGiB = moved > 0 ? totals.cpuSeconds / (moved / 1024 ** 3) : 0;
+/**
+ * What `run` and `coordinator` print on stdout once the output is committed: each output's statistics, then what
+ * the job moved (the plan's bytes), how long it took and what it cost this process (with `run`, the in-process
+ * worker's share too).
+ */
+export function printSummary(reports: ExpoReport[], plan: JobPlan, start: JobStart, json: boolean): void {
+  const seconds = (performance.now() - start.time) / 1000;
+  const bytesRead = plan.bytes.alignedRead + plan.bytes.baseRead;
+  const bytesWritten = plan.bytes.writtenPerOutput * plan.outputs.length;
+  const cost = cpuCost(start.cpu, bytesRead + bytesWritten);
   if (json) {
     const summary = reports.map((r) => ({
       output: r.output.location,
       alpha: r.parameters.alpha,
       model: r.statistics.model,
     }));
-    process.stdout.write(`${JSON.stringify({ ...totals, cpuSecondsPerGiB, outputs: summary })}\n`);
+    process.stdout.write(`${JSON.stringify({ seconds, bytesRead, bytesWritten, ...cost, outputs: summary })}\n`);
     return;
   }
   for (const r of reports) {
@@ -31,7 +37,7 @@ export function printSummary(reports: ExpoReport[], totals: JobTotals, json: boo
     );
   }
   process.stdout.write(
-    `read ${formatBytes(totals.bytesRead)} in ${totals.seconds.toFixed(2)} s (${formatBytes(totals.bytesRead / Math.max(totals.seconds, 1e-6))}/s), ` +
-      `wrote ${formatBytes(totals.bytesWritten)}; cpu ${totals.cpuSeconds.toFixed(2)} s (${cpuSecondsPerGiB.toFixed(2)} s per GiB moved)\n`,
+    `read ${formatBytes(bytesRead)} in ${seconds.toFixed(2)} s (${formatBytes(bytesRead / Math.max(seconds, 1e-6))}/s), ` +
+      `wrote ${formatBytes(bytesWritten)}; cpu ${cost.cpuSeconds.toFixed(2)} s (${cost.cpuSecondsPerGiB.toFixed(2)} s per GiB moved)\n`,
   );
 }

@@ -4,7 +4,6 @@ import { UsageError } from "../../core/errors.js";
 import { prepareJob } from "../../plan/prepareJob.js";
 import type { OptionsOf } from "../argsOf.js";
 import { parseAddress, readFile, readKeyPair, readToken, TOKEN_ENV, tokenOptions } from "../connectionOptions.js";
-import { cpuSecondsSince } from "../cpuSecondsSince.js";
 import { type GlobalOptions, loggerFor, storageSettings } from "../globalOptions.js";
 import { jobOptions, resolveJobSpec } from "../jobOptions.js";
 import { leaseOptions, leaseSettings } from "../leaseOptions.js";
@@ -62,8 +61,7 @@ export const coordinatorCommand: CommandModule<GlobalOptions, OptionsOf<typeof b
     log.info(`planned ${job.plan.units.length} units over ${job.plan.shards.length} shard(s)`, {
       units: job.plan.units.length,
     });
-    const started = performance.now();
-    const cpu = process.cpuUsage();
+    const start = { time: performance.now(), cpu: process.cpuUsage() };
     const reports = await serveJob(job, {
       ...lease,
       grpc: { listen: argv.listen, token, tls },
@@ -76,15 +74,6 @@ export const coordinatorCommand: CommandModule<GlobalOptions, OptionsOf<typeof b
       onServing: (_, ports) =>
         log.info("coordinator listening", { listen: argv.listen, grpcPort: ports.grpc, metricsPort: ports.metrics }),
     });
-    printSummary(
-      reports,
-      {
-        seconds: (performance.now() - started) / 1000,
-        bytesRead: job.plan.bytes.alignedRead + job.plan.bytes.baseRead,
-        bytesWritten: job.plan.bytes.writtenPerOutput * job.plan.outputs.length,
-        cpuSeconds: cpuSecondsSince(cpu),
-      },
-      Boolean(argv.json),
-    );
+    printSummary(reports, job.plan, start, Boolean(argv.json));
   },
 };

@@ -2,7 +2,6 @@ import type { Argv, CommandModule } from "yargs";
 import { selectDevice } from "../../kernel/selectDevice.js";
 import { prepareJob } from "../../plan/prepareJob.js";
 import type { OptionsOf } from "../argsOf.js";
-import { cpuSecondsSince } from "../cpuSecondsSince.js";
 import { executionOptions, memoryBudget, positive } from "../executionOptions.js";
 import { type GlobalOptions, loggerFor, storageSettings } from "../globalOptions.js";
 import { jobOptions, resolveJobSpec } from "../jobOptions.js";
@@ -40,8 +39,7 @@ export const runCommand: CommandModule<GlobalOptions, OptionsOf<typeof builder>>
         tensorsCopied: plan.tensors.copied,
       },
     );
-    const started = performance.now();
-    const cpu = process.cpuUsage();
+    const start = { time: performance.now(), cpu: process.cpuUsage() };
     const reports = await runLocally(job, {
       ...lease,
       workers,
@@ -53,15 +51,6 @@ export const runCommand: CommandModule<GlobalOptions, OptionsOf<typeof builder>>
       ...(argv.metricsPort === undefined ? {} : { metricsPort: argv.metricsPort }),
       progress: true,
     });
-    printSummary(
-      reports,
-      {
-        seconds: (performance.now() - started) / 1000,
-        bytesRead: plan.bytes.alignedRead + plan.bytes.baseRead,
-        bytesWritten: plan.bytes.writtenPerOutput * plan.outputs.length,
-        cpuSeconds: cpuSecondsSince(cpu),
-      },
-      Boolean(argv.json),
-    );
+    printSummary(reports, plan, start, Boolean(argv.json));
   },
 };

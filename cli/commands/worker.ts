@@ -10,7 +10,7 @@ import { runWorker } from "../../worker/runWorker.js";
 import { workerMetrics } from "../../worker/workerMetrics.js";
 import type { OptionsOf } from "../argsOf.js";
 import { parseAddress, readFile, readKeyPair, readToken, tokenOptions } from "../connectionOptions.js";
-import { cpuSecondsSince } from "../cpuSecondsSince.js";
+import { cpuCost } from "../cpuCost.js";
 import { positive } from "../executionOptions.js";
 import { type GlobalOptions, loggerFor, storageSettings } from "../globalOptions.js";
 import { formatBytes, parseSize } from "../parseSize.js";
@@ -144,13 +144,7 @@ export const workerCommand: CommandModule<GlobalOptions, OptionsOf<typeof builde
         process.exitCode = STOPPED_EXIT_CODE;
         return;
       }
-      const cpuSeconds = cpuSecondsSince(cpu);
-      log.info("job done", {
-        workerId,
-        bytesMoved: moved,
-        cpuSeconds,
-        cpuSecondsPerGiB: moved > 0 ? cpuSeconds / (moved / 1024 ** 3) : 0,
-      });
+      log.info("job done", { workerId, bytesMoved: moved, ...cpuCost(cpu, moved) });
     } finally {
       process.off("SIGTERM", onSignal);
       process.off("SIGINT", onSignal);
