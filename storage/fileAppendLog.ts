@@ -6,7 +6,9 @@ import { constants } from "node:fs";
 import { type FileHandle, mkdir, open, readFile, rename, rm, rmdir } from "node:fs/promises";
 import { dirname } from "node:path";
 import { UsageError } from "../core/errors.js";
+import { syncFolder } from "./syncFolder.js";
 import type { AppendLog } from "./types.js";
+import { writeSynced } from "./writeSynced.js";
 
 export class FileAppendLog implements AppendLog {
   private fh?: FileHandle;
@@ -40,21 +42,10 @@ export class FileAppendLog implements AppendLog {
   async rewrite(text: string): Promise<void> {
     await mkdir(dirname(this.where), { recursive: true });
     const temp = `${this.where}.compacting`;
-    const fh = await open(temp, "w");
-    try {
-      await fh.writeFile(text);
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
+    await writeSynced(temp, text);
     await this.close();
     await rename(temp, this.where);
-    const dir = await open(dirname(this.where), constants.O_RDONLY);
-    try {
-      await dir.sync();
-    } finally {
-      await dir.close();
-    }
+    await syncFolder(dirname(this.where));
   }
 
   async close(): Promise<void> {

@@ -21,7 +21,9 @@ import {
 import { basename, dirname, join, resolve } from "node:path";
 import { ObjectChangedError, UsageError } from "../core/errors.js";
 import { FileAppendLog } from "./fileAppendLog.js";
+import { syncFolder } from "./syncFolder.js";
 import type { AppendLog, ObjectInfo, Storage, StorageLimits, WrittenPart } from "./types.js";
+import { writeSynced } from "./writeSynced.js";
 
 const TEMP_DIR = ".expo";
 
@@ -110,15 +112,9 @@ export class LocalStorage implements Storage {
   async writeSmall(name: string, data: Buffer): Promise<void> {
     await this.makeTempDir();
     const temp = this.tempPath(randomBytes(8).toString("hex"), name);
-    const fh = await open(temp, "w");
-    try {
-      await fh.writeFile(data);
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
+    await writeSynced(temp, data);
     await rename(temp, this.path(name));
-    await this.syncDir();
+    await syncFolder(this.location);
   }
 
   /**
@@ -127,22 +123,16 @@ export class LocalStorage implements Storage {
    */
   async createExclusive(name: string, data: Buffer): Promise<boolean> {
     const temp = this.path(`.${name}.${randomBytes(8).toString("hex")}.tmp`);
-    let fh: FileHandle | undefined;
     // The folder can vanish between mkdir and open: another process that released its lease removed it empty.
-    for (let attempt = 0; !fh; attempt++) {
+    for (let attempt = 0, written = false; !written; attempt++) {
       try {
         const made = await mkdir(this.location, { recursive: true });
         this.createdRoot ??= made;
-        fh = await open(temp, "wx");
+        await writeSynced(temp, data, "wx");
+        written = true;
       } catch (e) {
         if ((e as NodeJS.ErrnoException).code !== "ENOENT" || attempt >= 5) throw e;
       }
-    }
-    try {
-      await fh.writeFile(data);
-      await fh.sync();
-    } finally {
-      await fh.close();
     }
     try {
       await link(temp, this.path(name));
@@ -152,7 +142,7 @@ export class LocalStorage implements Storage {
     } finally {
       await rm(temp, { force: true });
     }
-    await this.syncDir();
+    await syncFolder(this.location);
     return true;
   }
 
@@ -216,7 +206,7 @@ export class LocalStorage implements Storage {
       await fh.close();
     }
     await rename(temp, this.path(name));
-    await this.syncDir();
+    await syncFolder(this.location);
   }
 
   async abortMultipart(name: string, uploadId: string): Promise<void> {
@@ -330,15 +320,6 @@ export class LocalStorage implements Storage {
     if (!fh) return;
     this.writers.delete(temp);
     await fh.then((h) => h.close()).catch(() => undefined);
-  }
-
-  private async syncDir(): Promise<void> {
-    const dir = await open(this.location, constants.O_RDONLY);
-    try {
-      await dir.sync();
-    } finally {
-      await dir.close();
-    }
   }
 }
 
