@@ -89,7 +89,7 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> implements Leas
     super();
     this.accepted = new UnitReports(plan);
     this.table = new LeaseTable(
-      plan.units.map((u) => u.id),
+      Array.from({ length: plan.units.length }, (_, id) => id),
       { ttlMs: options.leaseTtlMs, maxAttempts: options.maxAttempts },
     );
     this.finished = new Promise((resolve) => {
@@ -183,7 +183,7 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> implements Leas
       if (this.table.failure) return { kind: "failed", error: this.failureMessage() };
       return this.table.finished ? { kind: "done" } : { kind: "wait", retryMs: WAIT_MS };
     }
-    const unit = this.plan.units[grant.unitId];
+    const unit = this.plan.units.get(grant.unitId);
     if (!unit) throw new Error(`unit ${grant.unitId} is not in the plan`);
     return { kind: "unit", leaseId: grant.leaseId, unit, deadline: grant.deadline, attempt: grant.attempt };
   }
@@ -336,7 +336,7 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> implements Leas
   private failureMessage(): string {
     const failure = this.table.failure;
     if (!failure) return this.jobError ?? "";
-    const unit = failure.unitId === undefined ? undefined : this.plan.units[failure.unitId];
+    const unit = failure.unitId === undefined ? undefined : this.plan.units.get(failure.unitId);
     return unit
       ? `unit ${unit.id} (${unit.shard} part ${unit.partNumber}) failed after ${this.table.attemptsOf(unit.id)} attempt(s): ${failure.error}`
       : failure.error;

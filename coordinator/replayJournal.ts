@@ -48,6 +48,6 @@ export function replayJournal(
     bytes.read += r.bytes.aligned + r.bytes.base;
     bytes.written += r.bytes.written;
   }
-  const attempts = new Map([...contents.attempts].filter(([unitId]) => plan.units[unitId] !== undefined));
+  const attempts = new Map([...contents.attempts].filter(([unitId]) => plan.units.has(unitId)));
   return { uploads: start.uploads, reports: contents.units, attempts, bytes };
 }

@@ -10,7 +10,7 @@ const shardsOf = new WeakMap<JobPlan, Array<Map<string, OutputShard>>>();
 
 export function unpackReport(packed: PackedReport, plan: JobPlan, where: string): UnitReport {
   const [unitId, stats, parts, [fetch, compute, upload]] = packed;
-  const unit = plan.units[unitId];
+  const unit = plan.units.get(unitId);
   const extrapolated = unit?.segments.filter((s) => s.action === "extrapolate") ?? [];
   const k = plan.outputs.length;
   const per = 6 + k;

@@ -5,6 +5,7 @@
 // aligned, base and output buffers and in which dtype each is stored. Where no dtype changes, the aligned
 // reads land at the output's offsets, so one α is computed in place; when the output is laid out as the
 // aligned checkpoint (the usual safetensors case) that is exactly one aligned read per unit.
+import type { WorkUnits } from "./workUnits.js";
 
 /**
  * extrapolate: out = f(aligned, base); copy: the aligned bytes as they are (same dtype);
@@ -137,7 +138,7 @@ export interface Compatibility {
 export interface JobPlan {
   outputs: OutputPlan[];
   shards: ShardPlan[];
-  units: WorkUnit[];
+  units: WorkUnits;
   layout: OutputLayout;
   /** The effective unit size after the object-store limits were applied. */
   unitSize: number;

@@ -7,7 +7,7 @@ import { fetchUnit } from "./fetchUnit.js";
 import { type BufferSizes, UnitBufferPool } from "./unitBuffers.js";
 
 export interface ComputeUnitsInput {
-  units: readonly WorkUnit[];
+  units: Iterable<WorkUnit>;
   aligned: Storage;
   base: Storage;
   how: Arithmetic;
@@ -22,7 +22,7 @@ export async function computeUnits(
 ): Promise<void> {
   const pool = new UnitBufferPool(input.buffers);
   const queue = new PQueue({ concurrency: input.concurrency });
-  const tasks = input.units.map((unit) =>
+  const tasks = Array.from(input.units, (unit) =>
     queue.add(async () => {
       const buffers = pool.take();
       try {

@@ -9,6 +9,7 @@ import { UsageError } from "../core/errors.js";
 import type { JobSpec } from "../core/jobSpec.js";
 import type { JobPlan, WorkUnit } from "../core/plan.js";
 import { type ExpoReport, REPORT_FILE } from "../core/report.js";
+import type { WorkUnits } from "../core/workUnits.js";
 import { computeUnits } from "../engine/computeUnits.js";
 import { sha256 } from "../kernel/sha256.js";
 import { prepareJob } from "../plan/prepareJob.js";
@@ -176,10 +177,10 @@ async function checkStructure(
 }
 
 /** A deterministic sample (seeded shuffle) of ceil(fraction × N) units, in plan order. */
-function sampleUnits(units: readonly WorkUnit[], fraction: number, seed: number): WorkUnit[] {
+function sampleUnits(units: WorkUnits, fraction: number, seed: number): WorkUnit[] {
   if (fraction >= 1) return [...units];
   const n = Math.max(1, Math.ceil(units.length * fraction));
-  const order = units.map((u) => u.id);
+  const order = Array.from({ length: units.length }, (_, id) => id);
   let state = seed >>> 0 || 1;
   for (let i = order.length - 1; i > 0; i--) {
     state ^= state << 13;
@@ -188,8 +189,10 @@ function sampleUnits(units: readonly WorkUnit[], fraction: number, seed: number)
     const j = (state >>> 0) % (i + 1);
     [order[i], order[j]] = [order[j] as number, order[i] as number];
   }
-  const chosen = new Set(order.slice(0, n));
-  return units.filter((u) => chosen.has(u.id));
+  return order
+    .slice(0, n)
+    .sort((x, y) => x - y)
+    .map((id) => units.get(id) as WorkUnit);
 }
 
 function describeMismatch(where: string, unit: WorkUnit, expected: Buffer, got: Buffer): string {

@@ -11,6 +11,7 @@ import { UsageError } from "../core/errors.js";
 import type { JobSpec } from "../core/jobSpec.js";
 import type { JobPlan, OutputPlan, ShardPlan, UnitSegment, WorkUnit } from "../core/plan.js";
 import { TOOL } from "../core/tool.js";
+import { WorkUnitsBuilder } from "../core/workUnits.js";
 import type { StorageLimits } from "../storage/types.js";
 import { coalesceReads, type WantedRange } from "./coalesceReads.js";
 import { type AlignedOnlyPolicy, decideTensors } from "./decideTensors.js";
@@ -44,7 +45,8 @@ export function planJob({ spec, aligned, base, pairing, limits, alignedOnly }: P
       return { file: s.file, header, size: header.length + s.dataLength };
     }),
   }));
-  const units: WorkUnit[] = [];
+  const units = new WorkUnitsBuilder();
+  const totals = { maxUnitBytes: 0, maxAlignedBytes: 0, maxBaseBytes: 0, alignedRead: 0, baseRead: 0, inPlace: true };
   const shards: ShardPlan[] = [];
   let unitSize = spec.unitSize;
   for (const [i, shard] of layouts.entries()) {
@@ -55,27 +57,31 @@ export function planJob({ spec, aligned, base, pairing, limits, alignedOnly }: P
     const infos = shard.tensors.map((t) => t.info);
     for (const [start, end] of cutShard(infos, shard.dataLength, size)) {
       const unit = buildUnit(units.length, shard, unitIds.length + 1, start, end);
-      units.push(unit);
+      units.add(unit);
       unitIds.push(unit.id);
+      totals.maxUnitBytes = Math.max(totals.maxUnitBytes, end - start);
+      totals.maxAlignedBytes = Math.max(totals.maxAlignedBytes, unit.alignedLength);
+      totals.maxBaseBytes = Math.max(totals.maxBaseBytes, unit.baseLength);
+      totals.alignedRead += unit.alignedLength;
+      totals.baseRead += unit.baseLength;
+      totals.inPlace &&= unit.inPlace;
     }
     shards.push({ file: shard.file, tensors: infos, dataLength: shard.dataLength, unitIds });
   }
-  const max = (f: (u: WorkUnit) => number) => units.reduce((m, u) => Math.max(m, f(u)), 0);
-  const sum = (f: (u: WorkUnit) => number) => units.reduce((n, u) => n + f(u), 0);
   const extrapolated = tensors.filter((t) => t.action === "extrapolate").length;
   return {
     outputs,
     shards,
-    units,
+    units: units.build(),
     layout,
     unitSize,
-    maxUnitBytes: max((u) => u.dataEnd - u.dataStart),
-    maxAlignedBytes: max((u) => u.alignedLength),
-    maxBaseBytes: max((u) => u.baseLength),
-    inPlace: units.every((u) => u.inPlace),
+    maxUnitBytes: totals.maxUnitBytes,
+    maxAlignedBytes: totals.maxAlignedBytes,
+    maxBaseBytes: totals.maxBaseBytes,
+    inPlace: totals.inPlace,
     bytes: {
-      alignedRead: sum((u) => u.alignedLength),
-      baseRead: sum((u) => u.baseLength),
+      alignedRead: totals.alignedRead,
+      baseRead: totals.baseRead,
       writtenPerOutput: outputs[0]?.shards.reduce((n, s) => n + s.size, 0) ?? 0,
     },
     tensors: { extrapolated, copied: tensors.length - extrapolated },

@@ -40,7 +40,7 @@ export const planCommand: CommandModule<GlobalOptions, OptionsOf<typeof builder>
       bufferBytes: memoryPerSlot * slots,
     };
     if (argv.json) {
-      const units = plan.units.map((u) => ({
+      const units = Array.from(plan.units, (u) => ({
         id: u.id,
         shard: u.shard,
         part: u.partNumber,

@@ -6,22 +6,41 @@ import type { JournalContents, JournalStart } from "../../../coordinator/journal
 import type { PackedReport } from "../../../coordinator/packReport.js";
 import { replayJournal } from "../../../coordinator/replayJournal.js";
 import { unpackReport } from "../../../coordinator/unpackReport.js";
-import type { JobPlan } from "../../../core/plan.js";
+import type { JobPlan, WorkUnit } from "../../../core/plan.js";
+import { packWorkUnits } from "../../../core/workUnits.js";
 
 const identity = { jobId: "job", specHash: "spec-1" };
 const versions = { base: { "b.safetensors": "b-v1" }, aligned: { "a.safetensors": "a-v1" } };
 const header = Buffer.alloc(16);
-const unitOf = (id: number) => ({
+const unitOf = (id: number): WorkUnit => ({
   id,
   shard: "a.safetensors",
   partNumber: id + 1,
   dataStart: id * 8,
   dataEnd: id * 8 + 8,
+  alignedReads: [],
+  alignedLength: 8,
+  baseReads: [],
   baseLength: 8,
-  segments: [{ tensor: "w", action: "extrapolate" }],
+  inPlace: true,
+  segments: [
+    {
+      tensor: "w",
+      action: "extrapolate",
+      dtype: "F32",
+      baseDtype: "F32",
+      outDtype: "F32",
+      elemStart: id * 2,
+      count: 2,
+      offset: 0,
+      alignedOffset: 0,
+      baseOffset: 0,
+      alphas: [0.5],
+    },
+  ],
 });
 const plan = {
-  units: [unitOf(0), unitOf(1), unitOf(2)],
+  units: packWorkUnits([unitOf(0), unitOf(1), unitOf(2)]),
   outputs: [{ shards: [{ file: "a.safetensors", header, size: 40 }] }],
   inputVersions: versions,
 } as unknown as JobPlan;

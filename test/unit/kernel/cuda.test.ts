@@ -328,7 +328,7 @@ describe("CUDA kernel on a GPU", () => {
       coordinator.close();
       await Promise.all([job.aligned.storage.close(), job.base.storage.close(), ...job.outputs.map((o) => o.close())]);
       assert.deepEqual(outcome, { kind: "done" });
-      const computing = job.plan.units.filter((u) => u.segments.some((s) => s.action !== "copy")).length;
+      const computing = [...job.plan.units].filter((u) => u.segments.some((s) => s.action !== "copy")).length;
       const parts = [...coordinator.reports.values()]
         .sort((x, y) => x.unitId - y.unitId)
         .flatMap((r) => r.parts.map((p) => p.sha256));

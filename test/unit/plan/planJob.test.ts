@@ -36,7 +36,7 @@ function checkInvariants(p: JobPlan, aligned: Checkpoint, base: Checkpoint, s: J
   for (const shardPlan of p.shards) {
     const shard = aligned.shards.find((x) => x.file === shardPlan.file);
     assert.ok(shard);
-    const units = shardPlan.unitIds.map((id) => p.units[id]);
+    const units = shardPlan.unitIds.map((id) => p.units.get(id));
     assert.ok(units.length <= limits.maxParts, "part count within the limit");
     let expected = 0;
     for (const [i, u] of units.entries()) {
@@ -161,7 +161,7 @@ describe("planJob", () => {
     const aligned = layoutCheckpoint("/a", [{ file: "m.safetensors", tensors }]);
     const p = plan(aligned, aligned, spec({ unitSize: MiB }), S3_LIMITS);
     assert.equal(p.units.length, 8);
-    assert.ok(p.units.slice(0, -1).every((u) => u.dataEnd - u.dataStart === 5 * MiB));
+    assert.ok([...p.units].slice(0, -1).every((u) => u.dataEnd - u.dataStart === 5 * MiB));
   });
 
   it("with K alphas, one unit carries K alphas per segment and plans K outputs", () => {
@@ -172,8 +172,8 @@ describe("planJob", () => {
     const c = layoutCheckpoint("/a", [{ file: "m.safetensors", tensors }]);
     const p = plan(c, c, spec({ alphas: [0.1, 0.3, 0.5], outs: ["/1", "/2", "/3"] }), NO_LIMITS);
     assert.equal(p.outputs.length, 3);
-    assert.deepEqual(p.units[0]?.segments[0]?.alphas, [0.1, 0.3, 0.5]);
-    assert.equal(p.units[0]?.segments[1]?.action, "copy");
+    assert.deepEqual(p.units.get(0)?.segments[0]?.alphas, [0.1, 0.3, 0.5]);
+    assert.equal(p.units.get(0)?.segments[1]?.action, "copy");
     assert.notDeepEqual(
       p.outputs[0]?.shards[0]?.header,
       p.outputs[1]?.shards[0]?.header,
@@ -193,8 +193,8 @@ describe("planJob", () => {
     checkInvariants(p, c, c, s, NO_LIMITS);
     const positive = plan(c, c, spec({ alphas: [0.1, 0.2, 0.3], outs: ["/1", "/2", "/3"], unitSize: 64 }), NO_LIMITS);
     assert.deepEqual(
-      p.units.map((u) => [u.dataStart, u.dataEnd, u.segments.map((g) => g.action)]),
-      positive.units.map((u) => [u.dataStart, u.dataEnd, u.segments.map((g) => g.action)]),
+      [...p.units].map((u) => [u.dataStart, u.dataEnd, u.segments.map((g) => g.action)]),
+      [...positive.units].map((u) => [u.dataStart, u.dataEnd, u.segments.map((g) => g.action)]),
     );
     assert.deepEqual(
       p.outputs.map((o) => o.alpha),
@@ -219,10 +219,9 @@ describe("planJob", () => {
     ]);
     const actions = (s: JobSpec) =>
       Object.fromEntries(
-        plan(c, c, s, NO_LIMITS).units[0]?.segments.map((g) => [
-          g.tensor,
-          g.action === "copy" ? "copy" : g.alphas[0],
-        ]) ?? [],
+        plan(c, c, s, NO_LIMITS)
+          .units.get(0)
+          ?.segments.map((g) => [g.tensor, g.action === "copy" ? "copy" : g.alphas[0]]) ?? [],
       );
     assert.deepEqual(
       actions(
@@ -280,7 +279,7 @@ function checkAnyLayout(p: JobPlan, aligned: Checkpoint, base: Checkpoint): void
   for (const shard of p.shards) {
     let expected = 0;
     for (const id of shard.unitIds) {
-      const u = p.units[id];
+      const u = p.units.get(id);
       assert.ok(u);
       assert.equal(u.dataStart, expected);
       let at = 0;
@@ -325,7 +324,7 @@ function checkAnyLayout(p: JobPlan, aligned: Checkpoint, base: Checkpoint): void
   }
   assert.equal(
     p.inPlace,
-    p.units.every((u) => u.inPlace),
+    [...p.units].every((u) => u.inPlace),
   );
 }
 
@@ -381,7 +380,7 @@ describe("planJob: layouts other than the aligned one", () => {
           assert.equal(p.layout.sameAsAligned, same);
           if (same)
             assert.ok(
-              p.units.every((u) => u.alignedReads.length === 1),
+              [...p.units].every((u) => u.alignedReads.length === 1),
               "the aligned layout: one read per unit",
             );
           const converts = named.some(
@@ -413,14 +412,14 @@ describe("planJob: layouts other than the aligned one", () => {
     );
     assert.equal(p.layout.indexed, true);
     // Aligned bytes land at their output offsets (in place, one read per tensor); base reads coalesce over the gaps.
-    assert.ok(p.units.every((u) => u.inPlace && u.alignedReads.length === u.segments.length));
+    assert.ok([...p.units].every((u) => u.inPlace && u.alignedReads.length === u.segments.length));
     assert.ok(
-      p.units.every((u) => u.baseReads.length === 1),
+      [...p.units].every((u) => u.baseReads.length === 1),
       "one base read per unit across the zip headers",
     );
     const converted = plan(aligned, aligned, spec({ outDtype: "F32" }), NO_LIMITS);
     assert.ok(
-      converted.units.every((u) => !u.inPlace && u.alignedReads.length === 1),
+      [...converted.units].every((u) => !u.inPlace && u.alignedReads.length === 1),
       "packed when converting",
     );
     const single = asTorch(layoutCheckpoint("/a", [{ file: "x", tensors }]), 120);
@@ -444,7 +443,7 @@ describe("planJob: layouts other than the aligned one", () => {
     for (const unitSize of [64, 70, 100, 1000]) {
       const p = plan(aligned, base, spec({ unitSize }), NO_LIMITS);
       checkAnyLayout(p, aligned, base);
-      const embed = p.units.flatMap((u) => u.segments).filter((s) => s.tensor === "embed");
+      const embed = [...p.units].flatMap((u) => u.segments).filter((s) => s.tensor === "embed");
       const count = (action: string) => embed.filter((s) => s.action === action).reduce((n, s) => n + s.count, 0);
       assert.deepEqual([count("extrapolate"), count("copy")], [32, 8]);
       assert.ok(p.inPlace);

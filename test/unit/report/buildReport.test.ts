@@ -129,7 +129,7 @@ describe("report", () => {
     assert.equal(shard?.file, "model.safetensors");
     assert.deepEqual(
       shard?.parts.map((p) => p.sha256),
-      job.plan.units.map((u) => `sha-1-${u.id}`),
+      [...job.plan.units].map((u) => `sha-1-${u.id}`),
     );
     assert.equal(report.output.location, job.plan.outputs[1]?.location);
     assert.deepEqual(
