@@ -23,7 +23,7 @@ export function layoutCheckpoint(
     let offset = 0;
     const infos: TensorInfo[] = tensors.map((t) => {
       const bytes = t.shape.reduce((a, b) => a * b, 1) * (ITEMSIZE[t.dtype] as number);
-      const info = { ...t, begin: offset, end: offset + bytes };
+      const info = { name: t.name, dtype: t.dtype, shape: t.shape, begin: offset, end: offset + bytes };
       offset += bytes;
       return info;
     });
