@@ -65,7 +65,8 @@ export interface JournalOptions {
 export const JOURNAL_NAME = "journal.jsonl";
 
 /** Packed reports per line of a snapshot. */
-const UNITS_PER_LINE = 1000;
+// Lines of a few tens of KiB: each is parsed as a short-lived string the young generation collects at once.
+const UNITS_PER_LINE = 100;
 
 export class Journal {
   private pending: string[] = [];
@@ -98,7 +99,10 @@ export class Journal {
     const pieces = await this.log.read();
     if (pieces === undefined) return undefined;
     let line = 0;
-    for (const [p, bytes] of pieces.entries()) {
+    const count = pieces.length;
+    for (let p = 0; p < count; p++) {
+      // Taken out of the list: a piece is garbage once parsed, so the peak is what was parsed plus a piece.
+      const bytes = pieces.shift() as Buffer;
       let at = 0;
       while (at < bytes.length) {
         const end = bytes.indexOf(0x0a, at);
@@ -112,7 +116,7 @@ export class Journal {
           record = JSON.parse(raw) as StoredRecord;
         } catch {
           // A line torn by a crash mid-append can only be the log's last.
-          if (end < 0 && p === pieces.length - 1) break;
+          if (end < 0 && p === count - 1) break;
           throw new UsageError(
             `${this.where}: line ${line} is not a journal record (remove the journal to start over)`,
           );

@@ -3,12 +3,15 @@
 // again after a failure writes the same bytes over whatever part of them landed instead of after it. A rewrite
 // (compaction) goes to a temp file that is fsync'ed and renamed over the log.
 import { constants } from "node:fs";
-import { type FileHandle, mkdir, open, readFile, rename, rm, rmdir } from "node:fs/promises";
+import { type FileHandle, mkdir, open, rename, rm, rmdir } from "node:fs/promises";
 import { dirname } from "node:path";
 import { UsageError } from "../core/errors.js";
 import { syncFolder } from "./syncFolder.js";
 import type { AppendLog } from "./types.js";
 import { writeSynced } from "./writeSynced.js";
+
+/** A reader frees each piece once it has parsed it: its peak holds a piece, not the log, beside what it parsed. */
+const PIECE_BYTES = 1024 * 1024;
 
 export class FileAppendLog implements AppendLog {
   private fh?: FileHandle;
@@ -19,7 +22,7 @@ export class FileAppendLog implements AppendLog {
 
   async read(): Promise<Buffer[] | undefined> {
     try {
-      return [await readFile(this.where)];
+      return await readInPieces(this.where, PIECE_BYTES);
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code;
       if (code === "ENOENT") return undefined;
@@ -93,4 +96,28 @@ async function completeLines(fh: FileHandle): Promise<number> {
   const size = (await fh.stat()).size;
   if (end < size) await fh.truncate(end);
   return end;
+}
+
+/** The file in pieces of about `size` bytes, each ending on a line (the last on whatever ends the file). */
+async function readInPieces(path: string, size: number): Promise<Buffer[]> {
+  const fh = await open(path, constants.O_RDONLY);
+  try {
+    const pieces: Buffer[] = [];
+    let carry = Buffer.alloc(0);
+    for (;;) {
+      const chunk = Buffer.allocUnsafe(size);
+      const { bytesRead } = await fh.read(chunk, 0, size, null);
+      if (bytesRead === 0) break;
+      const data =
+        carry.length > 0 ? Buffer.concat([carry, chunk.subarray(0, bytesRead)]) : chunk.subarray(0, bytesRead);
+      const cut = data.lastIndexOf(0x0a) + 1;
+      if (cut > 0) pieces.push(data.subarray(0, cut));
+      // The rest of a line goes on with the next chunk: copied, so that a piece holds only its own chunk.
+      carry = Buffer.from(data.subarray(cut));
+    }
+    if (carry.length > 0) pieces.push(carry);
+    return pieces;
+  } finally {
+    await fh.close();
+  }
 }
