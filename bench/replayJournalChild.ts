@@ -3,6 +3,7 @@
 // journal (a folder, or an s3:// prefix with the endpoint in AWS_ENDPOINT_URL), checks and unpacks it, and starts
 // a Coordinator from it. Prints one JSON line: the time of each step and the process's peak RSS (VmHWM).
 import { readFileSync } from "node:fs";
+import { collectGarbage, limitHeapGrowth } from "../cli/v8Heap.js";
 import { Coordinator } from "../coordinator/coordinator.js";
 import { jobIdentity } from "../coordinator/jobIdentity.js";
 import { JOURNAL_NAME, Journal } from "../coordinator/journal.js";
@@ -30,7 +31,11 @@ if (!layout || !location) {
   console.error("usage: node dist/bench/replayJournalChild.js LAYOUT JOURNAL_LOCATION");
   process.exit(2);
 }
-const job = scaleJob(layout as ScaleLayout, 8 * 1024 * 1024);
+// As `llm-expo coordinator` runs: V8's heap growth as the CLI sets it; once planned, only the plan and the inputs'
+// files kept (withoutTensors) and planning's garbage collected before the journal is read.
+limitHeapGrowth();
+const { spec, plan, planSeconds } = scaleJob(layout as ScaleLayout, 8 * 1024 * 1024);
+collectGarbage();
 const endpoint = process.env.AWS_ENDPOINT_URL;
 const storage = openStorage(location, {
   s3: {
@@ -47,9 +52,9 @@ const journal = new Journal(storage.appendLog(JOURNAL_NAME));
 const contents = await journal.read();
 const t1 = performance.now();
 if (!contents) throw new Error(`no journal at ${location}`);
-const resume = replayJournal(journal.where, contents, job.plan, jobIdentity(job.spec, job.plan.inputVersions));
+const resume = replayJournal(journal.where, contents, plan, jobIdentity(spec, plan.inputVersions));
 const t2 = performance.now();
-const coordinator = new Coordinator(job.spec, job.plan, [memoryOutput("s3://bench/out")], {
+const coordinator = new Coordinator(spec, plan, [memoryOutput("s3://bench/out")], {
   jobId: "bench",
   leaseTtlMs: 60_000,
   maxAttempts: 3,
@@ -59,9 +64,9 @@ const t3 = performance.now();
 coordinator.close();
 const hwm = /VmHWM:\s+(\d+) kB/.exec(readFileSync("/proc/self/status", "utf8"));
 const result: ReplayResult = {
-  units: job.plan.units.length,
+  units: plan.units.length,
   unitsDone: coordinator.progress().unitsDone,
-  planSeconds: job.planSeconds,
+  planSeconds: planSeconds,
   readSeconds: (t1 - t0) / 1000,
   replaySeconds: (t2 - t1) / 1000,
   startSeconds: (t3 - t2) / 1000,

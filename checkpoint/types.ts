@@ -34,6 +34,17 @@ export interface Shard extends SafetensorsHeader {
   mtimeMs: number;
 }
 
+/** A weight file as a report names it. */
+export type ShardFile = Pick<Shard, "file" | "size" | "etag" | "mtimeMs">;
+
+/** A checkpoint once planned: where it is and its files, without its tensors (what a coordinator keeps). */
+export interface CheckpointFiles {
+  storage: Storage;
+  shards: readonly ShardFile[];
+  /** Non-weight files (configs, tokenizer, …) copied to outputs. */
+  otherFiles: string[];
+}
+
 export interface TensorRef {
   shard: Shard;
   tensor: TensorInfo;

@@ -3,10 +3,12 @@ import yargs, { type Argv, type CommandModule } from "yargs";
 import { hideBin } from "yargs/helpers";
 import { exitCodeFor } from "../core/errors.js";
 import { type GlobalOptions, globalOptions } from "./globalOptions.js";
+import { limitHeapGrowth } from "./v8Heap.js";
 
 // Reads, kernel calls, hashes and writes of several units share the libuv pool; 4 threads (the
 // default) would queue them behind each other. Set before the pool's first use.
 process.env.UV_THREADPOOL_SIZE ??= "12";
+limitHeapGrowth();
 
 // Each command's module is loaded only when that command runs (all of them for help or a mistyped command):
 // a command's dependencies (gRPC, prom-client, the sweep, the AWS SDK) cost start-up time to every other one.

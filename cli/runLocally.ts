@@ -8,7 +8,7 @@ import { UsageError } from "../core/errors.js";
 import type { Logger } from "../core/logger.js";
 import type { ExpoReport } from "../core/report.js";
 import { unitBufferBytes } from "../engine/unitBuffers.js";
-import type { PreparedJob } from "../plan/prepareJob.js";
+import type { PlannedJob } from "../plan/prepareJob.js";
 import type { StorageSettings } from "../storage/s3Settings.js";
 import { runWorker, type WorkerOutcome } from "../worker/runWorker.js";
 import { LOCAL_MEMORY_BUDGET } from "./executionOptions.js";
@@ -39,7 +39,7 @@ export interface LocalRunOptions {
 
 /** Units a local run keeps in flight; a usage error (before anything is written) when not even one fits. */
 export function localUnitsInFlight(
-  job: PreparedJob,
+  job: PlannedJob,
   options: Pick<LocalRunOptions, "workers" | "concurrency" | "memoryBudget">,
 ): number {
   const perUnit = unitBufferBytes({ ...job.plan, outputs: job.plan.outputs.length });
@@ -53,7 +53,7 @@ export function localUnitsInFlight(
   return Math.min(options.workers * options.concurrency, fit);
 }
 
-export async function runLocally(job: PreparedJob, options: LocalRunOptions): Promise<ExpoReport[]> {
+export async function runLocally(job: PlannedJob, options: LocalRunOptions): Promise<ExpoReport[]> {
   const inFlight = localUnitsInFlight(job, options);
   let worker: Promise<WorkerOutcome> | undefined;
   let workerLost = (_: string) => {};

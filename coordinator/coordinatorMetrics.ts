@@ -2,16 +2,15 @@
 // retries, and the norm statistics computed exactly as expo-report.json computes them (in unit
 // order, over the units finished so far), so the last scrape shows the report's numbers.
 import { Counter, Gauge, Registry } from "prom-client";
-import type { Checkpoint } from "../checkpoint/types.js";
 import { registerProcessMetrics } from "../metrics/processMetrics.js";
 import { storageMetrics } from "../metrics/storageMetrics.js";
 import { unitMetrics } from "../metrics/unitMetrics.js";
 import { aggregateStatistics } from "../report/aggregateStatistics.js";
-import { tensorShapes } from "../report/buildReport.js";
+import { outputShapes } from "../report/buildReport.js";
 import type { StorageRetry } from "../storage/storageRetry.js";
 import type { Coordinator } from "./coordinator.js";
 
-export function coordinatorMetrics(coordinator: Coordinator, aligned: Checkpoint, storage: StorageRetry): Registry {
+export function coordinatorMetrics(coordinator: Coordinator, storage: StorageRetry): Registry {
   const registry = new Registry();
   registry.setDefaultLabels({ role: "coordinator" });
   registerProcessMetrics(registry);
@@ -64,7 +63,7 @@ export function coordinatorMetrics(coordinator: Coordinator, aligned: Checkpoint
     if (cachedAt !== done) {
       cachedAt = done;
       const segmentsOf = (id: number) => coordinator.reports.get(id)?.segments ?? [];
-      const shapes = tensorShapes(aligned);
+      const shapes = outputShapes(coordinator.plan);
       cached = coordinator.plan.outputs.map((_, k) => aggregateStatistics(coordinator.plan, segmentsOf, k, shapes));
     }
     return cached;

@@ -9,7 +9,7 @@ import { LeaseLostError, StorageUnavailableError } from "../core/errors.js";
 import type { UnitReport } from "../core/leaseService.js";
 import { type ExpoReport, REPORT_FILE } from "../core/report.js";
 import { settleAll } from "../core/settleAll.js";
-import type { PreparedJob } from "../plan/prepareJob.js";
+import type { PlannedJob } from "../plan/prepareJob.js";
 import { buildReport } from "../report/buildReport.js";
 import type { Storage } from "../storage/types.js";
 
@@ -19,7 +19,7 @@ const COMMITS_IN_FLIGHT = 16;
 export type UploadIds = ReadonlyArray<Readonly<Record<string, string>>>;
 
 export async function finalize(
-  job: PreparedJob,
+  job: PlannedJob,
   reports: ReadonlyMap<number, UnitReport>,
   uploads: UploadIds,
 ): Promise<ExpoReport[]> {
@@ -35,7 +35,7 @@ export async function finalize(
 }
 
 async function commit(
-  job: PreparedJob,
+  job: PlannedJob,
   reports: ReadonlyMap<number, UnitReport>,
   uploads: UploadIds,
   written: Array<{ storage: Storage; file: string }>,

@@ -8,7 +8,7 @@ import type { Logger } from "../core/logger.js";
 import { type ExpoReport, REPORT_FILE } from "../core/report.js";
 import { TOOL } from "../core/tool.js";
 import type { MetricsServer } from "../metrics/serveMetrics.js";
-import type { PreparedJob } from "../plan/prepareJob.js";
+import type { PlannedJob } from "../plan/prepareJob.js";
 import { openStorage } from "../storage/openStorage.js";
 import type { StorageSettings } from "../storage/s3Settings.js";
 import type { Storage } from "../storage/types.js";
@@ -65,7 +65,7 @@ type Stop = { kind: "abort" | "suspend" | "superseded"; reason: string };
 const SUSPEND_REASON = "coordinator stopped by SIGTERM (the job resumes when it is started again)";
 const OUTAGE_SUFFIX = "; the journal and the uploads are kept: start the job again to resume it";
 
-export async function serveJob(job: PreparedJob, options: ServeOptions): Promise<ExpoReport[]> {
+export async function serveJob(job: PlannedJob, options: ServeOptions): Promise<ExpoReport[]> {
   const { spec, plan } = job;
   const log = options.log;
   const identity = jobIdentity(spec, plan.inputVersions);
@@ -144,7 +144,7 @@ export async function serveJob(job: PreparedJob, options: ServeOptions): Promise
   // Fencing: whatever this coordinator changes at the output or in its journal waits for the lease's check.
   const fence = () => outputLease.check();
   const outputs = job.outputs.map((o) => fencedStorage(o, fence));
-  const fencedJob: PreparedJob = { ...job, outputs };
+  const fencedJob: PlannedJob = { ...job, outputs };
   const journal = new Journal(fencedStorage(journalStorage, fence).appendLog(JOURNAL_NAME), {
     ...(options.journalCompactAfter === undefined
       ? {}
@@ -260,7 +260,7 @@ export async function serveJob(job: PreparedJob, options: ServeOptions): Promise
         import("../metrics/serveMetrics.js"),
       ]);
       metrics = await serveMetrics(
-        coordinatorMetrics(coordinator, job.aligned, options.storage.retry),
+        coordinatorMetrics(coordinator, options.storage.retry),
         options.metrics.host,
         options.metrics.port,
       );

@@ -3,7 +3,7 @@
 import { sep } from "node:path";
 import { loadCheckpoint } from "../checkpoint/loadCheckpoint.js";
 import { pairTensors } from "../checkpoint/pairTensors.js";
-import { type Checkpoint, INDEX_FILE, SINGLE_FILE } from "../checkpoint/types.js";
+import { type Checkpoint, type CheckpointFiles, INDEX_FILE, SINGLE_FILE } from "../checkpoint/types.js";
 import { UsageError } from "../core/errors.js";
 import type { JobSpec } from "../core/jobSpec.js";
 import type { JobPlan } from "../core/plan.js";
@@ -12,10 +12,11 @@ import type { StorageSettings } from "../storage/s3Settings.js";
 import type { Storage, StorageLimits } from "../storage/types.js";
 import { planJob } from "./planJob.js";
 
-export interface PreparedJob {
+/** A job as a coordinator serves it: the plan, the outputs and the inputs' files. */
+export interface PlannedJob {
   spec: JobSpec;
-  aligned: Checkpoint;
-  base: Checkpoint;
+  aligned: CheckpointFiles;
+  base: CheckpointFiles;
   outputs: Storage[];
   plan: JobPlan;
   /**
@@ -24,6 +25,25 @@ export interface PreparedJob {
    * journal's removal was cut short, which the coordinator finishes.
    */
   committed: boolean[];
+}
+
+/** A planned job with both checkpoints whole (tensors, shapes, offsets): what planning, stats and verify use. */
+export interface PreparedJob extends PlannedJob {
+  aligned: Checkpoint;
+  base: Checkpoint;
+}
+
+/**
+ * The job without the checkpoints' tensors, which only planning needed: a coordinator holds its job for as
+ * long as it runs, and DeepSeek-V3's two 92k-tensor indexes are ~60 MiB of its heap.
+ */
+export function withoutTensors({ aligned, base, ...job }: PreparedJob): PlannedJob {
+  const files = (c: Checkpoint): CheckpointFiles => ({
+    storage: c.storage,
+    shards: c.shards.map(({ file, size, etag, mtimeMs }) => ({ file, size, etag, mtimeMs })),
+    otherFiles: c.otherFiles,
+  });
+  return { ...job, aligned: files(aligned), base: files(base) };
 }
 
 export interface PrepareOptions {

@@ -1,5 +1,5 @@
 // expo-report.json of output k: parameters, provenance, per-part checksums and norm statistics.
-import type { Checkpoint } from "../checkpoint/types.js";
+import type { Checkpoint, CheckpointFiles } from "../checkpoint/types.js";
 import type { JobSpec } from "../core/jobSpec.js";
 import type { UnitReport } from "../core/leaseService.js";
 import type { JobPlan } from "../core/plan.js";
@@ -12,8 +12,8 @@ export function buildReport(
   spec: JobSpec,
   plan: JobPlan,
   reports: ReadonlyMap<number, UnitReport>,
-  aligned: Checkpoint,
-  base: Checkpoint,
+  aligned: CheckpointFiles,
+  base: CheckpointFiles,
 ): ExpoReport {
   const output = plan.outputs[k];
   if (!output) throw new Error(`no output ${k}`);
@@ -66,12 +66,12 @@ export function tensorShapes(aligned: Checkpoint): TensorShapes {
 }
 
 /** Output dtype and shape of the plan's tensors. */
-function outputShapes(plan: JobPlan): TensorShapes {
+export function outputShapes(plan: JobPlan): TensorShapes {
   const shapes = new Map(plan.shards.flatMap((s) => s.tensors.map((t) => [t.name, t] as const)));
   return (name) => shapes.get(name);
 }
 
-function provenance(c: Checkpoint): { location: string; files: FileProvenance[] } {
+function provenance(c: CheckpointFiles): { location: string; files: FileProvenance[] } {
   return {
     location: c.storage.location,
     files: c.shards.map((s) => ({

@@ -1,13 +1,14 @@
 import type { Argv, CommandModule } from "yargs";
 import { serveJob } from "../../coordinator/serveJob.js";
 import { UsageError } from "../../core/errors.js";
-import { prepareJob } from "../../plan/prepareJob.js";
+import { prepareJob, withoutTensors } from "../../plan/prepareJob.js";
 import type { OptionsOf } from "../argsOf.js";
 import { parseAddress, readFile, readKeyPair, readToken, TOKEN_ENV, tokenOptions } from "../connectionOptions.js";
 import { type GlobalOptions, loggerFor, storageSettings } from "../globalOptions.js";
 import { jobOptions, resolveJobSpec } from "../jobOptions.js";
 import { leaseOptions, leaseSettings } from "../leaseOptions.js";
 import { printSummary } from "../printSummary.js";
+import { collectGarbage } from "../v8Heap.js";
 
 const builder = (y: Argv<GlobalOptions>) =>
   tokenOptions(leaseOptions(jobOptions(y)))
@@ -57,7 +58,8 @@ export const coordinatorCommand: CommandModule<GlobalOptions, OptionsOf<typeof b
     const spec = await resolveJobSpec(argv);
     const lease = leaseSettings(argv);
     const storage = storageSettings(argv, log);
-    const job = await prepareJob(spec, { storage, forWriting: true });
+    const job = withoutTensors(await prepareJob(spec, { storage, forWriting: true }));
+    collectGarbage();
     log.info(`planned ${job.plan.units.length} units over ${job.plan.shards.length} shard(s)`, {
       units: job.plan.units.length,
     });

@@ -1,6 +1,6 @@
 import type { Argv, CommandModule } from "yargs";
 import { selectDevice } from "../../kernel/selectDevice.js";
-import { prepareJob } from "../../plan/prepareJob.js";
+import { prepareJob, withoutTensors } from "../../plan/prepareJob.js";
 import type { OptionsOf } from "../argsOf.js";
 import { executionOptions, memoryBudget, positive } from "../executionOptions.js";
 import { type GlobalOptions, loggerFor, storageSettings } from "../globalOptions.js";
@@ -9,6 +9,7 @@ import { leaseOptions, leaseSettings } from "../leaseOptions.js";
 import { formatBytes } from "../parseSize.js";
 import { printSummary } from "../printSummary.js";
 import { localUnitsInFlight, runLocally } from "../runLocally.js";
+import { collectGarbage } from "../v8Heap.js";
 
 const builder = (y: Argv<GlobalOptions>) => executionOptions(leaseOptions(jobOptions(y)));
 
@@ -26,7 +27,8 @@ export const runCommand: CommandModule<GlobalOptions, OptionsOf<typeof builder>>
     const device = selectDevice(argv.device);
     const lease = leaseSettings(argv);
     const storage = storageSettings(argv, log);
-    const job = await prepareJob(spec, { storage, forWriting: true });
+    const job = withoutTensors(await prepareJob(spec, { storage, forWriting: true }));
+    collectGarbage();
     const { plan } = job;
     // Refused here, before the plan is announced, when not even one unit fits the budget.
     const inFlight = localUnitsInFlight(job, { workers, concurrency, memoryBudget: budget });
