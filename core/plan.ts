@@ -1,67 +1,15 @@
-// The plan: what the coordinator hands to workers. Plain data, so it can cross a process boundary.
+// The plan: what the coordinator hands to workers, one unit at a time. Plain data, but for its units, which are kept
+// packed (workUnits.ts) and cross a process boundary one by one.
 //
 // Units are byte ranges of the OUTPUT shards (multipart parts). Each unit lists the aligned and base
 // byte ranges it reads and, per segment (a piece of one tensor), where its elements sit in the unit's
 // aligned, base and output buffers and in which dtype each is stored. Where no dtype changes, the aligned
 // reads land at the output's offsets, so one α is computed in place; when the output is laid out as the
 // aligned checkpoint (the usual safetensors case) that is exactly one aligned read per unit.
+import type { WorkUnit } from "./workUnit.js";
 import type { WorkUnits } from "./workUnits.js";
 
-/**
- * extrapolate: out = f(aligned, base); copy: the aligned bytes as they are (same dtype);
- * convert: the aligned values rounded to outDtype (a copied float tensor whose dtype changes).
- */
-export type SegmentAction = "extrapolate" | "copy" | "convert";
-
-export interface UnitSegment {
-  tensor: string;
-  action: SegmentAction;
-  /** Dtype of the aligned input. */
-  dtype: string;
-  /** Dtype of the base input (extrapolate; otherwise equal to dtype). */
-  baseDtype: string;
-  /** Dtype written to the output. */
-  outDtype: string;
-  /** First element of the tensor in this segment, and how many. */
-  elemStart: number;
-  count: number;
-  /** Byte offset of the segment in the unit's output buffer. */
-  offset: number;
-  /** Byte offset of the segment in the unit's aligned buffer. */
-  alignedOffset: number;
-  /** Byte offset of the segment's base data in the unit's base buffer (-1 unless extrapolated). */
-  baseOffset: number;
-  /** Alpha per output (empty unless extrapolated). */
-  alphas: number[];
-}
-
-/** One ranged read of an input file into a unit's buffer; nearby ranges share one read. */
-export interface RangeRead {
-  file: string;
-  /** Absolute byte offset in the input file. */
-  offset: number;
-  length: number;
-  bufferOffset: number;
-}
-
-export interface WorkUnit {
-  id: number;
-  /** The output shard file this unit is a part of. */
-  shard: string;
-  partNumber: number;
-  /** Data-relative byte range of the output shard. */
-  dataStart: number;
-  dataEnd: number;
-  alignedReads: RangeRead[];
-  /** Bytes of the aligned buffer (the reads, with the small gaps between them read along). */
-  alignedLength: number;
-  baseReads: RangeRead[];
-  /** Bytes of the base buffer. */
-  baseLength: number;
-  /** The aligned buffer holds the output's layout and dtypes (each read lands at its output offset): with one α, in place. */
-  inPlace: boolean;
-  segments: UnitSegment[];
-}
+export type { RangeRead, SegmentAction, UnitSegment, WorkUnit } from "./workUnit.js";
 
 export interface OutputShard {
   file: string;

@@ -2,7 +2,7 @@
 // coordinator holds every unit of its job for as long as it runs: as objects, DeepSeek-V3's 82k units with their
 // 174k segments and 129k reads are ~110 MiB of heap (most of it object headers, arrays and boxed byte offsets);
 // packed they are ~17 MiB, which is what lets a restarted coordinator of a 100k-unit job stay within 300 MiB.
-import type { RangeRead, SegmentAction, UnitSegment, WorkUnit } from "./plan.js";
+import type { RangeRead, SegmentAction, UnitSegment, WorkUnit } from "./workUnit.js";
 
 const ACTIONS: readonly SegmentAction[] = ["extrapolate", "copy", "convert"];
 
