@@ -40,7 +40,14 @@ export interface JobSpec {
  * 64 MiB units, every float tensor extrapolated, dtypes kept, non-finite values an error, no overwrite).
  */
 export function jobSpecWith(fields: Pick<JobSpec, "base" | "aligned" | "alphas" | "outs"> & Partial<JobSpec>): JobSpec {
+  // Fields in the order the CLI builds them: the job's identity hashes the spec as JSON, so the same job built
+  // here and by the CLI must serialize the same way (a journal written by one is resumed by the other).
+  const { base, aligned, alphas, outs, ...rest } = fields;
   return {
+    base,
+    aligned,
+    alphas,
+    outs,
     arith: "fp32",
     unitSize: DEFAULT_UNIT_SIZE,
     include: [],
@@ -50,6 +57,6 @@ export function jobSpecWith(fields: Pick<JobSpec, "base" | "aligned" | "alphas" 
     alphaRules: [],
     onNonfinite: "error",
     overwrite: false,
-    ...fields,
+    ...rest,
   };
 }

@@ -8,7 +8,8 @@ import { storageSettings } from "../../../cli/globalOptions.js";
 import { resolveJobSpec } from "../../../cli/jobOptions.js";
 import { leaseSettings } from "../../../cli/leaseOptions.js";
 import { UsageError } from "../../../core/errors.js";
-import { DEFAULT_UNIT_SIZE } from "../../../core/jobSpec.js";
+import { jobIdentity } from "../../../coordinator/jobIdentity.js";
+import { DEFAULT_UNIT_SIZE, jobSpecWith } from "../../../core/jobSpec.js";
 import { silentLogger } from "../../../core/logger.js";
 import { tempDir } from "../../support/tempDir.js";
 
@@ -37,6 +38,13 @@ describe("job options", () => {
       onNonfinite: "error",
       overwrite: false,
     });
+  });
+
+  it("gives the same job identity as jobSpecWith for the same job (a journal written by one resumes in the other)", async () => {
+    const fromFlags = await resolveJobSpec({ base: "/m/sft", aligned: "/m/dpo", alpha: ["0.3"], out: ["/o/a"] });
+    const built = jobSpecWith({ base: "/m/sft", aligned: "/m/dpo", alphas: [0.3], outs: ["/o/a"] });
+    const versions = { base: { "a.safetensors": "1" }, aligned: { "a.safetensors": "2" } };
+    assert.deepEqual(jobIdentity(built, versions), jobIdentity(fromFlags, versions));
   });
 
   it("reads a spec file (YAML, camelCase or kebab-case keys) and lets flags override it", async () => {
