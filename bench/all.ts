@@ -4,6 +4,7 @@ import { cpus, tmpdir, totalmem } from "node:os";
 import { join } from "node:path";
 import { formatBytes } from "../cli/parseSize.js";
 import { benchBinVsSafetensors } from "./binVsSafetensors.js";
+import { benchCoordinatorRestart } from "./coordinatorRestart.js";
 import { benchKernel } from "./kernel.js";
 import { benchLeaseThroughput } from "./leaseThroughput.js";
 import { benchLocalRunSizes } from "./localRunSizes.js";
@@ -33,6 +34,9 @@ try {
 
   console.log("\n== distributed: planning a 70B-shaped job, lease round trips over gRPC ==");
   await benchLeaseThroughput();
+
+  console.log("\n== 100k-unit jobs: a real coordinator restarted with 99 % of the units in its journal ==");
+  await benchCoordinatorRestart();
 
   console.log("\n== distributed: run --workers 1 vs --workers 2, 512 MiB per model ==");
   const pairW = join(root, "pair-workers");

@@ -34,6 +34,15 @@ export interface PreparedJob extends PlannedJob {
 }
 
 /**
+ * prepareJob for a coordinator: the job without the checkpoints' tensors. Its own function, so that the whole
+ * prepared job is referenced by nothing once it returns (a caller awaiting prepareJob itself keeps it in a slot of
+ * its suspended frame, out of reach of a collection, for as long as that frame lives).
+ */
+export async function prepareToServe(spec: JobSpec, options: PrepareOptions): Promise<PlannedJob> {
+  return withoutTensors(await prepareJob(spec, options));
+}
+
+/**
  * The job without the checkpoints' tensors, which only planning needed: a coordinator holds its job for as
  * long as it runs, and DeepSeek-V3's two 92k-tensor indexes are ~60 MiB of its heap.
  */

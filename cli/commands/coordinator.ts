@@ -1,7 +1,7 @@
 import type { Argv, CommandModule } from "yargs";
 import { serveJob } from "../../coordinator/serveJob.js";
 import { UsageError } from "../../core/errors.js";
-import { prepareJob, withoutTensors } from "../../plan/prepareJob.js";
+import { prepareToServe } from "../../plan/prepareJob.js";
 import type { OptionsOf } from "../argsOf.js";
 import { parseAddress, readFile, readKeyPair, readToken, TOKEN_ENV, tokenOptions } from "../connectionOptions.js";
 import { type GlobalOptions, loggerFor, storageSettings } from "../globalOptions.js";
@@ -58,7 +58,7 @@ export const coordinatorCommand: CommandModule<GlobalOptions, OptionsOf<typeof b
     const spec = await resolveJobSpec(argv);
     const lease = leaseSettings(argv);
     const storage = storageSettings(argv, log);
-    const job = withoutTensors(await prepareJob(spec, { storage, forWriting: true }));
+    const job = await prepareToServe(spec, { storage, forWriting: true });
     collectGarbage();
     log.info(`planned ${job.plan.units.length} units over ${job.plan.shards.length} shard(s)`, {
       units: job.plan.units.length,

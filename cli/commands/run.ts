@@ -1,6 +1,6 @@
 import type { Argv, CommandModule } from "yargs";
 import { selectDevice } from "../../kernel/selectDevice.js";
-import { prepareJob, withoutTensors } from "../../plan/prepareJob.js";
+import { prepareToServe } from "../../plan/prepareJob.js";
 import type { OptionsOf } from "../argsOf.js";
 import { executionOptions, memoryBudget, positive } from "../executionOptions.js";
 import { type GlobalOptions, loggerFor, storageSettings } from "../globalOptions.js";
@@ -27,7 +27,7 @@ export const runCommand: CommandModule<GlobalOptions, OptionsOf<typeof builder>>
     const device = selectDevice(argv.device);
     const lease = leaseSettings(argv);
     const storage = storageSettings(argv, log);
-    const job = withoutTensors(await prepareJob(spec, { storage, forWriting: true }));
+    const job = await prepareToServe(spec, { storage, forWriting: true });
     collectGarbage();
     const { plan } = job;
     // Refused here, before the plan is announced, when not even one unit fits the budget.
