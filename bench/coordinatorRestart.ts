@@ -15,7 +15,6 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { serializeHeader } from "../checkpoint/serializeHeader.js";
 import { INDEX_FILE } from "../checkpoint/types.js";
-import { jobIdentity } from "../coordinator/jobIdentity.js";
 import { JOURNAL_NAME, Journal, type JournalRecord } from "../coordinator/journal.js";
 import { packReport } from "../coordinator/packReport.js";
 import { ITEMSIZE } from "../core/dtypes.js";
@@ -25,6 +24,7 @@ import { prepareJob } from "../plan/prepareJob.js";
 import { openStorage } from "../storage/openStorage.js";
 import type { StorageSettings } from "../storage/s3Settings.js";
 import { StorageRetry } from "../storage/storageRetry.js";
+import { seededRandom, syntheticStart } from "./syntheticJournal.js";
 import { syntheticReport } from "./syntheticReport.js";
 
 const MiB = 1024 * 1024;
@@ -62,22 +62,8 @@ function writeSparseCheckpoint(dir: string, shards: Array<{ file: string; tensor
 async function writeJournal(job: Awaited<ReturnType<typeof prepareJob>>, settings: StorageSettings): Promise<number> {
   const out = job.spec.outs[0] as string;
   const journal = new Journal(openStorage(join(out, ".expo"), settings).appendLog(JOURNAL_NAME));
-  const identity = jobIdentity(job.spec, job.plan.inputVersions);
-  await journal.append({
-    type: "start",
-    version: 2,
-    jobId: identity.jobId,
-    specHash: identity.specHash,
-    tool: { name: "llm-expo", version: "bench" },
-    createdAt: new Date().toISOString(),
-    inputs: job.plan.inputVersions,
-    uploads: job.plan.outputs.map((o) => Object.fromEntries(o.shards.map((s) => [s.file, `upload-${s.file}`]))),
-  });
-  let seed = 1;
-  const random = () => {
-    seed = (seed * 16807) % 2147483647;
-    return seed / 2147483647;
-  };
+  await journal.append(syntheticStart(job.spec, job.plan));
+  const random = seededRandom();
   const done = Math.floor(job.plan.units.length * 0.99);
   let batch: JournalRecord[] = [];
   for (const unit of job.plan.units) {

@@ -8,7 +8,6 @@
 import { mkdtemp, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { jobIdentity } from "../coordinator/jobIdentity.js";
 import { JOURNAL_NAME, Journal, type JournalRecord } from "../coordinator/journal.js";
 import { packReport } from "../coordinator/packReport.js";
 import { s3StorageSettings, startMinio } from "../harness/s3Servers.js";
@@ -19,6 +18,7 @@ import type { AppendLog } from "../storage/types.js";
 import type { ReplayResult } from "./replayJournalChild.js";
 import { runJsonChild } from "./runJsonChild.js";
 import { type ScaleJob, type ScaleLayout, scaleJob } from "./scaleJob.js";
+import { seededRandom, syntheticStart } from "./syntheticJournal.js";
 import { syntheticReport } from "./syntheticReport.js";
 
 const MiB = 1024 * 1024;
@@ -43,23 +43,9 @@ async function writeJournal(
     counted.log,
     compact ? {} : { compactAfterRecords: Number.POSITIVE_INFINITY, compactAfterFlushes: Number.POSITIVE_INFINITY },
   );
-  const identity = jobIdentity(job.spec, job.plan.inputVersions);
-  let seed = 1;
-  const random = () => {
-    seed = (seed * 16807) % 2147483647;
-    return seed / 2147483647;
-  };
+  const random = seededRandom();
   const t0 = performance.now();
-  await journal.append({
-    type: "start",
-    version: 2,
-    jobId: identity.jobId,
-    specHash: identity.specHash,
-    tool: { name: "llm-expo", version: "bench" },
-    createdAt: new Date().toISOString(),
-    inputs: job.plan.inputVersions,
-    uploads: job.plan.outputs.map((o) => Object.fromEntries(o.shards.map((s) => [s.file, `upload-${s.file}`]))),
-  });
+  await journal.append(syntheticStart(job.spec, job.plan));
   const records: JournalRecord[] = [];
   for (const unit of job.plan.units) {
     if (unit.id % 100 === 7) records.push({ type: "retry", unitId: unit.id, attempt: 1, error: "lease expired" });

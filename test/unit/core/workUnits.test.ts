@@ -48,6 +48,21 @@ const units: fc.Arbitrary<WorkUnit[]> = fc
   .array(unitBody, { maxLength: 30 })
   .map((bodies) => bodies.map((b, id) => ({ id, ...b })));
 
+/** A unit with no reads and no segments. */
+const bareUnit = (id: number): WorkUnit => ({
+  id,
+  shard: "model.safetensors",
+  partNumber: id + 1,
+  dataStart: 0,
+  dataEnd: 8,
+  alignedReads: [],
+  alignedLength: 0,
+  baseReads: [],
+  baseLength: 0,
+  inPlace: true,
+  segments: [],
+});
+
 describe("WorkUnits", () => {
   it("gives back every unit as it was added, by id and in iteration order", () => {
     fc.assert(
@@ -62,21 +77,7 @@ describe("WorkUnits", () => {
   });
 
   it("answers has/get for ids outside the plan with false/undefined", () => {
-    const packed = packWorkUnits([
-      {
-        id: 0,
-        shard: "model.safetensors",
-        partNumber: 1,
-        dataStart: 0,
-        dataEnd: 8,
-        alignedReads: [],
-        alignedLength: 0,
-        baseReads: [],
-        baseLength: 0,
-        inPlace: true,
-        segments: [],
-      },
-    ]);
+    const packed = packWorkUnits([bareUnit(0)]);
     for (const id of [-1, 1, 0.5, Number.NaN]) {
       assert.equal(packed.has(id), false, String(id));
       assert.equal(packed.get(id), undefined, String(id));
@@ -103,22 +104,6 @@ describe("WorkUnits", () => {
 
   it("refuses units added out of id order", () => {
     const builder = new WorkUnitsBuilder();
-    assert.throws(
-      () =>
-        builder.add({
-          id: 3,
-          shard: "a",
-          partNumber: 1,
-          dataStart: 0,
-          dataEnd: 1,
-          alignedReads: [],
-          alignedLength: 0,
-          baseReads: [],
-          baseLength: 0,
-          inPlace: true,
-          segments: [],
-        }),
-      /unit 3 added as unit 0/,
-    );
+    assert.throws(() => builder.add(bareUnit(3)), /unit 3 added as unit 0/);
   });
 });
