@@ -8,7 +8,7 @@ import type { Logger } from "../core/logger.js";
 import { type ExpoReport, REPORT_FILE } from "../core/report.js";
 import { TOOL } from "../core/tool.js";
 import type { MetricsServer } from "../metrics/serveMetrics.js";
-import type { PlannedJob } from "../plan/prepareJob.js";
+import { closeJob, type PlannedJob } from "../plan/prepareJob.js";
 import { openStorage } from "../storage/openStorage.js";
 import type { StorageSettings } from "../storage/s3Settings.js";
 import type { Storage } from "../storage/types.js";
@@ -123,7 +123,7 @@ export async function serveJob(job: PlannedJob, options: ServeOptions): Promise<
   process.on("SIGINT", onSignal);
   process.on("SIGTERM", onSignal);
   const closeStorages = async () => {
-    await Promise.all([job.aligned.storage.close(), job.base.storage.close(), ...job.outputs.map((o) => o.close())]);
+    await closeJob(job);
     // After the outputs: the lease's folder goes last, once nothing else is in it.
     await journalStorage.close();
     if (leaseStorage !== journalStorage) await leaseStorage.close();

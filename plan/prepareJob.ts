@@ -62,21 +62,38 @@ export interface PrepareOptions {
 }
 
 export async function prepareJob(spec: JobSpec, options: PrepareOptions): Promise<PreparedJob> {
-  const base = await loadCheckpoint(openStorage(spec.base, options.storage), "base");
-  const aligned = await loadCheckpoint(openStorage(spec.aligned, options.storage), "aligned");
-  const pairing = pairTensors(aligned, base);
-  const outputs = spec.outs.map((o) => openStorage(o, options.storage));
-  const committed = await checkOutputs(spec, outputs, [base.storage, aligned.storage], options.forWriting);
-  const limits = outputs.reduce<StorageLimits>(
-    (l, o) => ({
-      minPartSize: Math.max(l.minPartSize, o.limits.minPartSize),
-      maxPartSize: Math.min(l.maxPartSize, o.limits.maxPartSize),
-      maxParts: Math.min(l.maxParts, o.limits.maxParts),
-    }),
-    { minPartSize: 0, maxPartSize: Number.MAX_SAFE_INTEGER, maxParts: Number.MAX_SAFE_INTEGER },
-  );
-  const plan = planJob({ spec, aligned, base, pairing, limits });
-  return { spec, aligned, base, outputs, plan, committed };
+  // Refused jobs close what they opened: a local storage keeps a file handle per shard whose header it read.
+  const opened: Storage[] = [];
+  const open = (location: string) => {
+    const storage = openStorage(location, options.storage);
+    opened.push(storage);
+    return storage;
+  };
+  try {
+    const base = await loadCheckpoint(open(spec.base), "base");
+    const aligned = await loadCheckpoint(open(spec.aligned), "aligned");
+    const pairing = pairTensors(aligned, base);
+    const outputs = spec.outs.map(open);
+    const committed = await checkOutputs(spec, outputs, [base.storage, aligned.storage], options.forWriting);
+    const limits = outputs.reduce<StorageLimits>(
+      (l, o) => ({
+        minPartSize: Math.max(l.minPartSize, o.limits.minPartSize),
+        maxPartSize: Math.min(l.maxPartSize, o.limits.maxPartSize),
+        maxParts: Math.min(l.maxParts, o.limits.maxParts),
+      }),
+      { minPartSize: 0, maxPartSize: Number.MAX_SAFE_INTEGER, maxParts: Number.MAX_SAFE_INTEGER },
+    );
+    const plan = planJob({ spec, aligned, base, pairing, limits });
+    return { spec, aligned, base, outputs, plan, committed };
+  } catch (e) {
+    await Promise.all(opened.map((s) => s.close().catch(() => undefined)));
+    throw e;
+  }
+}
+
+/** Closes the job's storages (inputs and outputs). */
+export async function closeJob(job: Pick<PlannedJob, "base" | "aligned" | "outputs">): Promise<void> {
+  await Promise.all([job.base.storage.close(), job.aligned.storage.close(), ...job.outputs.map((o) => o.close())]);
 }
 
 /** Refuses outputs that overlap inputs or each other; returns which outputs hold a committed checkpoint. */

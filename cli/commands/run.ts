@@ -1,6 +1,6 @@
 import type { Argv, CommandModule } from "yargs";
 import { selectDevice } from "../../kernel/selectDevice.js";
-import { prepareToServe } from "../../plan/prepareJob.js";
+import { closeJob, prepareToServe } from "../../plan/prepareJob.js";
 import type { OptionsOf } from "../argsOf.js";
 import { executionOptions, memoryBudget, positive } from "../executionOptions.js";
 import { type GlobalOptions, loggerFor, storageSettings } from "../globalOptions.js";
@@ -31,7 +31,13 @@ export const runCommand: CommandModule<GlobalOptions, OptionsOf<typeof builder>>
     collectGarbage();
     const { plan } = job;
     // Refused here, before the plan is announced, when not even one unit fits the budget.
-    const inFlight = localUnitsInFlight(job, { workers, concurrency, memoryBudget: budget });
+    let inFlight: number;
+    try {
+      inFlight = localUnitsInFlight(job, { workers, concurrency, memoryBudget: budget });
+    } catch (e) {
+      await closeJob(job);
+      throw e;
+    }
     log.info(
       `planned ${plan.units.length} units over ${plan.shards.length} shard(s): read ${formatBytes(plan.bytes.alignedRead + plan.bytes.baseRead)}, write ${formatBytes(plan.bytes.writtenPerOutput)} x ${plan.outputs.length}`,
       {

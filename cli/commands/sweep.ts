@@ -6,7 +6,7 @@ import { JobError, UsageError } from "../../core/errors.js";
 import type { SweepResult } from "../../core/sweep.js";
 import { selectDevice } from "../../kernel/selectDevice.js";
 import { type MetricsServer, serveMetrics } from "../../metrics/serveMetrics.js";
-import { type PreparedJob, prepareJob } from "../../plan/prepareJob.js";
+import { closeJob, type PreparedJob, prepareJob } from "../../plan/prepareJob.js";
 import { openStorage } from "../../storage/openStorage.js";
 import { candidateState } from "../../sweep/candidateState.js";
 import { checkEvaluator } from "../../sweep/checkEvaluator.js";
@@ -86,11 +86,11 @@ export const sweepCommand: CommandModule<GlobalOptions, OptionsOf<typeof builder
     // location, the journal of an earlier run.
     const all = await prepareJob(spec, { storage, forWriting: false });
     const candidates = sweepCandidates(spec, storage);
-    checkEvaluator(expandCommand(evaluate, candidates[0] as { model: string; alpha: number }), process.env);
     const reportStorage = openStorage(reportLocation, storage);
     let toWrite: number[];
     let sweepId: string;
     try {
+      checkEvaluator(expandCommand(evaluate, candidates[0] as { model: string; alpha: number }), process.env);
       await checkReportLocation(reportStorage, [all.base.storage, all.aligned.storage], all.outputs);
       toWrite = await candidatesToWrite(all);
       sweepId = sweepIdentity(
@@ -262,8 +262,4 @@ function journaledResults(records: readonly SweepRecord[]): Map<number, SweepRes
     });
   }
   return out;
-}
-
-async function closeJob(job: Pick<PreparedJob, "base" | "aligned" | "outputs">): Promise<void> {
-  await Promise.all([job.base.storage.close(), job.aligned.storage.close(), ...job.outputs.map((o) => o.close())]);
 }

@@ -2,7 +2,7 @@ import { mkdir, writeFile } from "node:fs/promises";
 import { dirname } from "node:path";
 import type { Argv, CommandModule } from "yargs";
 import { JobError, UsageError } from "../../core/errors.js";
-import { prepareJob } from "../../plan/prepareJob.js";
+import { closeJob, prepareJob } from "../../plan/prepareJob.js";
 import { candidateState } from "../../sweep/candidateState.js";
 import { pollUntil } from "../../sweep/pollUntil.js";
 import { RESULTS_FOLDER, sweepCandidates } from "../../sweep/sweepCandidates.js";
@@ -94,7 +94,7 @@ export const sweepWaitCommand: CommandModule<GlobalOptions, OptionsOf<typeof bui
         env,
       );
     } finally {
-      await Promise.all([job.base.storage.close(), job.aligned.storage.close(), ...job.outputs.map((o) => o.close())]);
+      await closeJob(job);
     }
   },
 };
