@@ -120,7 +120,16 @@ export const sweepCommand: CommandModule<GlobalOptions, OptionsOf<typeof builder
           )
         : undefined;
     // Refused here, before anything is written, when not even one unit fits the budget.
-    if (job) localUnitsInFlight(job, { workers, concurrency, memoryBudget: budget });
+    if (job) {
+      try {
+        localUnitsInFlight(job, { workers, concurrency, memoryBudget: budget });
+      } catch (e) {
+        await closeJob(job);
+        throw e;
+      }
+    }
+    /** The local run closes the job's storages once it has them; until then, this command does. */
+    let jobHandedOver = false;
 
     const progress = new SweepProgress(candidates);
     let metrics: MetricsServer | undefined;
@@ -156,6 +165,7 @@ export const sweepCommand: CommandModule<GlobalOptions, OptionsOf<typeof builder
           `writing ${toWrite.length} of ${spec.alphas.length} candidate(s) in one pass (${job.plan.units.length} units)`,
           { alphas: job.spec.alphas },
         );
+        jobHandedOver = true;
         await runLocally(job, {
           ...lease,
           workers,
@@ -220,6 +230,7 @@ export const sweepCommand: CommandModule<GlobalOptions, OptionsOf<typeof builder
       await metrics?.close();
       if (scratch) await rm(scratch, { recursive: true, force: true });
       await reportStorage.close();
+      if (job && !jobHandedOver) await closeJob(job);
     }
 
     /** Outputs to write: absent ones, or all with --overwrite; a foreign checkpoint is refused. */
