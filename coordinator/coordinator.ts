@@ -200,7 +200,9 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> implements Leas
     if (accepted) {
       const packed = this.record(report);
       await this.durable(this.journal({ type: "unit", unit: packed }));
-      this.emit("unit", report);
+      // A unit is done once journaled: a report that came after the journal failed (the job stopped: an outage,
+      // or the output lease lost to another coordinator) is not announced as done.
+      if (!this.journalError) this.emit("unit", report);
       this.checkFinished();
     } else {
       this.emit("stale", { unitId: report.unitId, leaseId, workerId });

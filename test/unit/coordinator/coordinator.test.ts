@@ -167,4 +167,33 @@ describe("coordinator", () => {
     c.close();
     await Promise.all(j.outputs.map((o) => o.close()));
   });
+
+  it("does not announce a unit done whose record the journal refused (the output lease lost): the job stops", async () => {
+    const j = await job();
+    let refuse = false;
+    const c = new Coordinator(j.spec, j.plan, j.outputs, {
+      jobId: "t4",
+      leaseTtlMs: 60_000,
+      maxAttempts: 2,
+      journal: {
+        append: async () => {
+          if (refuse) throw new Error("the output lease passed to another coordinator");
+        },
+      },
+    });
+    const done: number[] = [];
+    c.on("unit", (r) => done.push(r.unitId));
+    await c.start();
+    const first = await c.lease("w");
+    const second = await c.lease("w");
+    if (first.kind !== "unit" || second.kind !== "unit") return assert.fail("two units leased");
+    await c.complete({ workerId: "w", leaseId: first.leaseId, report: report(first.unit), leaseNext: false });
+    refuse = true;
+    await c.complete({ workerId: "w", leaseId: second.leaseId, report: report(second.unit), leaseNext: false });
+    assert.deepEqual(done, [first.unit.id], "only the journaled unit is announced");
+    assert.equal((await c.lease("w")).kind, "failed");
+    assert.match(c.journalFailure?.message ?? "", /passed to another coordinator/);
+    c.close();
+    await Promise.all(j.outputs.map((o) => o.close()));
+  });
 });
