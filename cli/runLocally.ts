@@ -61,6 +61,8 @@ export async function runLocally(job: PlannedJob, options: LocalRunOptions): Pro
     workerLost = resolve;
   });
   let stopProgress = () => {};
+  // Once the job has ended, a unit the worker still had in hand is not logged after the job's last line.
+  let ended = false;
   return serveJob(job, {
     storage: options.storage,
     leaseTtlMs: options.leaseTtlMs ?? 60_000,
@@ -82,9 +84,13 @@ export async function runLocally(job: PlannedJob, options: LocalRunOptions): Pro
         storage: options.storage,
         concurrency: inFlight,
         observer: {
-          started: (unit) => options.log.debug("unit started", { unitId: unit.id }),
+          started: (unit) => {
+            if (!ended) options.log.debug("unit started", { unitId: unit.id });
+          },
           finished: () => {},
-          failed: (unit, error) => options.log.warn(`unit ${unit.id} failed: ${error}`),
+          failed: (unit, error) => {
+            if (!ended) options.log.warn(`unit ${unit.id} failed: ${error}`);
+          },
         },
       });
       // The coordinator hears the worker's outcome through its own table; only a worker that dies stops the job.
@@ -105,5 +111,8 @@ export async function runLocally(job: PlannedJob, options: LocalRunOptions): Pro
       ]);
       clearTimeout(timer);
     },
-  }).finally(() => stopProgress());
+  }).finally(() => {
+    ended = true;
+    stopProgress();
+  });
 }

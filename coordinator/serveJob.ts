@@ -353,6 +353,8 @@ export async function serveJob(job: PlannedJob, options: ServeOptions): Promise<
     process.off("SIGINT", onSignal);
     process.off("SIGTERM", onSignal);
     coordinator.close();
+    // The job is over: what a worker still reports (a unit in hand when it stopped) is not logged after its end.
+    coordinator.removeAllListeners();
     await Promise.all([grpc?.shutdown(), metrics?.close(), journal.close()]);
     if (release) await releaseLease();
     else outputLease.stop();
